@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+    verbose_name = "Model catalog"
+
+    def ready(self):
+        from catalog import signals
+
+        signals.connect_receivers()

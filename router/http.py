@@ -1,0 +1,57 @@
+"""HTTP details of serving the rendered catalog: encodings, conditional GET, caching headers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
+
+from router.cache import Rendered
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (``gzip`` or ``*`` with a non-zero q)."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() not in {"gzip", "x-gzip", "*"}:
+            continue
+        quality = params.strip().lower()
+        if quality.startswith("q="):
+            try:
+                return float(quality[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
+
+
+def cache_control() -> str:
+    max_age = settings.CATALOG_CACHE_MAX_AGE
+    # no-cache: caches may keep the body but must revalidate (a cheap 304) before each use,
+    # so no change is ever hidden; a positive max-age trades that for fewer requests.
+    return f"public, max-age={max_age}" if max_age else "public, no-cache"
+
+
+def catalog_response(request: HttpRequest, rendered: Rendered) -> HttpResponse:
+    use_gzip = accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
+    etag = rendered.gzip_etag if use_gzip else rendered.etag
+    headers = {"ETag": etag, "Cache-Control": cache_control(), "Vary": "Accept-Encoding"}
+
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+        if "*" in tags or rendered.etag in tags or rendered.gzip_etag in tags:
+            response = HttpResponseNotModified(headers=headers)
+            return response
+
+    body = rendered.gzipped if use_gzip else rendered.body
+    response = HttpResponse(
+        b"" if request.method == "HEAD" else body,
+        content_type="application/json",
+        headers=headers,
+    )
+    if use_gzip:
+        response["Content-Encoding"] = "gzip"
+    response["Content-Length"] = str(len(body))
+    return response

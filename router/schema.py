@@ -1,0 +1,57 @@
+"""The endpoint's contract for OpenAPI (../shared/spec/openrouter-models.openapi.yaml).
+
+These serializers document the response; they never render it (``catalog.wire`` does, from the
+same list of keys, and a test holds the two together).
+"""
+
+from rest_framework import serializers
+
+from catalog.choices import Feature, Quantization, SamplingParameter
+
+
+class PricingSerializer(serializers.Serializer):
+    prompt = serializers.CharField(label="Prompt")
+    completion = serializers.CharField(label="Completion")
+    image = serializers.CharField(label="Image")
+    request = serializers.CharField(label="Request")
+    input_cache_read = serializers.CharField(label="Input Cache Read")
+
+
+class DatacenterSerializer(serializers.Serializer):
+    country_code = serializers.CharField(label="Country Code")
+
+
+class RouterOpenRouterModelSerializer(serializers.Serializer):
+    id = serializers.CharField(label="Id")
+    hugging_face_id = serializers.CharField(label="Hugging Face Id")
+    name = serializers.CharField(label="Name")
+    created = serializers.IntegerField(label="Created")
+    input_modalities = serializers.ListField(
+        child=serializers.CharField(), label="Input Modalities"
+    )
+    output_modalities = serializers.ListField(
+        child=serializers.CharField(), label="Output Modalities"
+    )
+    quantization = serializers.ChoiceField(choices=Quantization.values, label="Quantization")
+    context_length = serializers.IntegerField(label="Context Length")
+    max_output_length = serializers.IntegerField(label="Max Output Length")
+    pricing = PricingSerializer()
+    supported_sampling_parameters = serializers.ListField(
+        child=serializers.ChoiceField(choices=SamplingParameter.values),
+        label="Supported Sampling Parameters",
+    )
+    supported_features = serializers.ListField(
+        child=serializers.ChoiceField(choices=Feature.values), label="Supported Features"
+    )
+    datacenters = DatacenterSerializer(many=True, label="Datacenters")
+    deprecation_date = serializers.CharField(
+        required=False,
+        allow_null=True,
+        label="Deprecation Date",
+        help_text="Date d’obsolescence du modèle (AAAA-MM-JJ). Omise de la sortie si elle "
+        "n’est pas définie.",
+    )
+
+
+class RouterOpenRouterModelsResSerializer(serializers.Serializer):
+    data = RouterOpenRouterModelSerializer(many=True, label="Data")

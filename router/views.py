@@ -1,0 +1,60 @@
+import logging
+
+from django.db import DatabaseError
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from router.cache import catalog_cache
+from router.http import catalog_response
+from router.schema import RouterOpenRouterModelsResSerializer
+
+logger = logging.getLogger(__name__)
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """The endpoint has one representation; OpenRouter's Accept header never changes it."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return None
+
+
+class OpenRouterModelsView(APIView):
+    """The published catalog in OpenRouter's format, served as pre-rendered bytes.
+
+    No per-request serialization: the body, its gzip form and its ETag are computed once per
+    catalog revision (``router.cache``). The serializers in ``router.schema`` only document it.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = AlwaysJSON
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        operation_id="inference_router_openrouter_models_inference_router_openrouter_models_get",
+        tags=["Inference"],
+        summary="Models OpenRouter du routeur d’inférence",
+        description="Renvoie une liste de modèles pouvant être utilisés avec OpenRouter.\n\n"
+        "Cette API est accessible sans authentification.",
+        responses={200: RouterOpenRouterModelsResSerializer},
+        auth=[],
+    )
+    def get(self, request):
+        try:
+            rendered = catalog_cache.current()
+        except DatabaseError:
+            logger.exception("The catalog could not be read")
+            return JsonResponse(
+                {"detail": "The catalog is temporarily unavailable."},
+                status=503,
+                headers={"Retry-After": "5", "Cache-Control": "no-store"},
+            )
+        return catalog_response(request, rendered)

@@ -1,0 +1,148 @@
+"""Fixtures shared by the whole suite, chained: datacenters -> make_model -> catalog -> clients."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from catalog.models import Datacenter, ServedModel
+from router.cache import catalog_cache
+
+
+def require_service(reason: str) -> None:
+    """Skip a test whose service (Redis, a browser) is missing, except in CI, where it fails."""
+    if os.environ.get("REQUIRE_ALL_SERVICES"):
+        pytest.fail(f"{reason} (REQUIRE_ALL_SERVICES is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    """The fast password hasher, and no rendered catalog carried over from another test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests serve static files straight from the apps, without a collectstatic manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    catalog_cache.clear()
+    yield
+    catalog_cache.clear()
+
+
+@pytest.fixture
+def datacenters(db):
+    """Datacenters by country code, created on first use."""
+
+    def get(*codes: str) -> list[Datacenter]:
+        return [Datacenter.objects.get_or_create(country_code=code)[0] for code in codes]
+
+    return get
+
+
+@pytest.fixture
+def make_model(db, datacenters):
+    """Create a valid, published served model; keyword arguments override any field."""
+
+    def make(model_id: str = "acme/model-1", *, countries=("US",), **fields) -> ServedModel:
+        values = {
+            "name": model_id.rsplit("/", 1)[-1],
+            "hugging_face_id": model_id if "/" in model_id else "",
+            "created": datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC),
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "quantization": "fp8",
+            "context_length": 131072,
+            "max_output_length": 8192,
+            "price_prompt": Decimal("0.00000015"),
+            "price_completion": Decimal("0.0000006"),
+            "supported_sampling_parameters": ["temperature", "top_p"],
+            "supported_features": ["tools"],
+            "is_published": True,
+        }
+        values.update(fields)
+        model = ServedModel.objects.create(model_id=model_id, **values)
+        model.datacenters.set(datacenters(*countries))
+        return model
+
+    return make
+
+
+@pytest.fixture
+def catalog(make_model):
+    """A small fixed catalog: two published models (one deprecated) and a draft."""
+    return [
+        make_model(
+            "meta-llama/Llama-3.3-70B-Instruct",
+            name="Llama 3.3 70B Instruct",
+            countries=("US", "DE"),
+            price_input_cache_read=Decimal("0.00000006"),
+            supported_features=["structured_outputs", "tools", "json_mode"],
+        ),
+        make_model(
+            "acme/reranker",
+            hugging_face_id="",
+            name="Reranker ✓",
+            output_modalities=["rerank"],
+            quantization="int8",
+            context_length=8192,
+            max_output_length=1,
+            price_prompt=Decimal("0.0000000208333333333333"),
+            price_completion=Decimal(0),
+            price_request=Decimal("0.0001"),
+            supported_sampling_parameters=[],
+            supported_features=[],
+            countries=(),
+            deprecation_date=date(2027, 3, 31),
+        ),
+        make_model("acme/secret-draft", is_published=False),
+    ]
+
+
+def _user_in_group(username: str, group_name: str) -> User:
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def editor(db):
+    return _user_in_group("editor", "Catalog editors")
+
+
+@pytest.fixture
+def viewer(db):
+    return _user_in_group("viewer", "Catalog viewers")
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def redis_url(settings):
+    """A real Redis for the shared-cache tests (TEST_REDIS_URL, default db 15 on localhost)."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        require_service(f"no Redis at {url}")
+    settings.REDIS_URL = url
+    settings.REDIS_KEY_PREFIX = "catalog-test"
+    catalog_cache.clear()
+    yield url
+    catalog_cache.clear()
