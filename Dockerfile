@@ -1,0 +1,19 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+RUN pip install .
+COPY . .
+# Static files are collected at build time and served by whitenoise under gunicorn.
+RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \
+    python manage.py collectstatic --noinput --verbosity 0
+
+RUN useradd --system --uid 10001 catalog
+USER catalog
+EXPOSE 8000
+# The same start command as `make run` (minus DEBUG): migrate, then gunicorn on config.wsgi.
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers ${WORKERS:-2} --access-logfile -"]
