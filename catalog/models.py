@@ -250,6 +250,13 @@ class ServedModel(models.Model):
         )
         self.supported_features = canonical(self.supported_features or [], Feature)
         errors = {}
+        # PositiveIntegerField accepts 0; the format needs at least one token. Checked here
+        # too (not only by the constraints) for callers that skip the per-row constraint
+        # queries, such as the importer.
+        for field in ("context_length", "max_output_length"):
+            value = getattr(self, field)
+            if value is not None and value < 1:
+                errors[field] = ValidationError("Must be at least 1 token.", code="min_value")
         if not self.input_modalities:
             errors["input_modalities"] = ValidationError(
                 "Choose at least one input modality.", code="required"
