@@ -19,6 +19,7 @@ from catalog.choices import (
     canonical,
 )
 from catalog.validators import (
+    HUGGING_FACE_ID_RE,
     validate_country_code,
     validate_display_name,
     validate_hugging_face_id,
@@ -35,6 +36,7 @@ MODEL_ID_MAX_LENGTH = 200
 
 # The database's own spelling of the ID rule: no whitespace, no control characters.
 _MODEL_ID_SQL_RE = r"^[^[:space:][:cntrl:]]+$"
+_NO_CONTROL_CHARACTERS_SQL_RE = r"^[^[:cntrl:]]*$"
 
 PRICE_FIELDS = (
     "price_prompt",
@@ -196,6 +198,16 @@ class ServedModel(models.Model):
             models.CheckConstraint(
                 condition=Q(model_id__regex=_MODEL_ID_SQL_RE),
                 name="servedmodel_model_id_no_space_or_control",
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=_NO_CONTROL_CHARACTERS_SQL_RE),
+                name="servedmodel_name_no_control",
+            ),
+            models.CheckConstraint(
+                # PostgreSQL reads this pattern as Python's fullmatch() does.
+                condition=Q(hugging_face_id="")
+                | Q(hugging_face_id__regex=HUGGING_FACE_ID_RE.pattern),
+                name="servedmodel_hugging_face_id_owner_name",
             ),
             models.CheckConstraint(
                 condition=Q(context_length__gt=0), name="servedmodel_context_length_positive"

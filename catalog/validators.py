@@ -46,7 +46,7 @@ def validate_display_name(value: str) -> None:
 
 
 def validate_hugging_face_id(value: str) -> None:
-    if value and not HUGGING_FACE_ID_RE.match(value):
+    if value and not HUGGING_FACE_ID_RE.fullmatch(value):
         raise ValidationError(
             "A Hugging Face ID looks like owner/name (or leave it empty): %(value)r.",
             code="invalid_hugging_face_id",
