@@ -9,19 +9,30 @@ from django.utils.http import parse_etags
 from router.cache import Rendered
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header admits gzip (``gzip`` or ``*`` with a non-zero q)."""
-    for part in accept_encoding.split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() not in {"gzip", "x-gzip", "*"}:
-            continue
-        quality = params.strip().lower()
-        if quality.startswith("q="):
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
             try:
-                return float(quality[2:]) > 0
+                return float(value)
             except ValueError:
-                return False
-        return True
+                return 0.0
+    return 1.0
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip with a non-zero q.
+
+    gzip named explicitly decides (``gzip;q=0, *`` refuses it); otherwise ``*`` does, since it
+    stands for every coding not named (RFC 9110 12.5.3).
+    """
+    qualities = {}
+    for part in accept_encoding.split(","):
+        coding, _, params = part.partition(";")
+        qualities[coding.strip().lower()] = _quality(params)
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in qualities:
+            return qualities[coding] > 0
     return False
 
 

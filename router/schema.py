@@ -1,7 +1,9 @@
 """The endpoint's contract for OpenAPI (../shared/spec/openrouter-models.openapi.yaml).
 
 These serializers document the response; they never render it (``catalog.wire`` does, from the
-same list of keys, and a test holds the two together).
+same list of keys, and a test holds the two together). Labels are the contract's titles and a
+class docstring becomes its component's description, so only ``PricingSerializer`` has one;
+``router.openapi`` spells the result the way the contract does.
 """
 
 from rest_framework import serializers
@@ -10,6 +12,12 @@ from catalog.choices import Feature, Quantization, SamplingParameter
 
 
 class PricingSerializer(serializers.Serializer):
+    """Toutes les valeurs de tarification sont exprimées en USD par token.
+
+    Les champs de tarification sont au format chaîne afin d’éviter les problèmes de précision
+    des nombres à virgule flottante.
+    """
+
     prompt = serializers.CharField(label="Prompt")
     completion = serializers.CharField(label="Completion")
     image = serializers.CharField(label="Image")

@@ -2,7 +2,7 @@ import logging
 
 from django.db import DatabaseError
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -44,7 +44,9 @@ class OpenRouterModelsView(APIView):
         summary="Models OpenRouter du routeur d’inférence",
         description="Renvoie une liste de modèles pouvant être utilisés avec OpenRouter.\n\n"
         "Cette API est accessible sans authentification.",
-        responses={200: RouterOpenRouterModelsResSerializer},
+        responses={
+            200: OpenApiResponse(RouterOpenRouterModelsResSerializer, description="Réponse réussie")
+        },
         auth=[],
     )
     def get(self, request):

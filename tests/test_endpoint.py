@@ -1,0 +1,507 @@
+"""The public endpoint: the exact bytes it serves, the contract they meet, and its HTTP."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+import pytest
+from django.db import connection, connections
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
+from catalog.wire import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS, plain_decimal, render
+from catalog.wire import wire_record as make_wire_record
+from router import cache as router_cache
+from router.cache import CatalogCache
+from router.views import OpenRouterModelsView
+from tests.test_openapi import load_contract
+
+URL = "/inference/router/openrouter/models"
+GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"
+PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
+
+
+@pytest.fixture
+def no_shared_cache(settings):
+    settings.REDIS_URL = ""
+
+
+@pytest.fixture
+def publish(db, datacenters):
+    """Save a model the way staff do: full_clean() (which canonicalises lists) then save()."""
+
+    def save(model_id: str, *, countries=(), **fields) -> ServedModel:
+        values = {
+            "name": model_id.rsplit("/", 1)[-1],
+            "hugging_face_id": "",
+            "created": datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC),
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "quantization": "fp8",
+            "context_length": 32768,
+            "max_output_length": 4096,
+            "is_published": True,
+        }
+        values.update(fields)
+        model = ServedModel(model_id=model_id, **values)
+        model.full_clean()
+        model.save()
+        model.datacenters.set(datacenters(*countries))
+        return model
+
+    return save
+
+
+@pytest.fixture
+def golden_catalog(publish):
+    """Every rendering rule in one fixed catalog (tests/data/golden_catalog.json)."""
+    publish(
+        "meta-llama/Llama-3.3-70B-Instruct",
+        hugging_face_id="meta-llama/Llama-3.3-70B-Instruct",
+        name="Llama 3.3 70B Instruct",
+        created=datetime(2024, 12, 6, 17, 30, 5, tzinfo=UTC),
+        quantization="fp8",
+        context_length=131072,
+        max_output_length=8192,
+        price_prompt=Decimal("1.5E-7"),  # str() of it is "1.5E-7"
+        price_completion=Decimal("0.000000600000"),  # trailing zeros
+        price_input_cache_read=Decimal("0.00000006"),
+        supported_sampling_parameters=["seed", "top_p", "temperature", "top_p", "stop"],
+        supported_features=["structured_outputs", "tools", "json_mode", "tools"],
+        countries=("US", "FR", "DE"),
+    )
+    publish(
+        "Qwen/Qwen2.5-VL-72B-Instruct",
+        hugging_face_id="Qwen/Qwen2.5-VL-72B-Instruct",
+        name="Qwen2.5 VL 72B Instruct",
+        created=datetime(2025, 2, 1, 0, 0, 0, tzinfo=UTC),
+        input_modalities=["video", "image", "text", "image"],
+        output_modalities=["text", "text"],
+        quantization="bf16",
+        price_prompt=Decimal("0.0000000208333333333333"),
+        price_completion=Decimal("0.00000125"),
+        price_image=Decimal("0.0004"),
+        price_request=Decimal("12"),
+        supported_sampling_parameters=["temperature"],
+        supported_features=["reasoning", "tools"],
+        countries=("SG", "JP", "US", "DE"),
+        deprecation_date=date(2027, 3, 31),
+    )
+    publish(
+        "acme/free-embedder",
+        name="Embedder gratuit — multilingüe ✓ 日本語",
+        output_modalities=["embeddings"],
+        quantization="fp16",
+        context_length=8192,
+        max_output_length=1,
+    )
+    for model_id in ("é/x", "a/x", "Z/x", "B/x"):
+        publish(model_id, price_prompt=Decimal("0.0000001"), countries=("US",))
+    publish("acme/unreleased-draft", is_published=False, countries=("US",))
+
+
+def get_records(client, **headers) -> list[dict]:
+    return json.loads(client.get(URL, headers=headers).content)["data"]
+
+
+def assert_conforms(body: bytes) -> None:
+    """The body meets the contract's schemas, with no key outside them."""
+    schemas = copy.deepcopy(load_contract()["components"]["schemas"])
+    for schema in schemas.values():
+        schema["additionalProperties"] = False
+    root = "#/components/schemas/RouterOpenRouterModelsRes"
+    validator = jsonschema.Draft202012Validator({"$ref": root, "components": {"schemas": schemas}})
+    payload = json.loads(body)
+    validator.validate(payload)
+    for record in payload["data"]:
+        # The contract allows null; the product never sends it: the key is absent instead.
+        assert record.get("deprecation_date", "absent") is not None
+        assert all(PLAIN_DECIMAL.match(price) for price in record["pricing"].values())
+
+
+# --- The body ---------------------------------------------------------------------------------
+
+
+def test_catalog_renders_byte_for_byte_as_the_golden_file(client, golden_catalog):
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == GOLDEN.read_bytes()
+
+
+def test_golden_body_meets_the_contract(client, golden_catalog):
+    assert_conforms(client.get(URL).content)
+
+
+def test_empty_catalog_meets_the_contract(client, db):
+    response = client.get(URL)
+
+    assert response.content == b'{"data":[]}'
+    assert_conforms(response.content)
+
+
+def test_records_have_exactly_the_spec_keys_in_order(client, golden_catalog):
+    for record in get_records(client):
+        expected = [key for key in RECORD_KEYS if key in record or key not in OPTIONAL_RECORD_KEYS]
+        assert list(record) == expected
+        assert list(record["pricing"]) == list(PRICING_FIELDS)
+        assert all(list(datacenter) == ["country_code"] for datacenter in record["datacenters"])
+
+
+def test_deprecation_date_is_absent_when_unset_and_a_date_when_set(client, golden_catalog):
+    records = {record["id"]: record for record in get_records(client)}
+
+    assert "deprecation_date" not in records["meta-llama/Llama-3.3-70B-Instruct"]
+    assert records["Qwen/Qwen2.5-VL-72B-Instruct"]["deprecation_date"] == "2027-03-31"
+
+
+def test_models_are_sorted_by_id_in_code_point_order_not_locale_order(client, golden_catalog):
+    ids = [record["id"] for record in get_records(client)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT model_id FROM catalog_servedmodel WHERE is_published "
+            'ORDER BY model_id COLLATE "und-x-icu"'
+        )
+        locale_order = [row[0] for row in cursor.fetchall()]
+
+    assert ids == sorted(ids, key=lambda model_id: [ord(char) for char in model_id])
+    assert [i for i in ids if i.endswith("/x")] == ["B/x", "Z/x", "a/x", "é/x"]
+    assert locale_order != ids  # the test data tells the two orders apart
+
+
+def test_render_sorts_records_it_is_given_in_any_order():
+    records = [{"id": model_id} for model_id in ("é/x", "a/x", "Z/x", "B/x")]
+
+    assert (
+        render(records) == '{"data":[{"id":"B/x"},{"id":"Z/x"},{"id":"a/x"},{"id":"é/x"}]}'.encode()
+    )
+
+
+def test_drafts_never_appear(client, golden_catalog):
+    ids = {record["id"] for record in get_records(client)}
+
+    assert "acme/unreleased-draft" not in ids
+    assert len(ids) == ServedModel.objects.filter(is_published=True).count()
+
+
+# --- Prices -----------------------------------------------------------------------------------
+
+
+def test_str_of_an_exponent_decimal_is_not_the_wire_notation():
+    assert str(Decimal("1.5E-7")) == "1.5E-7"
+    assert plain_decimal(Decimal("1.5E-7")) == "0.00000015"
+
+
+def _stored_prices():
+    """Any value a price field holds: up to 24 places and 34 digits, in any Decimal spelling."""
+
+    def spelled(exponent: int):
+        # coefficient * 10**exponent < 10**(34 - 24): the field's integer digits.
+        integer_digits = PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES
+        return st.integers(0, 10 ** (integer_digits - exponent) - 1).map(
+            lambda coefficient: Decimal(f"{coefficient}E{exponent}")
+        )
+
+    exponent_form = st.integers(-PRICE_DECIMAL_PLACES, 9).flatmap(spelled)
+    fixed_form = st.decimals(
+        min_value=0, max_value=Decimal("9999999999"), places=PRICE_DECIMAL_PLACES
+    )
+    return exponent_form | fixed_form
+
+
+@given(price=_stored_prices())
+def test_any_stored_price_renders_as_an_equal_plain_decimal(price):
+    rendered = plain_decimal(price)
+
+    assert PLAIN_DECIMAL.match(rendered), rendered
+    assert Decimal(rendered) == price
+
+
+@given(prices=st.tuples(*[_stored_prices()] * len(PRICING_FIELDS)))
+def test_every_price_of_a_record_is_served_plain(prices):
+    model = ServedModel(
+        model_id="acme/m",
+        created=datetime(2025, 1, 1, tzinfo=UTC),
+        **dict(zip(PRICING_FIELDS.values(), prices, strict=True)),
+    )
+
+    pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
+
+    for key, price in zip(PRICING_FIELDS, prices, strict=True):
+        assert PLAIN_DECIMAL.match(pricing[key]), pricing[key]
+        assert Decimal(pricing[key]) == price
+
+
+@pytest.mark.parametrize(
+    ("field", "stored", "served"),
+    [
+        ("price_prompt", Decimal("1.5E-7"), "0.00000015"),
+        ("price_prompt", Decimal("1E-24"), "0.000000000000000000000001"),
+        ("price_completion", Decimal("0E-12"), "0"),
+        ("price_input_cache_read", Decimal("0.000000030000"), "0.00000003"),
+        ("price_image", Decimal("4E+1"), "40"),
+        (
+            "price_request",
+            Decimal("9999999999.999999999999999999999999"),
+            "9999999999.999999999999999999999999",
+        ),
+    ],
+)
+def test_price_stored_in_postgres_is_served_plain(client, publish, field, stored, served):
+    publish("acme/m", **{field: stored})
+
+    body = client.get(URL).content
+
+    assert json.loads(body)["data"][0]["pricing"][field.removeprefix("price_")] == served
+    assert_conforms(body)
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+
+def test_warm_request_reads_only_the_revision_from_postgres(
+    client, golden_catalog, no_shared_cache, django_assert_num_queries
+):
+    client.get(URL)
+
+    # 1. SELECT number FROM catalog_catalogrevision
+    with django_assert_num_queries(1):
+        response = client.get(URL)
+    assert response.content == GOLDEN.read_bytes()
+
+
+def test_warm_request_makes_no_query_with_a_shared_cache(
+    client, golden_catalog, redis_url, django_assert_num_queries
+):
+    client.get(URL)
+
+    with django_assert_num_queries(0):
+        response = client.get(URL)
+    assert response.content == GOLDEN.read_bytes()
+
+
+def test_a_process_finds_the_body_another_process_rendered_in_the_shared_cache(
+    golden_catalog, redis_url, django_assert_num_queries
+):
+    CatalogCache().current()
+
+    with django_assert_num_queries(0):
+        rendered = CatalogCache().current()  # a fresh process: revision and body from Redis
+    assert rendered.body == GOLDEN.read_bytes()
+
+
+def _cold_render_queries(count: int) -> list[str]:
+    datacenters = Datacenter.objects.bulk_create(
+        [Datacenter(country_code=code) for code in ("DE", "FR", "US")]
+    )
+    models = ServedModel.objects.bulk_create(
+        ServedModel(
+            model_id=f"acme/model-{index:04}",
+            name=f"Model {index}",
+            created=datetime(2025, 1, 1, tzinfo=UTC),
+            input_modalities=["text"],
+            output_modalities=["text"],
+            quantization="fp8",
+            context_length=8192,
+            max_output_length=1024,
+            is_published=True,
+        )
+        for index in range(count)
+    )
+    ServedModel.datacenters.through.objects.bulk_create(
+        ServedModel.datacenters.through(servedmodel=model, datacenter=datacenter)
+        for model in models
+        for datacenter in datacenters
+    )
+    with CaptureQueriesContext(connection) as queries:
+        body = CatalogCache().current().body
+    assert len(json.loads(body)["data"]) == count
+    return [query["sql"] for query in queries]
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_cold_render_runs_the_same_queries_whatever_the_catalog_size(db, no_shared_cache, count):
+    queries = _cold_render_queries(count)
+
+    # 1. the revision, to compare with the (empty) process cache;
+    # 2. the revision again and 3. the published models with their datacenters aggregated, both
+    # in one snapshot (the test's transaction stands in for published_catalog's own).
+    assert len(queries) == 3, queries
+    assert "catalog_catalogrevision" in queries[0]
+    assert "catalog_catalogrevision" in queries[1]
+    assert "ARRAY_AGG" in queries[2]
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+def test_etag_is_strong_and_stable(client, golden_catalog):
+    first, second = client.get(URL), client.get(URL)
+
+    assert re.fullmatch(r'"[0-9a-f]{32}"', first["ETag"])
+    assert second["ETag"] == first["ETag"]
+
+
+def test_etag_changes_with_the_catalog(client, golden_catalog):
+    before = client.get(URL)["ETag"]
+    ServedModel.objects.filter(model_id="a/x").update(name="renamed")
+
+    assert client.get(URL)["ETag"] != before
+
+
+@pytest.mark.parametrize(
+    "if_none_match",
+    ["{etag}", "W/{etag}", '"other", {etag}', '"other",W/{etag}', "*"],
+    ids=["exact", "weak", "list", "weak-in-list", "star"],
+)
+def test_if_none_match_gets_304_without_a_body(client, golden_catalog, if_none_match):
+    etag = client.get(URL)["ETag"]
+
+    response = client.get(URL, headers={"If-None-Match": if_none_match.format(etag=etag)})
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    assert response["Cache-Control"] == "public, no-cache"
+    assert response["Vary"] == "Accept-Encoding"
+
+
+def test_stale_etag_gets_the_new_body(client, golden_catalog):
+    etag = client.get(URL)["ETag"]
+    ServedModel.objects.filter(model_id="a/x").update(name="renamed")
+
+    response = client.get(URL, headers={"If-None-Match": etag})
+
+    assert response.status_code == 200
+    assert [r["name"] for r in json.loads(response.content)["data"] if r["id"] == "a/x"] == [
+        "renamed"
+    ]
+
+
+def test_cache_control_is_no_cache_by_default(client, golden_catalog):
+    response = client.get(URL)
+
+    assert response["Cache-Control"] == "public, no-cache"
+    assert response["Vary"] == "Accept-Encoding"
+
+
+def test_cache_control_max_age_follows_the_setting(client, golden_catalog, settings):
+    settings.CATALOG_CACHE_MAX_AGE = 30
+
+    assert client.get(URL)["Cache-Control"] == "public, max-age=30"
+
+
+@pytest.mark.parametrize(
+    "accept_encoding",
+    ["gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.5", "*", "X-GZIP", "*;q=0, gzip"],
+)
+def test_gzip_body_decompresses_to_the_identity_body(client, golden_catalog, accept_encoding):
+    response = client.get(URL, headers={"Accept-Encoding": accept_encoding})
+
+    assert response["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.content) == GOLDEN.read_bytes()
+    assert response["Content-Length"] == str(len(response.content))
+    assert response["ETag"] != client.get(URL)["ETag"]  # its own representation, its own tag
+    assert response["Vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    "accept_encoding", ["", "identity", "gzip;q=0", "br, gzip; q=0.000", "gzip;q=0, *", "deflate"]
+)
+def test_identity_body_when_gzip_is_not_accepted(client, golden_catalog, accept_encoding):
+    response = client.get(URL, headers={"Accept-Encoding": accept_encoding})
+
+    assert not response.has_header("Content-Encoding")
+    assert response.content == GOLDEN.read_bytes()
+
+
+def test_gzip_is_computed_once_per_revision(client, golden_catalog, monkeypatch):
+    calls = []
+    compress = router_cache.gzip.compress
+
+    def counting_compress(*args, **kwargs):
+        calls.append(1)
+        return compress(*args, **kwargs)
+
+    monkeypatch.setattr(router_cache.gzip, "compress", counting_compress)
+
+    for _ in range(3):
+        client.get(URL, headers={"Accept-Encoding": "gzip"})
+    assert len(calls) == 1
+
+    ServedModel.objects.filter(model_id="a/x").update(name="renamed")
+    client.get(URL, headers={"Accept-Encoding": "gzip"})
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("accept_encoding", ["", "gzip"])
+def test_head_sends_the_headers_of_get_and_no_body(client, golden_catalog, accept_encoding):
+    headers = {"Accept-Encoding": accept_encoding}
+    get = client.get(URL, headers=headers)
+    # The view itself, not only the test client, leaves the body out.
+    head = OpenRouterModelsView.as_view()(RequestFactory().head(URL, headers=headers))
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["Content-Length"] == str(len(get.content))
+    for header in ("ETag", "Cache-Control", "Vary", "Content-Type"):
+        assert head[header] == get[header]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_other_methods_get_405_with_allow(golden_catalog, method):
+    # enforce_csrf_checks: a 403 from CSRF would hide the 405.
+    response = getattr(Client(enforce_csrf_checks=True), method)(
+        URL, data="{}", content_type="application/json"
+    )
+
+    assert response.status_code == 405
+    assert {m.strip() for m in response["Allow"].split(",")} >= {"GET", "HEAD"}
+    assert method.upper() not in response["Allow"]
+
+
+def test_no_authentication_no_session_no_cookie(client, golden_catalog, django_user_model):
+    client.force_login(django_user_model.objects.create_user("someone"))
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert response.content == GOLDEN.read_bytes()
+    assert not response.cookies
+    assert response["Vary"] == "Accept-Encoding"  # no "Cookie": the session is never read
+
+
+def test_503_in_json_when_the_database_is_unreachable_and_nothing_is_cached(
+    client, transactional_db, settings, no_shared_cache
+):
+    unreachable = {
+        **settings.DATABASES["default"],
+        "HOST": "127.0.0.1",
+        "PORT": "1",
+        "OPTIONS": {"connect_timeout": 1},
+    }
+    original = connections["default"].settings_dict
+    connections["default"].close()
+    connections["default"].settings_dict = unreachable
+    try:
+        response = client.get(URL)
+    finally:
+        connections["default"].close()
+        connections["default"].settings_dict = original
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "The catalog is temporarily unavailable."}
+    assert response["Cache-Control"] == "no-store"
+    assert client.get(URL).content == b'{"data":[]}'  # the error was not cached

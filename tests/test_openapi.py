@@ -1,0 +1,94 @@
+"""The OpenAPI description at /api/schema/ says what the contract says, and what is rendered."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+from catalog.wire import OPTIONAL_RECORD_KEYS, PRICING_KEYS, RECORD_KEYS, WireDatacenter
+from router.schema import (
+    DatacenterSerializer,
+    PricingSerializer,
+    RouterOpenRouterModelSerializer,
+    RouterOpenRouterModelsResSerializer,
+)
+
+PATH = "/inference/router/openrouter/models"
+COMPONENTS = ("RouterOpenRouterModelsRes", "RouterOpenRouterModel", "Pricing", "Datacenter")
+
+
+@cache
+def load_contract() -> dict:
+    """../shared/spec/openrouter-models.openapi.yaml, parsed (CI puts ../shared beside the repo)."""
+    spec = Path(settings.BASE_DIR).parent / "shared" / "spec" / "openrouter-models.openapi.yaml"
+    return yaml.safe_load(spec.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def generated(client, db):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_schema_is_openapi_3_1(generated):
+    assert generated["openapi"] == "3.1.0"
+
+
+def test_operation_is_the_contracts(generated):
+    operation = generated["paths"][PATH]
+    contract = load_contract()["paths"][PATH]
+
+    assert list(operation) == ["get"]
+    get = operation["get"]
+    assert get["operationId"] == contract["get"]["operationId"]
+    assert get["tags"] == ["Inference"]
+    assert get["summary"] == contract["get"]["summary"]
+    assert get["description"] == contract["get"]["description"]
+    assert get["responses"] == contract["get"]["responses"]
+    assert get == contract["get"]
+    assert not get.get("security")  # no authentication
+
+
+@pytest.mark.parametrize("name", COMPONENTS)
+def test_component_equals_the_contracts(generated, name):
+    component = generated["components"]["schemas"][name]
+    contract = load_contract()["components"]["schemas"][name]
+
+    assert component["type"] == contract["type"] == "object"
+    assert component["title"] == contract["title"]
+    assert component["required"] == contract["required"]
+    assert component.get("description") == contract.get("description")
+    assert set(component["properties"]) == set(contract["properties"])
+    for key, expected in contract["properties"].items():
+        actual = component["properties"][key]
+        for aspect in ("type", "enum", "items", "title", "anyOf", "$ref", "description"):
+            assert actual.get(aspect) == expected.get(aspect), f"{name}.{key}: {aspect}"
+        assert actual == expected, f"{name}.{key}"
+    assert component == contract
+
+
+def test_only_the_contracts_components_are_generated(generated):
+    # drf-spectacular's enum hook would add QuantizationEnum and friends.
+    assert set(generated["components"]["schemas"]) == set(COMPONENTS)
+
+
+def test_documented_record_lists_exactly_the_rendered_keys():
+    fields = RouterOpenRouterModelSerializer().fields
+
+    assert tuple(fields) == RECORD_KEYS
+    assert {key for key, field in fields.items() if not field.required} == OPTIONAL_RECORD_KEYS
+    assert tuple(PricingSerializer().fields) == PRICING_KEYS
+    assert tuple(DatacenterSerializer().fields) == tuple(WireDatacenter.__annotations__)
+    assert tuple(RouterOpenRouterModelsResSerializer().fields) == ("data",)
+
+
+def test_swagger_ui_reads_the_local_schema(client, db):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert '"/api/schema/"' in response.content.decode()
