@@ -1,0 +1,736 @@
+"""Import a catalog file in the wire format: validate every record, then apply it in one go.
+
+``import_catalog`` is the service behind ``manage.py import_models`` (and
+``load_demo_catalog``); it prints nothing. It works in three steps:
+
+1. Parse: the bytes must be UTF-8 JSON of the shape the endpoint serves. JSON types become
+   Python values here (prices are strings in plain notation, lengths JSON integers, ``created``
+   Unix seconds, dates ``YYYY-MM-DD``); that is the format's job.
+2. Validate: each record becomes an unsaved ``ServedModel`` checked by ``full_clean()``, the
+   same rules the admin applies, and its datacenters by ``validate_country_code``. Every
+   problem in the file is collected; if there is any, ``CatalogFileInvalid`` carries them all
+   and nothing is written.
+3. Apply, inside ``transaction.atomic()``: models are matched by ID and compared as they would
+   be served, and only what differs is written, in bulk. Re-importing the same file executes no
+   write statement at all, so the catalog revision (moved by triggers on every statement) stays
+   where it is.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import re
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import BinaryIO
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from catalog.models import Datacenter, ServedModel
+from catalog.validators import validate_country_code
+from catalog.wire import (
+    OPTIONAL_RECORD_KEYS,
+    PRICING_FIELDS,
+    PRICING_KEYS,
+    RECORD_KEYS,
+    plain_decimal,
+    wire_record,
+)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_TIMEOUT_SECONDS = 30
+# Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
+BATCH_SIZE = 500
+# 10**11 seconds is the year 5138; a larger "created" is a time in milliseconds.
+_MILLISECONDS_FROM = 10**11
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+# Wire field names of the ServedModel fields whose names differ; the others are the same.
+_WIRE_NAMES = {
+    "model_id": "id",
+    **{model_field: f"pricing.{key}" for key, model_field in PRICING_FIELDS.items()},
+}
+_MODEL_FIELDS = {wire: model_field for model_field, wire in _WIRE_NAMES.items()}
+_REQUIRED_RECORD_KEYS = tuple(key for key in RECORD_KEYS if key not in OPTIONAL_RECORD_KEYS)
+# The name of a change of ``is_published`` in ``ImportResult.updated``.
+PUBLISHED = "published"
+
+
+class _Absent:
+    def __repr__(self):
+        return "ABSENT"
+
+
+# The value of a problem about a missing key.
+ABSENT = _Absent()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a catalog file.
+
+    ``index`` is the record's position in ``data`` (None for the file as a whole), ``id`` the
+    record's ID when it has a readable one, ``field`` the wire field (``pricing.prompt``,
+    ``datacenters[1].country_code``; empty for the record or file as a whole).
+    """
+
+    index: int | None
+    id: str | None
+    field: str
+    value: object
+    reason: str
+
+    def __str__(self) -> str:
+        parts = ["file" if self.index is None else f"record {self.index}"]
+        if self.id is not None:
+            parts.append(f"id {_json(self.id)}")
+        if self.field:
+            parts.append(self.field)
+        if self.value is not ABSENT:
+            parts.append(f"value {_shorten(_json(self.value))}")
+        return ", ".join(parts) + ": " + self.reason
+
+
+class CatalogFileInvalid(Exception):
+    """The file has problems; it was not imported. ``problems`` lists every one."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class CatalogSourceError(Exception):
+    """The catalog could not be read (missing file, HTTP error, unreachable host, too large)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import changed, or would change (``dry_run``), by model ID.
+
+    ``updated`` maps each updated ID to its changed wire fields (plus ``published`` when a
+    draft becomes public); ``ignored_keys`` maps each unknown key path to its occurrences.
+    """
+
+    created: list[str]
+    updated: dict[str, list[str]]
+    unchanged: list[str]
+    pruned: list[str]
+    ignored_keys: dict[str, int]
+    dry_run: bool
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "pruned": len(self.pruned),
+        }
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "counts": self.counts,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "pruned": self.pruned,
+            "ignored_keys": self.ignored_keys,
+        }
+
+
+# A callback told how far a long import is: (stage, done, total).
+Progress = Callable[[str, int, int], None]
+
+
+# --- reading ---------------------------------------------------------------------------------
+def read_source(
+    source: str,
+    *,
+    stdin: BinaryIO,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> bytes:
+    """The bytes of a catalog file path, ``-`` (``stdin``) or an http(s) URL.
+
+    Raises ``CatalogSourceError`` when it cannot be read or holds more than ``max_bytes``.
+    """
+    if source == "-":
+        return _read_capped(stdin, max_bytes, "standard input")
+    if source.startswith(("http://", "https://")):
+        return _fetch(source, max_bytes, timeout)
+    try:
+        with open(source, "rb") as file:
+            return _read_capped(file, max_bytes, source)
+    except OSError as error:
+        raise CatalogSourceError(f"Cannot read {source}: {error.strerror or error}.") from None
+
+
+def _read_capped(stream: BinaryIO, max_bytes: int, name: str) -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise CatalogSourceError(
+            f"{name} is larger than {max_bytes} bytes; raise --max-bytes to import it."
+        )
+    return data
+
+
+def _fetch(url: str, max_bytes: int, timeout: float) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return _read_capped(response, max_bytes, url)
+    except urllib.error.HTTPError as error:
+        raise CatalogSourceError(f"{url} answered HTTP {error.code} {error.reason}.") from None
+    except urllib.error.URLError as error:
+        raise CatalogSourceError(f"Cannot reach {url}: {error.reason}.") from None
+    except TimeoutError:
+        raise CatalogSourceError(f"{url} sent nothing for {timeout} seconds.") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise CatalogSourceError(f"Cannot read {url}: {error}.") from None
+
+
+# --- parsing and validation ------------------------------------------------------------------
+@dataclass
+class _Entry:
+    """A valid record: its position, the unsaved model and its datacenter codes."""
+
+    index: int
+    model: ServedModel
+    codes: list[str]
+
+
+@dataclass
+class _Parsed:
+    entries: list[_Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored_keys: Counter = field(default_factory=Counter)
+
+
+class _Invalid(ValueError):
+    """A wire value of the wrong type or notation; the message says what was expected."""
+
+
+class _Object(dict):
+    """A JSON object that remembers the keys it held more than once (the last one wins)."""
+
+    repeated_keys: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, object]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        obj.repeated_keys = tuple(key for key, _ in pairs if key in seen or seen.add(key))
+    return obj
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return _json(value)
+    if isinstance(value, str):
+        return f"the string {_shorten(_json(value))}"
+    if isinstance(value, int | float):
+        return f"the number {_json(value)}"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _non_finite(value: object) -> bool:
+    """Whether NaN or Infinity hides in ``value`` (Python's json reads them; JSON has none)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_non_finite(item) for item in value)
+    if isinstance(value, dict):
+        return any(_non_finite(item) for item in value.values())
+    return False
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, not {_describe(value)}.")
+    return value
+
+
+def _integer(value: object) -> int:
+    if type(value) is not int:  # bool is an int to Python, not to JSON
+        raise _Invalid(f"must be a JSON integer, not {_describe(value)}.")
+    return value
+
+
+def _string_list(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(f"must be a list of strings, not {_describe(value)}.")
+    return value
+
+
+def _created(value: object) -> datetime:
+    seconds = _integer(value)
+    if seconds >= _MILLISECONDS_FROM:
+        raise _Invalid(
+            f"looks like a time in milliseconds; created is Unix time in seconds "
+            f"({seconds // 1000}?)."
+        )
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Invalid("is not a Unix time in seconds.") from None
+
+
+def _date(value: object) -> date:
+    if value is None:
+        raise _Invalid("must be a date YYYY-MM-DD; leave the key out when there is none.")
+    text = _string(value)
+    if not _ISO_DATE_RE.fullmatch(text):
+        raise _Invalid("must be a date written YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise _Invalid(f"is not a real date ({error}).") from None
+
+
+def _price(value: object) -> Decimal:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _Invalid(
+            f'must be a string in plain decimal notation, like "0.00000015", not the JSON '
+            f"number {_json(value)}."
+        )
+    text = _string(value)
+    if _PLAIN_DECIMAL_RE.fullmatch(text):
+        return Decimal(text)
+    if "e" in text.lower():
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            number = None
+        # Only suggest a plain form that is short enough to read (and to compute).
+        if number is not None and number.is_finite() and abs(number.adjusted()) <= 30:
+            raise _Invalid(
+                f'must be in plain notation, without an exponent: "{plain_decimal(number)}".'
+            )
+    raise _Invalid('must be a plain decimal number such as "0.00000015" (no sign, unit or spaces).')
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "id": _string,
+    "hugging_face_id": _string,
+    "name": _string,
+    "created": _created,
+    "input_modalities": _string_list,
+    "output_modalities": _string_list,
+    "quantization": _string,
+    "context_length": _integer,
+    "max_output_length": _integer,
+    "supported_sampling_parameters": _string_list,
+    "supported_features": _string_list,
+    "deprecation_date": _date,
+}
+
+
+# The ServedModel fields a record sets, all checked by full_clean().
+_RECORD_FIELDS = tuple(
+    _MODEL_FIELDS.get(key, key) for key in RECORD_KEYS if key not in ("pricing", "datacenters")
+) + tuple(PRICING_FIELDS.values())
+
+
+class _RecordChecker:
+    """Turns one wire record into an unsaved, validated ServedModel, noting every problem."""
+
+    def __init__(self, parsed: _Parsed, index: int, raw: _Object):
+        self.parsed = parsed
+        self.index = index
+        self.raw = raw
+        self.id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        self.has_problems = False
+
+    def report(self, field: str, value: object, reason: str) -> None:
+        self.has_problems = True
+        self.parsed.problems.append(Problem(self.index, self.id, field, value, reason))
+
+    def check_keys(
+        self, obj: _Object, known: tuple[str, ...], *, path: str = "", pattern: str = "data[]"
+    ) -> None:
+        """Report missing and repeated keys; count unknown ones (ignored, with a notice).
+
+        ``path`` prefixes the fields of problems (``datacenters[2]``), ``pattern`` the keys of
+        the notice, which stand for every record (``data[].datacenters[]``).
+        """
+        prefix = f"{path}." if path else ""
+        for key in known:
+            if key not in obj and key not in OPTIONAL_RECORD_KEYS:
+                self.report(prefix + key, ABSENT, "required key missing.")
+        for key in obj.repeated_keys:
+            self.report(prefix + key, obj[key], "the key appears more than once in the object.")
+        for key in sorted(obj.keys() - set(known)):
+            self.parsed.ignored_keys[f"{pattern}.{key}"] += 1
+            if _non_finite(obj[key]):
+                self.report(prefix + key, ABSENT, "NaN and Infinity are not JSON.")
+
+    def check(self) -> _Entry | None:
+        """The record as an unsaved model and its datacenter codes, or None if it has problems."""
+        self.check_keys(self.raw, RECORD_KEYS)
+        values: dict[str, object] = {}
+        for key, convert in _CONVERTERS.items():
+            if key in self.raw:
+                try:
+                    values[_MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
+                except _Invalid as error:
+                    self.report(key, self.raw[key], str(error))
+        values.update(self.prices())
+        codes = self.datacenter_codes()
+        model = ServedModel(**values, is_published=True)
+        # Fields missing or unreadable are reported already; Django would only add "required".
+        exclude = {model_field for model_field in _RECORD_FIELDS if model_field not in values}
+        try:
+            model.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            for model_field, messages in error.message_dict.items():
+                if model_field in exclude:
+                    continue
+                wire = _WIRE_NAMES.get(model_field, model_field)
+                if model_field == NON_FIELD_ERRORS:
+                    wire = ""
+                for message in messages:
+                    self.report(wire, self.wire_value(wire), message)
+        return None if self.has_problems else _Entry(self.index, model, codes)
+
+    def wire_value(self, wire: str) -> object:
+        value: object = self.raw
+        for part in wire.split(".") if wire else ():
+            value = value.get(part, ABSENT) if isinstance(value, dict) else ABSENT
+        return value
+
+    def prices(self) -> dict[str, Decimal]:
+        pricing = self.raw.get("pricing", ABSENT)
+        if pricing is ABSENT:
+            return {}
+        if not isinstance(pricing, _Object):
+            self.report("pricing", pricing, f"must be an object, not {_describe(pricing)}.")
+            return {}
+        self.check_keys(pricing, PRICING_KEYS, path="pricing", pattern="data[].pricing")
+        prices = {}
+        for key, model_field in PRICING_FIELDS.items():
+            if key in pricing:
+                try:
+                    prices[model_field] = _price(pricing[key])
+                except _Invalid as error:
+                    self.report(f"pricing.{key}", pricing[key], str(error))
+        return prices
+
+    def datacenter_codes(self) -> list[str]:
+        datacenters = self.raw.get("datacenters", ABSENT)
+        if datacenters is ABSENT:
+            return []
+        if not isinstance(datacenters, list):
+            self.report(
+                "datacenters",
+                datacenters,
+                f'must be a list of {{"country_code": …}} objects, not {_describe(datacenters)}.',
+            )
+            return []
+        codes = set()
+        for position, datacenter in enumerate(datacenters):
+            path = f"datacenters[{position}]"
+            if not isinstance(datacenter, _Object):
+                self.report(path, datacenter, f"must be an object, not {_describe(datacenter)}.")
+                continue
+            self.check_keys(
+                datacenter, ("country_code",), path=path, pattern="data[].datacenters[]"
+            )
+            if "country_code" not in datacenter:
+                continue
+            code = datacenter["country_code"]
+            try:
+                validate_country_code(_string(code))
+            except _Invalid as error:
+                self.report(f"{path}.country_code", code, str(error))
+            except ValidationError as error:
+                for message in error.messages:
+                    self.report(f"{path}.country_code", code, message)
+            else:
+                codes.add(code)
+        return sorted(codes)
+
+
+def _decode(data: bytes) -> str:
+    bom = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = bom + error.start
+        raise CatalogFileInvalid(
+            [
+                Problem(
+                    None,
+                    None,
+                    "",
+                    ABSENT,
+                    f"not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} "
+                    f"({error.reason}). Save the file as UTF-8.",
+                )
+            ]
+        ) from None
+
+
+def _load_json(text: str) -> object:
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except json.JSONDecodeError as error:
+        at = text[error.pos : error.pos + 2]
+        if not text.strip():
+            reason = "the file is empty."
+        else:
+            message = error.msg.removesuffix(" starting at")  # "Unterminated string starting at"
+            reason = f"not valid JSON at line {error.lineno}, column {error.colno}: {message}"
+            if at in ("//", "/*") or at.startswith("#"):
+                reason += " (JSON has no comments)."
+            # An unterminated string runs to the end of the file.
+            elif error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
+                reason += " (the file ends too early: is it truncated?)."
+            else:
+                reason += "."
+        raise CatalogFileInvalid([Problem(None, None, "", ABSENT, reason)]) from None
+
+
+def parse_catalog(
+    data: bytes, *, progress: Progress | None = None, batch_size: int = BATCH_SIZE
+) -> tuple[list[_Entry], Counter]:
+    """Validate a whole catalog file: its records as unsaved models, and its unknown keys.
+
+    Raises ``CatalogFileInvalid`` listing every problem in the file.
+    """
+    document = _load_json(_decode(data))
+    if not isinstance(document, _Object):
+        reason = f'the top level must be an object {{"data": [...]}}, not {_describe(document)}.'
+        raise CatalogFileInvalid([Problem(None, None, "", ABSENT, reason)])
+    records = document.get("data", ABSENT)
+    if not isinstance(records, list):
+        reason = (
+            "required key missing."
+            if records is ABSENT
+            else f"must be the list of models, not {_describe(records)}."
+        )
+        raise CatalogFileInvalid([Problem(None, None, "data", records, reason)])
+    parsed = _Parsed()
+    if "data" in document.repeated_keys:
+        parsed.problems.append(
+            Problem(None, None, "data", ABSENT, "the key appears more than once in the file.")
+        )
+    for key in document.keys() - {"data"}:
+        parsed.ignored_keys[key] += 1
+
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(records):
+        if isinstance(raw, _Object):
+            checker = _RecordChecker(parsed, index, raw)
+            entry = checker.check()
+            if checker.id in first_index:
+                checker.report(
+                    "id", checker.id, f"duplicate ID: record {first_index[checker.id]} has it too."
+                )
+            elif checker.id is not None:
+                first_index[checker.id] = index
+            if not checker.has_problems:
+                parsed.entries.append(entry)
+        else:
+            reason = f"a model must be an object, not {_describe(raw)}."
+            parsed.problems.append(Problem(index, None, "", raw, reason))
+        if progress is not None and ((index + 1) % batch_size == 0 or index + 1 == len(records)):
+            progress("checked", index + 1, len(records))
+    if parsed.problems:
+        raise CatalogFileInvalid(parsed.problems)
+    return parsed.entries, parsed.ignored_keys
+
+
+# --- planning and writing --------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """The writes that make the catalog match the file."""
+
+    created: list[ServedModel] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)  # ID -> changed wire fields
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    to_update: list[ServedModel] = field(default_factory=list)
+    update_fields: set[str] = field(default_factory=set)
+    unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
+    link: list[tuple[ServedModel, str]] = field(default_factory=list)  # (model, country code)
+    datacenter_ids: dict[str, int] = field(default_factory=dict)  # country code -> pk
+
+
+def _changed_fields(old: ServedModel, old_codes: list[str], new: _Entry) -> list[str]:
+    """The wire fields whose served value differs (prices as decimals, times in seconds)."""
+    before = wire_record(old, old_codes)
+    after = wire_record(new.model, new.codes)
+    changed = []
+    for key in RECORD_KEYS:
+        if key == "pricing":
+            changed += [
+                f"pricing.{price}"
+                for price in PRICING_KEYS
+                if before["pricing"][price] != after["pricing"][price]
+            ]
+        elif before.get(key) != after.get(key):
+            changed.append(key)
+    if not old.is_published:
+        changed.append(PUBLISHED)
+    return changed
+
+
+def _plan(entries: list[_Entry], *, prune: bool, now: datetime) -> _Plan:
+    """Compare the file with the catalog (three reads, whatever the sizes) and plan the writes."""
+    through = ServedModel.datacenters.through
+    plan = _Plan()
+    file_ids = {entry.model.model_id for entry in entries}
+    scope = Q(model_id__in=file_ids)
+    if prune:
+        scope |= Q(is_published=True)
+    existing = {model.model_id: model for model in ServedModel.objects.filter(scope)}
+    plan.datacenter_ids = dict(Datacenter.objects.values_list("country_code", "pk"))
+    code_of = {pk: code for code, pk in plan.datacenter_ids.items()}
+    links: dict[int, dict[str, int]] = defaultdict(dict)  # model pk -> country code -> link pk
+    if existing:
+        for link_pk, model_pk, datacenter_pk in through.objects.filter(
+            servedmodel_id__in=[model.pk for model in existing.values()]
+        ).values_list("pk", "servedmodel_id", "datacenter_id"):
+            links[model_pk][code_of[datacenter_pk]] = link_pk
+
+    for entry in entries:
+        old = existing.get(entry.model.model_id)
+        if old is None:
+            plan.created.append(entry.model)
+            plan.link += [(entry.model, code) for code in entry.codes]
+            continue
+        old_links = links[old.pk]
+        changed = _changed_fields(old, sorted(old_links), entry)
+        if not changed:
+            plan.unchanged.append(old.model_id)
+            continue
+        plan.updated[old.model_id] = changed
+        for wire in changed:
+            if wire == "datacenters":
+                plan.unlink += [pk for code, pk in old_links.items() if code not in entry.codes]
+                plan.link += [(old, code) for code in entry.codes if code not in old_links]
+            else:
+                model_field = "is_published" if wire == PUBLISHED else _MODEL_FIELDS.get(wire, wire)
+                setattr(old, model_field, getattr(entry.model, model_field))
+                plan.update_fields.add(model_field)
+        # Also when only the datacenters change: the model's bulk_update is what announces
+        # the change after commit (writes to the through table announce nothing).
+        old.updated_at = now
+        plan.to_update.append(old)
+    plan.pruned = sorted(
+        model.model_id
+        for model in existing.values()
+        if prune and model.is_published and model.model_id not in file_ids
+    )
+    return plan
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _apply(plan: _Plan, *, now: datetime, batch_size: int, progress: Progress | None) -> None:
+    """Write the plan: a statement per batch of rows and per kind of change, none if no change."""
+    through = ServedModel.datacenters.through
+    missing_codes = sorted({code for _, code in plan.link} - plan.datacenter_ids.keys())
+    if missing_codes:
+        datacenters = Datacenter.objects.bulk_create(
+            [Datacenter(country_code=code) for code in missing_codes],
+            # One added meanwhile (in the admin) is reused, and its pk returned all the same.
+            update_conflicts=True,
+            unique_fields=["country_code"],
+            update_fields=["country_code"],
+        )
+        plan.datacenter_ids.update(
+            (datacenter.country_code, datacenter.pk) for datacenter in datacenters
+        )
+    total = len(plan.created) + len(plan.to_update)
+    done = 0
+    for batch in _batches(plan.created, batch_size):
+        ServedModel.objects.bulk_create(batch)
+        done += len(batch)
+        if progress is not None:
+            progress("written", done, total)
+    for batch in _batches(plan.to_update, batch_size):
+        ServedModel.objects.bulk_update(batch, [*sorted(plan.update_fields), "updated_at"])
+        done += len(batch)
+        if progress is not None:
+            progress("written", done, total)
+    if plan.pruned:
+        ServedModel.objects.filter(model_id__in=plan.pruned).update(
+            is_published=False, updated_at=now
+        )
+    if plan.unlink:
+        through.objects.filter(pk__in=plan.unlink).delete()
+    if plan.link:
+        through.objects.bulk_create(
+            [
+                through(servedmodel_id=model.pk, datacenter_id=plan.datacenter_ids[code])
+                for model, code in plan.link
+            ],
+            batch_size=batch_size,
+        )
+
+
+def import_catalog(
+    data: bytes,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Make the catalog match the file ``data`` (the wire format), or say how it would.
+
+    Every model in the file is created or updated (matched by ID) and published. With
+    ``prune``, published models absent from the file are unpublished (never deleted); otherwise
+    they are left alone. Datacenters the file names are created when missing. Nothing is
+    written with ``dry_run``, or when the file has any problem (``CatalogFileInvalid``, raised
+    before any query). All writes happen in one transaction, in statements of at most
+    ``batch_size`` rows. ``progress``, if given, is called after each batch.
+    """
+    entries, ignored_keys = parse_catalog(data, progress=progress, batch_size=batch_size)
+    now = timezone.now()
+    with transaction.atomic():
+        if not dry_run:
+            # Two imports at once would both plan to create the same models; the second
+            # waits here, then plans against what the first committed.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('catalog_import'))")
+        plan = _plan(entries, prune=prune, now=now)
+        if not dry_run:
+            _apply(plan, now=now, batch_size=batch_size, progress=progress)
+    return ImportResult(
+        created=sorted(model.model_id for model in plan.created),
+        updated=dict(sorted(plan.updated.items())),
+        unchanged=sorted(plan.unchanged),
+        pruned=plan.pruned,
+        ignored_keys=dict(sorted(ignored_keys.items())),
+        dry_run=dry_run,
+    )

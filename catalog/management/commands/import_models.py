@@ -1,0 +1,119 @@
+"""manage.py import_models SOURCE: import a catalog file in the wire format (catalog.importer)."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.importer import (
+    BATCH_SIZE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+    CatalogFileInvalid,
+    CatalogSourceError,
+    ImportResult,
+    import_catalog,
+    read_source,
+)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Import models from a catalog file in the format the endpoint serves: a path, - for "
+        "standard input, or the http(s) URL of another instance's endpoint. Every record is "
+        "validated first; on any problem nothing is written. Models in the file are created or "
+        "updated and published; the others are left alone unless --prune."
+    )
+    # Tests hand the command a binary stream instead of the process's standard input.
+    stealth_options = ("stdin",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("source", help="A file path, - (standard input) or an http(s) URL.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would change; write nothing."
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Unpublish published models absent from the file (they are never deleted).",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="The summary's format; json is meant for pipelines.",
+        )
+        parser.add_argument(
+            "--max-bytes",
+            type=_positive_int,
+            default=DEFAULT_MAX_BYTES,
+            help=f"Refuse a larger source (default {DEFAULT_MAX_BYTES}).",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=_positive_int,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            help=f"Seconds to wait for a URL (default {DEFAULT_TIMEOUT_SECONDS}).",
+        )
+
+    def handle(self, *args, source, dry_run, prune, format, max_bytes, timeout, **options):
+        stdin = options.get("stdin") or sys.stdin.buffer
+        name = "standard input" if source == "-" else source
+        try:
+            data = read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout)
+            result = import_catalog(
+                data, prune=prune, dry_run=dry_run, progress=self._progress_display()
+            )
+        except CatalogSourceError as error:
+            raise CommandError(str(error)) from None
+        except CatalogFileInvalid as error:
+            count = len(error.problems)
+            raise CommandError(
+                f"{name}: {count} problem{'s' if count != 1 else ''}, nothing was imported.\n"
+                f"{error}"
+            ) from None
+        if result.ignored_keys:
+            ignored = ", ".join(
+                f"{key} ({count}×)" if count > 1 else key
+                for key, count in result.ignored_keys.items()
+            )
+            self.stderr.write(f"Notice: ignored unknown keys: {ignored}.", self.style.WARNING)
+        if format == "json":
+            self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            self._summarize(name, result, options["verbosity"])
+
+    def _summarize(self, name: str, result: ImportResult, verbosity: int) -> None:
+        if verbosity >= 2:
+            for model_id in result.created:
+                self.stdout.write(f"  created    {model_id}")
+            for model_id, fields in result.updated.items():
+                self.stdout.write(f"  updated    {model_id}: {', '.join(fields)}")
+            for model_id in result.pruned:
+                self.stdout.write(f"  unpublished {model_id}")
+        if verbosity >= 1:
+            counts = ", ".join(f"{count} {what}" for what, count in result.counts.items())
+            if result.dry_run:
+                self.stdout.write(f"Dry run of {name}, nothing written: {counts}.")
+            else:
+                self.stdout.write(self.style.SUCCESS(f"Imported {name}: {counts}."))
+
+    def _progress_display(self):
+        """A progress line for long imports, only on a terminal (never in logs or pipes)."""
+        if not self.stdout.isatty():
+            return None
+
+        def show(stage: str, done: int, total: int) -> None:
+            if total > BATCH_SIZE:
+                end = "\n" if done == total else ""
+                self.stdout.write(f"\r{stage} {done}/{total} models", ending=end)
+                self.stdout.flush()
+
+        return show
