@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from catalog.revision import current_revision
 from catalog.wire import published_catalog
@@ -118,7 +119,7 @@ class CatalogCache:
         if client is not None:
             try:
                 revision = self._shared_revision(client)
-            except Exception:  # Redis down: PostgreSQL still knows the truth.
+            except RedisError:  # Redis down: PostgreSQL still knows the truth.
                 logger.warning(
                     "Redis unavailable; reading the catalog revision from PostgreSQL", exc_info=True
                 )
@@ -157,7 +158,7 @@ class CatalogCache:
             return None
         try:
             body = client.get(self._key(f"body:{revision}"))
-        except Exception:
+        except RedisError:
             logger.warning("Redis unavailable; rendering the catalog locally", exc_info=True)
             return None
         return Rendered(revision, body) if body is not None else None
@@ -170,7 +171,7 @@ class CatalogCache:
                 client.set(self._key(f"body:{revision}"), body, ex=_BODY_TTL_SECONDS)
                 # The snapshot may be newer than what Redis holds (a commit since we read it).
                 self._publish_revision(client, revision)
-            except Exception:
+            except RedisError:
                 logger.warning("Redis unavailable; the rendered catalog stays local", exc_info=True)
         return rendered
 

@@ -482,8 +482,16 @@ def test_no_authentication_no_session_no_cookie(client, golden_catalog, django_u
     assert response["Vary"] == "Accept-Encoding"  # no "Cookie": the session is never read
 
 
+@pytest.fixture(params=["without Redis", "with Redis"])
+def any_cache_mode(request, settings):
+    if request.param == "with Redis":
+        request.getfixturevalue("redis_url")
+    else:
+        settings.REDIS_URL = ""
+
+
 def test_503_in_json_when_the_database_is_unreachable_and_nothing_is_cached(
-    client, transactional_db, settings, no_shared_cache
+    client, transactional_db, settings, any_cache_mode, caplog
 ):
     unreachable = {
         **settings.DATABASES["default"],
@@ -504,4 +512,20 @@ def test_503_in_json_when_the_database_is_unreachable_and_nothing_is_cached(
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "The catalog is temporarily unavailable."}
     assert response["Cache-Control"] == "no-store"
+    assert "Redis unavailable" not in caplog.text  # a database error is not blamed on Redis
     assert client.get(URL).content == b'{"data":[]}'  # the error was not cached
+
+
+@pytest.fixture
+def unreachable_redis(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    yield
+    settings.REDIS_URL = ""  # before conftest's teardown clears the cache
+
+
+def test_redis_down_falls_back_to_postgres(client, golden_catalog, unreachable_redis, caplog):
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert response.content == GOLDEN.read_bytes()
+    assert "Redis unavailable" in caplog.text
