@@ -64,7 +64,6 @@ _WIRE_NAMES = {
     **{model_field: f"pricing.{key}" for key, model_field in PRICING_FIELDS.items()},
 }
 _MODEL_FIELDS = {wire: model_field for model_field, wire in _WIRE_NAMES.items()}
-_REQUIRED_RECORD_KEYS = tuple(key for key in RECORD_KEYS if key not in OPTIONAL_RECORD_KEYS)
 # The name of a change of ``is_published`` in ``ImportResult.updated``.
 PUBLISHED = "published"
 
@@ -206,9 +205,8 @@ def _fetch(url: str, max_bytes: int, timeout: float) -> bytes:
 # --- parsing and validation ------------------------------------------------------------------
 @dataclass
 class _Entry:
-    """A valid record: its position, the unsaved model and its datacenter codes."""
+    """A valid record: the unsaved model and its datacenter codes."""
 
-    index: int
     model: ServedModel
     codes: list[str]
 
@@ -410,12 +408,14 @@ class _RecordChecker:
             for model_field, messages in error.message_dict.items():
                 if model_field in exclude:
                     continue
-                wire = _WIRE_NAMES.get(model_field, model_field)
-                if model_field == NON_FIELD_ERRORS:
-                    wire = ""
+                wire = (
+                    ""
+                    if model_field == NON_FIELD_ERRORS
+                    else _WIRE_NAMES.get(model_field, model_field)
+                )
                 for message in messages:
                     self.report(wire, self.wire_value(wire), message)
-        return None if self.has_problems else _Entry(self.index, model, codes)
+        return None if self.has_problems else _Entry(model, codes)
 
     def wire_value(self, wire: str) -> object:
         value: object = self.raw
@@ -515,7 +515,7 @@ def _load_json(text: str) -> object:
         raise CatalogFileInvalid([Problem(None, None, "", ABSENT, reason)]) from None
 
 
-def parse_catalog(
+def _parse_catalog(
     data: bytes, *, progress: Progress | None = None, batch_size: int = BATCH_SIZE
 ) -> tuple[list[_Entry], Counter]:
     """Validate a whole catalog file: its records as unsaved models, and its unknown keys.
@@ -561,8 +561,18 @@ def parse_catalog(
         if progress is not None and ((index + 1) % batch_size == 0 or index + 1 == len(records)):
             progress("checked", index + 1, len(records))
     if parsed.problems:
+        parsed.problems.sort(key=_problem_order)
         raise CatalogFileInvalid(parsed.problems)
     return parsed.entries, parsed.ignored_keys
+
+
+_KEY_ORDER = {key: rank for rank, key in enumerate(RECORD_KEYS)}
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    """File problems first, then by record, then in the order of the record's keys."""
+    key = re.split(r"[.\[]", problem.field, maxsplit=1)[0]
+    return (-1 if problem.index is None else problem.index, _KEY_ORDER.get(key, len(_KEY_ORDER)))
 
 
 # --- planning and writing --------------------------------------------------------------------
@@ -715,7 +725,7 @@ def import_catalog(
     before any query). All writes happen in one transaction, in statements of at most
     ``batch_size`` rows. ``progress``, if given, is called after each batch.
     """
-    entries, ignored_keys = parse_catalog(data, progress=progress, batch_size=batch_size)
+    entries, ignored_keys = _parse_catalog(data, progress=progress, batch_size=batch_size)
     now = timezone.now()
     with transaction.atomic():
         if not dry_run:
