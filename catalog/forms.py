@@ -120,13 +120,16 @@ class DatacenterChoiceField(forms.ModelMultipleChoiceField):
 
 
 def _checkboxes(choices: type[models.TextChoices], label: str) -> forms.MultipleChoiceField:
-    # Not required here: ServedModel.clean() says which lists must not be empty.
-    return forms.MultipleChoiceField(
+    # Not required here: ServedModel.clean() says which lists must not be empty, and in its
+    # own words, which Django would replace with this field's "required" message.
+    field = forms.MultipleChoiceField(
         label=label,
         choices=choices.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    del field.error_messages["required"]
+    return field
 
 
 class ServedModelForm(forms.ModelForm):

@@ -192,6 +192,19 @@ def test_editor_adds_a_model_with_prices_per_million(editor_client, model, datac
     assert [datacenter.country_code for datacenter in added.datacenters.all()] == ["DE"]
 
 
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("input_modalities", "Choose at least one input modality."),
+        ("output_modalities", "Choose at least one output modality."),
+    ],
+)
+def test_empty_modalities_are_refused_in_the_models_words(editor_client, model, field, message):
+    response = editor_client.post(change_url(model), form_data(model, **{field: []}))
+
+    assert form_errors(response) == {field: [message]}
+
+
 def test_lists_are_saved_in_canonical_order(editor_client, model):
     data = form_data(
         model, input_modalities=["video", "text"], supported_features=["reasoning", "tools"]
