@@ -63,7 +63,7 @@ def record(prices: dict | None = None, **changes) -> dict:
 
 
 def catalog_file(*records: dict) -> bytes:
-    # allow_nan: a few cases need the non-JSON literals that Python's json writes.
+    # Python writes NaN and Infinity as bare literals (not JSON), which some cases need.
     return json.dumps({"data": list(records)}, ensure_ascii=False).encode()
 
 
@@ -330,8 +330,8 @@ def test_dry_run_writes_nothing_and_reports_the_counts_of_the_real_run(saved_cat
 def test_verbosity_2_lists_each_model_with_its_changed_fields(saved_catalog, run_import):
     stdout, _ = run_import(_changed_catalog(), "--prune", "-v", "2")
     assert stdout.splitlines()[:3] == [
-        "  created    acme/new-model",
-        "  updated    meta-llama/Llama-3.3-70B-Instruct: pricing.prompt, datacenters",
+        "  created     acme/new-model",
+        "  updated     meta-llama/Llama-3.3-70B-Instruct: pricing.prompt, datacenters",
         "  unpublished acme/reranker",
     ]
 
@@ -407,7 +407,7 @@ def test_a_draft_named_in_the_file_is_published(saved_catalog, run_import):
     draft = record(id="acme/secret-draft", hugging_face_id="acme/secret-draft", name="secret-draft")
     draft["pricing"]["prompt"] = "0.00000015"
     stdout, _ = run_import(catalog_file(draft), "-v", "2")
-    assert "  updated    acme/secret-draft: published" in stdout.splitlines()
+    assert "  updated     acme/secret-draft: published" in stdout.splitlines()
     assert ServedModel.objects.get(model_id="acme/secret-draft").is_published
 
 

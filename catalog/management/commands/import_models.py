@@ -93,9 +93,9 @@ class Command(BaseCommand):
     def _summarize(self, name: str, result: ImportResult, verbosity: int) -> None:
         if verbosity >= 2:
             for model_id in result.created:
-                self.stdout.write(f"  created    {model_id}")
+                self.stdout.write(f"  created     {model_id}")
             for model_id, fields in result.updated.items():
-                self.stdout.write(f"  updated    {model_id}: {', '.join(fields)}")
+                self.stdout.write(f"  updated     {model_id}: {', '.join(fields)}")
             for model_id in result.pruned:
                 self.stdout.write(f"  unpublished {model_id}")
         if verbosity >= 1:
