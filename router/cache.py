@@ -11,8 +11,10 @@ once). What decides whether that body is current is the revision number:
   to Redis. Publishing only ever raises the number (a Lua script), so two writers committing
   in one order and publishing in the other cannot leave an older revision in place. The key
   expires after ``CATALOG_REVISION_TTL`` seconds, which bounds how long a write made outside
-  Django (raw SQL) can go unseen. Rendered bodies are shared through Redis too, so a new
-  revision is rendered once, not once per process.
+  Django (raw SQL), or one whose publication failed (Redis unreachable at that moment), can
+  go unseen. Rendered bodies are shared through Redis too, so a new revision is rendered
+  once, not once per process. Only Redis errors fall back to PostgreSQL; a database error
+  reaches the view (a 503).
 
 A body is always stored under the revision read in the same snapshot as its data
 (``catalog.wire.published_catalog``), never under a revision read earlier.

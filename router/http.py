@@ -50,11 +50,12 @@ def catalog_response(request: HttpRequest, rendered: Rendered) -> HttpResponse:
 
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
     if if_none_match:
-        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        # If-None-Match compares weakly (W/"x" matches "x") against the tag of the selected
+        # representation only (RFC 9110 13.1.2): a cache holding the gzip form cannot use a
+        # 304 that names the identity form.
         tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
-        if "*" in tags or rendered.etag in tags or rendered.gzip_etag in tags:
-            response = HttpResponseNotModified(headers=headers)
-            return response
+        if "*" in tags or etag in tags:
+            return HttpResponseNotModified(headers=headers)
 
     body = rendered.gzipped if use_gzip else rendered.body
     response = HttpResponse(

@@ -331,16 +331,22 @@ def _cold_render_queries(count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("count", [10, 200])
-def test_cold_render_runs_the_same_queries_whatever_the_catalog_size(db, no_shared_cache, count):
+def test_cold_render_runs_the_same_queries_whatever_the_catalog_size(
+    transactional_db, no_shared_cache, count
+):
+    # transactional_db: published_catalog opens its own snapshot, as it does in production.
     queries = _cold_render_queries(count)
 
-    # 1. the revision, to compare with the (empty) process cache;
-    # 2. the revision again and 3. the published models with their datacenters aggregated, both
-    # in one snapshot (the test's transaction stands in for published_catalog's own).
-    assert len(queries) == 3, queries
+    # 1. the revision, to compare with the (empty) process cache; then one REPEATABLE READ
+    # snapshot: 2. BEGIN, 3. SET TRANSACTION, 4. the revision again, 5. the published models
+    # with their datacenters aggregated, 6. COMMIT.
+    assert len(queries) == 6, queries
     assert "catalog_catalogrevision" in queries[0]
-    assert "catalog_catalogrevision" in queries[1]
-    assert "ARRAY_AGG" in queries[2]
+    assert queries[1] == "BEGIN"
+    assert "REPEATABLE READ" in queries[2]
+    assert "catalog_catalogrevision" in queries[3]
+    assert "ARRAY_AGG" in queries[4]
+    assert queries[5] == "COMMIT"
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -375,6 +381,25 @@ def test_if_none_match_gets_304_without_a_body(client, golden_catalog, if_none_m
     assert response["ETag"] == etag
     assert response["Cache-Control"] == "public, no-cache"
     assert response["Vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", "identity"])
+def test_if_none_match_compares_with_the_tag_of_the_representation_served(
+    client, golden_catalog, accept_encoding
+):
+    identity_etag = client.get(URL, headers={"Accept-Encoding": "identity"})["ETag"]
+    gzip_etag = client.get(URL, headers={"Accept-Encoding": "gzip"})["ETag"]
+    served, other = (
+        (gzip_etag, identity_etag) if accept_encoding == "gzip" else (identity_etag, gzip_etag)
+    )
+
+    def get(if_none_match):
+        return client.get(
+            URL, headers={"Accept-Encoding": accept_encoding, "If-None-Match": if_none_match}
+        )
+
+    assert get(other).status_code == 200
+    assert (get(served).status_code, get(served)["ETag"]) == (304, served)
 
 
 def test_stale_etag_gets_the_new_body(client, golden_catalog):

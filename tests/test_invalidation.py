@@ -27,6 +27,7 @@ from catalog.revision import current_revision
 from catalog.wire import plain_decimal
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
+from tests.test_admin import change_url, form_data
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
@@ -93,6 +94,16 @@ def test_save_is_visible_on_the_next_request(client, served_model):
     served_model.price_prompt = NEW_PRICE
     served_model.save()
 
+    assert served_price(client) == plain_decimal(NEW_PRICE)
+
+
+def test_admin_save_is_visible_on_the_next_request(client, served_model, admin_client):
+    response = admin_client.post(
+        change_url(served_model),
+        form_data(served_model, price_prompt="0.99"),  # per million
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
     assert served_price(client) == plain_decimal(NEW_PRICE)
 
 
