@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from catalog.choices import Feature
-from catalog.forms import PRICE_LABELS, CatalogActionForm, ServedModelForm, shown_price
+from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
 from catalog.models import Datacenter, ServedModel
 from catalog.wire import model_record
 
@@ -31,8 +31,8 @@ def _models(count: int) -> str:
     return f"{count} model{pluralize(count)}"
 
 
-def _price_column(field_name: str):
-    @admin.display(description=PRICE_LABELS[field_name], ordering=field_name)
+def _price_column(field_name: str, description: str):
+    @admin.display(description=description, ordering=field_name)
     def column(self, obj):
         return shown_price(field_name, getattr(obj, field_name))
 
@@ -127,11 +127,12 @@ class ServedModelAdmin(admin.ModelAdmin):
         ),
     )
 
-    prompt_price = _price_column("price_prompt")
-    completion_price = _price_column("price_completion")
-    input_cache_read_price = _price_column("price_input_cache_read")
-    image_price = _price_column("price_image")
-    request_price = _price_column("price_request")
+    # Short headers, so that the list fits beside its filters.
+    prompt_price = _price_column("price_prompt", "prompt per 1M tokens")
+    completion_price = _price_column("price_completion", "completion per 1M tokens")
+    input_cache_read_price = _price_column("price_input_cache_read", "cached input per 1M tokens")
+    image_price = _price_column("price_image", "image price")
+    request_price = _price_column("price_request", "request price")
     # Staff who may only look get read-only fields, which Django would show per token with
     # 24 decimal places; these show the prices as the form does.
     read_only_prices = {
