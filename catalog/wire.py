@@ -17,6 +17,7 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection, transaction
 from django.db.models import Q
 
+from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter, canonical
 from catalog.models import ServedModel
 from catalog.revision import current_revision
 
@@ -96,16 +97,20 @@ def wire_record(model: ServedModel, datacenter_codes: Sequence[str]) -> WireReco
         "hugging_face_id": model.hugging_face_id,
         "name": model.name,
         "created": unix_seconds(model.created),
-        "input_modalities": list(model.input_modalities),
-        "output_modalities": list(model.output_modalities),
+        # Canonical order whatever the storage holds: clean() canonicalises, but writes that
+        # skip it (a shell, raw SQL) must not change what is served.
+        "input_modalities": canonical(model.input_modalities, InputModality),
+        "output_modalities": canonical(model.output_modalities, OutputModality),
         "quantization": model.quantization,
         "context_length": model.context_length,
         "max_output_length": model.max_output_length,
         "pricing": {
             key: plain_decimal(getattr(model, field)) for key, field in PRICING_FIELDS.items()
         },  # type: ignore[typeddict-item]
-        "supported_sampling_parameters": list(model.supported_sampling_parameters),
-        "supported_features": list(model.supported_features),
+        "supported_sampling_parameters": canonical(
+            model.supported_sampling_parameters, SamplingParameter
+        ),
+        "supported_features": canonical(model.supported_features, Feature),
         "datacenters": [{"country_code": code} for code in sorted(set(datacenter_codes))],
     }
     if model.deprecation_date is not None:
@@ -146,7 +151,8 @@ def published_catalog() -> tuple[int, bytes]:
     revision: a write committing in between can never put old data under a new revision.
     """
     if connection.in_atomic_block:
-        # Inside a caller's transaction (a test, a command): its snapshot applies.
+        # Inside a caller's transaction (tests) its isolation level applies, as SET
+        # TRANSACTION must come first. The endpoint and the exporter never render inside one.
         return current_revision(), render(published_records())
     with transaction.atomic():
         with connection.cursor() as cursor:

@@ -1,0 +1,40 @@
+"""The wire format's own guarantees, whatever wrote the rows."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from catalog.models import ServedModel
+from catalog.revision import current_revision
+from catalog.wire import published_catalog
+
+
+def test_lists_are_served_in_canonical_order_even_when_stored_otherwise(make_model):
+    model = make_model("acme/unordered")
+    # A shell update skips clean(), which is where lists are canonicalised on the way in.
+    ServedModel.objects.filter(pk=model.pk).update(
+        input_modalities=["image", "text", "image"],
+        output_modalities=["text"],
+        supported_sampling_parameters=["seed", "temperature", "seed"],
+        supported_features=["reasoning", "tools", "json_mode"],
+    )
+    (record,) = json.loads(published_catalog()[1])["data"]
+    assert record["input_modalities"] == ["text", "image"]
+    assert record["supported_sampling_parameters"] == ["temperature", "seed"]
+    assert record["supported_features"] == ["tools", "json_mode", "reasoning"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revision_is_never_reused_after_the_catalog_is_emptied(make_model):
+    make_model("acme/one")
+    before = current_revision()
+    with connection.cursor() as cursor:
+        # A restore or flush empties the revision row too; the next write must still get a
+        # number no earlier state had, or a body cached under that number would be served.
+        cursor.execute(
+            "TRUNCATE catalog_catalogrevision, catalog_servedmodel_datacenters, "
+            "catalog_servedmodel CASCADE"
+        )
+    make_model("acme/two")
+    assert current_revision() > before
