@@ -1,0 +1,22 @@
+"""`make bench`: what users feel, measured side by side on generated catalogs (issue #6).
+
+``python -m bench`` runs every section and writes ``docs/PERFORMANCE.md``. Each measurement
+that needs Django runs in a subprocess of its own (``python -m bench.<module>``), so that its
+database, settings and peak memory are its own; this package's ``__init__`` stays free of
+Django so that ``bench.bare_wsgi`` loads nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> None:
+    """Configure Django from the environment, as manage.py and config.wsgi do."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()

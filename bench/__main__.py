@@ -1,0 +1,294 @@
+"""python -m bench: run every section, print the tables, rewrite docs/PERFORMANCE.md.
+
+Sections, in order (each printed as it goes):
+1. a migrated template database and the generated catalog files (``bench.generate``);
+2. import of the largest catalog: the import service into an empty database, a re-import of
+   the same file (a no-op), and the naive one-model-at-a-time import, on a sample of the same
+   file unless ``--naive-sample`` covers it all (``bench.importing``, a process per run);
+3. for each catalog size, a fresh database loaded by the import service, then
+   queries and times of the real views (``bench.inprocess``) and the warm endpoint under load
+   side by side with the bare limit (``bench.serving``), plus, at the target size, the
+   variants that show where the time goes (``bench.variants``).
+
+The bench installs nothing. It creates databases named ``<prefix>_*`` on the PostgreSQL server
+of ``DATABASE_URL`` (or the embedded one) and drops them at the end, and uses Redis keys under
+``bench-<pid>-*`` in the database of ``--redis-url``, deleted at the end too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import ROOT, report, serving, setup_django
+from bench.databases import Databases, server_url
+from bench.load import wrk_path
+
+DEFAULT_SIZES = (100, 1000, 10000)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="catalog sizes, comma-separated (default %(default)s)",
+    )
+    parser.add_argument(
+        "--target-size",
+        type=int,
+        default=1000,
+        help="the size the 0.7 load target applies to; the variants run there",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=3.0, help="seconds per load run (default %(default)s)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="load rounds per server and encoding (default %(default)s)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="concurrent connections of the load client (default %(default)s)",
+    )
+    parser.add_argument(
+        "--import-runs",
+        type=int,
+        default=3,
+        help="runs of the import and of the re-import (default %(default)s)",
+    )
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=1000,
+        help="models the naive import runs on, spread over the largest file; "
+        "its time is scaled to the whole file (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="skip the variants that show where a warm request's time goes",
+    )
+    parser.add_argument(
+        "--db-prefix",
+        default="bench",
+        help="prefix of the databases the bench creates (default %(default)s)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for the shared-cache figures; empty to skip them "
+        "(default BENCH_REDIS_URL or %(default)s)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "PERFORMANCE.md",
+        help="the report to rewrite (default docs/PERFORMANCE.md)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; keep the report")
+    args = parser.parse_args()
+    args.sizes = sorted(int(size) for size in args.sizes.split(","))
+    return args
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def run_task(module: str, *args: str, env: dict[str, str]) -> dict:
+    """Run ``python -m bench.<module>`` in a process of its own; its last line is JSON."""
+    completed = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.{module} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def app_environment() -> dict[str, str]:
+    """The environment every process of the bench runs with: production settings, on loopback."""
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    env |= {
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore",
+        "PYTHONPATH": str(ROOT),
+    }
+    return env
+
+
+def redis_problem(url: str) -> str | None:
+    """Why the Redis figures cannot be measured, or None when they can."""
+    if not url:
+        return "no Redis URL given (--redis-url)"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        return f"Redis at {url} does not answer ({error})"
+    return None
+
+
+def redis_prefix() -> str:
+    """This run's Redis key prefix: keys of other runs and of the app are never touched."""
+    return f"bench-{os.getpid()}"
+
+
+def delete_redis_keys(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    keys = list(client.scan_iter(match=f"{redis_prefix()}-*"))
+    if keys:
+        client.delete(*keys)
+
+
+def import_section(args, databases: Databases, env: dict, files: dict[int, Path]) -> dict:
+    from catalog.wire import render
+
+    size = args.sizes[-1]
+    figures: dict = {"size": size, "service": [], "reimport": []}
+    for run in range(args.import_runs):
+        run_env = env | {"DATABASE_URL": databases.create("import", template="template")}
+        first = run_task("importing", "service", str(files[size]), env=run_env)
+        again = run_task("importing", "service", str(files[size]), env=run_env)
+        figures["service"].append(first)
+        figures["reimport"].append(again)
+        progress(
+            f"import {size} run {run + 1}/{args.import_runs}: {first['seconds']:.2f} s, "
+            f"re-import {again['seconds']:.2f} s"
+        )
+    databases.drop("import")
+
+    records = json.loads(files[size].read_bytes())["data"]
+    step = max(1, len(records) // min(args.naive_sample, len(records)))
+    sample = files[size].with_name(f"naive-sample-{size}.json")
+    sample.write_bytes(render(records[::step]))
+    sample_size = len(records[::step])
+    progress(f"naive import of {sample_size} of the {size} models, one at a time…")
+    naive_env = env | {"DATABASE_URL": databases.create("naive", template="template")}
+    figures["naive"] = run_task("importing", "naive", str(sample), env=naive_env)
+    figures["naive"] |= {
+        "models": sample_size,
+        "scaled_seconds": figures["naive"]["seconds"] * size / sample_size,
+    }
+    databases.drop("naive")
+    progress(f"naive: {figures['naive']['seconds']:.1f} s for {sample_size} models")
+    return figures
+
+
+def size_section(args, size: int, databases: Databases, env: dict, files, redis_url, work):
+    catalog_env = env | {"DATABASE_URL": databases.create(str(size), template="template")}
+    loaded = run_task("importing", "service", str(files[size]), env=catalog_env)
+    progress(f"{size} models imported in {loaded['seconds']:.2f} s; measuring the views…")
+    prefix = f"{redis_prefix()}-{size}"
+    inprocess_env = catalog_env | {
+        "BENCH_REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": f"{prefix}-inprocess",
+    }
+    figures = {"loaded": loaded, "inprocess": run_task("inprocess", env=inprocess_env)}
+    progress(f"{size}: {json.dumps(figures['inprocess'])}")
+
+    apps = tuple(app for app in serving.APPS if redis_url or not app.redis)
+    if size == args.target_size and not args.no_variants:
+        apps += serving.VARIANTS
+        figures["breakdown"] = {}
+        for app in (*apps, serving.WITHOUT_DRF):
+            app_env = serving.app_environment(app, catalog_env, redis_url, prefix)
+            figures["breakdown"][app.key] = run_task("breakdown", app.wsgi, env=app_env)
+        progress(f"{size}: µs per warm request, in-process: {json.dumps(figures['breakdown'])}")
+    load = serving.LoadSettings(args.duration, args.rounds, args.connections, workers=2)
+    figures["load"] = serving.measure(
+        apps, catalog_env, redis_url, prefix, load, work / str(size), progress
+    )
+    databases.drop(str(size))
+    return figures
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.monotonic()
+    # `kill` and Ctrl-C both unwind through the finally blocks: no server or database is left.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    env = app_environment()
+    url = server_url()
+    os.environ |= {"DATABASE_URL": url, "DEBUG": "0", "SECRET_KEY": env["SECRET_KEY"]}
+    setup_django()
+    from bench.generate import catalog_bytes
+
+    if not wrk_path():
+        progress(
+            "wrk is not installed (Debian: apt-get install wrk); the load figures come "
+            "from the bounded Python client, which is far slower, so the ratios "
+            "understate the gap to the bare app."
+        )
+    problem = redis_problem(args.redis_url)
+    redis_url = "" if problem else args.redis_url
+    if problem:
+        progress(f"Redis figures skipped: {problem}")
+
+    results: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "make bench"
+        + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else ""),
+        "machine": report.machine(url, redis_url),
+        "settings": {key: value for key, value in vars(args).items() if key != "output"},
+        "redis_skipped": problem,
+        "sizes": {},
+    }
+    databases = Databases(url, args.db_prefix)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        progress("migrating the template database…")
+        databases.create_template(env)
+        files = {}
+        for size in args.sizes:
+            files[size] = work / f"catalog-{size}.json"
+            files[size].write_bytes(catalog_bytes(size))
+        results["imports"] = import_section(args, databases, env, files)
+        for size in args.sizes:
+            results["sizes"][size] = size_section(
+                args, size, databases, env, files, redis_url, work
+            )
+    finally:
+        databases.drop_all()
+        if redis_url:
+            delete_redis_keys(redis_url)
+        shutil.rmtree(work, ignore_errors=True)
+    results["seconds"] = time.monotonic() - started
+
+    text = report.markdown(results)
+    print(text)
+    raw = ROOT / "bench" / "results" / "latest.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(results, indent=2))
+    if not args.no_write:
+        args.output.write_text(text)
+        progress(f"wrote {args.output} (raw figures: {raw})")
+
+
+if __name__ == "__main__":
+    main()

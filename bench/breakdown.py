@@ -1,0 +1,75 @@
+"""Microseconds per warm request, in-process: a WSGI app called directly, without sockets.
+
+    DATABASE_URL=... [REDIS_URL=...] python -m bench.breakdown MODULE:APP
+
+Run once per variant (``config.wsgi:application`` and those of ``bench.variants``), the
+differences between them are the cost of each step of a warm request: the revision round
+trip, the middleware, DRF's dispatch; what is left is Django's handler itself. The time
+includes waiting for PostgreSQL or Redis, on this machine's loopback. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import statistics
+import sys
+import time
+
+from bench import setup_django
+
+ENDPOINT = "/inference/router/openrouter/models"
+BATCHES = 5
+REQUESTS_PER_BATCH = 300
+
+
+def _environ(accept_encoding: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": ENDPOINT,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_ACCEPT_ENCODING": accept_encoding,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+    }
+
+
+def _start_response(status, headers, exc_info=None):
+    if not status.startswith("200"):
+        raise RuntimeError(f"the endpoint answered {status}")
+
+
+def _request(application, accept_encoding: str) -> None:
+    response = application(_environ(accept_encoding), _start_response)
+    try:
+        for _ in response:
+            pass
+    finally:
+        response.close()
+
+
+def main() -> None:
+    module, name = sys.argv[1].split(":")
+    setup_django()
+    application = getattr(importlib.import_module(module), name)
+    figures = {}
+    for encoding in ("identity", "gzip"):
+        _request(application, encoding)  # rendered (or fetched) once, as in a warm worker
+        batches = []
+        for _ in range(BATCHES):
+            started = time.perf_counter()
+            for _ in range(REQUESTS_PER_BATCH):
+                _request(application, encoding)
+            batches.append((time.perf_counter() - started) / REQUESTS_PER_BATCH * 1e6)
+        figures[encoding] = statistics.median(batches)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

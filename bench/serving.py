@@ -1,0 +1,158 @@
+"""The warm endpoint under load, side by side with the bare WSGI limit, for one catalog.
+
+Every server runs under the same gunicorn flags on loopback: the real app (``config.wsgi``)
+without a shared cache and with Redis, optionally the variants of ``bench.variants``, and
+``bench.bare_wsgi`` serving the app's own response from memory. The load runs alternate
+between the servers (A/B/A/B, the starting server rotating each round), so that a burst of
+noise from the machine's other work lands on all of them; each round's ratio to the bare app
+is taken, and the median of those ratios reported.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LoadResult, Server, fetch, run_load
+
+ENDPOINT = "/inference/router/openrouter/models"
+BARE = "bare"
+ENCODINGS = ("identity", "gzip")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    key: str
+    wsgi: str
+    redis: bool
+
+
+APPS = (
+    AppConfig("app-pg", "config.wsgi:application", redis=False),
+    AppConfig("app-redis", "config.wsgi:application", redis=True),
+)
+VARIANTS = (
+    AppConfig("no-round-trip", "bench.variants:revision_in_memory", redis=False),
+    AppConfig("lean", "bench.variants:lean_middleware", redis=False),
+)
+# Measured in-process only (bench.breakdown): DRF's share is too small to time under load.
+WITHOUT_DRF = AppConfig("without-drf", "bench.variants:without_drf", redis=False)
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    duration: float
+    rounds: int
+    connections: int
+    workers: int
+
+
+def app_environment(app: AppConfig, env: dict, redis_url: str, redis_prefix: str) -> dict:
+    if app.redis:
+        return env | {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix}
+    return env
+
+
+def _save_responses(server: Server, directory: Path) -> dict[str, int]:
+    """The app's response in each encoding, for the bare app to replay; returns body sizes."""
+    sizes = {}
+    for encoding in ENCODINGS:
+        headers, body = fetch(server.url(ENDPOINT), encoding)
+        (directory / f"{encoding}.headers.json").write_text(json.dumps(headers))
+        (directory / f"{encoding}.body").write_bytes(body)
+        sizes[encoding] = len(body)
+    return sizes
+
+
+def _check_same_bytes(server: Server, directory: Path) -> None:
+    for encoding in ENCODINGS:
+        _, body = fetch(server.url(ENDPOINT), encoding)
+        if body != (directory / f"{encoding}.body").read_bytes():
+            raise RuntimeError(f"{server.label} does not serve the app's bytes ({encoding})")
+
+
+def _summary(runs: list[LoadResult], ratios: list[float]) -> dict:
+    return {
+        "rps": statistics.median(run.requests_per_second for run in runs),
+        "p99_ms": statistics.median(run.p99_ms for run in runs),
+        "ratio": statistics.median(ratios) if ratios else 1.0,
+        "errors": sum(run.errors for run in runs),
+        "runs": len(runs),
+    }
+
+
+def _rounds(servers: dict[str, Server], gzip: bool, load: LoadSettings, progress) -> dict:
+    """Load the servers in turn, round after round: runs and ratios to the bare app, by key."""
+    keys = list(servers)
+    runs: dict[str, list[LoadResult]] = {key: [] for key in keys}
+    ratios: dict[str, list[float]] = {key: [] for key in keys}
+    # Every worker renders (or loads) the catalog and its gzip form before the clock starts.
+    for key in keys:
+        run_load(servers[key].url(ENDPOINT), duration=1, connections=load.connections, gzip=gzip)
+    for index in range(load.rounds):
+        order = keys[index % len(keys) :] + keys[: index % len(keys)]
+        this_round = {
+            key: run_load(
+                servers[key].url(ENDPOINT),
+                duration=load.duration,
+                connections=load.connections,
+                gzip=gzip,
+            )
+            for key in order
+        }
+        limit = this_round[BARE].requests_per_second
+        for key, result in this_round.items():
+            runs[key].append(result)
+            if limit:
+                ratios[key].append(result.requests_per_second / limit)
+        progress(
+            f"{'gzip' if gzip else 'identity'} round {index + 1}/{load.rounds}: "
+            + ", ".join(f"{key} {run.requests_per_second:.0f}/s" for key, run in this_round.items())
+        )
+    return {key: _summary(runs[key], ratios[key]) for key in keys}
+
+
+def measure(
+    apps: tuple[AppConfig, ...],
+    env: dict[str, str],
+    redis_url: str,
+    redis_prefix: str,
+    load: LoadSettings,
+    work: Path,
+    progress,
+) -> dict:
+    """Start the servers, load them in turn, stop them; figures by server and encoding."""
+    servers: dict[str, Server] = {}
+    responses = work / "responses"
+    responses.mkdir(parents=True)
+    try:
+        for app in apps:
+            app_env = app_environment(app, env, redis_url, redis_prefix)
+            servers[app.key] = Server(app.key, app.wsgi, app_env, load.workers, work)
+            servers[app.key].start(ready_path="/healthz")
+        first, *others = servers.values()
+        body_bytes = _save_responses(first, responses)
+        for server in others:
+            _check_same_bytes(server, responses)
+        bare_env = env | {"BENCH_RESPONSES": str(responses)}
+        servers[BARE] = Server(BARE, "bench.bare_wsgi:application", bare_env, load.workers, work)
+        servers[BARE].start(ready_path=ENDPOINT)
+        # No worker of the app has asked for the catalog yet (only /healthz).
+        idle_rss = {key: server.worker_rss_kib() for key, server in servers.items()}
+        by_encoding = {
+            encoding: _rounds(servers, encoding == "gzip", load, progress) for encoding in ENCODINGS
+        }
+        figures = {
+            key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS}
+            | {
+                "idle_rss_mib": [kib / 1024 for kib in idle_rss[key]],
+                "rss_mib": [kib / 1024 for kib in server.worker_rss_kib()],
+            }
+            for key, server in servers.items()
+        }
+        return {"servers": figures, "body_bytes": body_bytes}
+    finally:
+        for server in servers.values():
+            server.stop()
