@@ -6,6 +6,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Model catalog"
 
     def ready(self):
-        from catalog import signals
+        from catalog import history, signals
 
         signals.connect_receivers()
+        history.connect_receivers()

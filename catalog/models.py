@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
     Feature,
@@ -119,6 +120,63 @@ class Datacenter(models.Model):
         return country.name if country else ""
 
 
+class ChangedFields(models.Model):
+    """What each history record of a served model changed, stored so that staff can filter on it.
+
+    The names are the wire fields (``pricing.prompt``, ``datacenters``, ...) and ``published``,
+    as ``import_models`` reports them; empty for a creation, a deletion, or a change to a model
+    with no earlier record to compare with.
+    """
+
+    changed_fields = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, verbose_name="changed fields"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DatacenterSnapshot(models.Model):
+    """The country code of each datacenter link a history record saw, kept with the record.
+
+    The copied link only holds the datacenter's id, which says nothing once the datacenter is
+    deleted (the copy has no database constraint and survives it) or its code corrected.
+    """
+
+    country_code = models.CharField("country code", max_length=2)
+
+    class Meta:
+        abstract = True
+
+
+class _ServedModelHistory(HistoricalRecords):
+    """simple-history's records, also when links change from the datacenter's side.
+
+    For ``datacenter.models.add(model)`` the library would record the datacenter, which has no
+    history (and fail); catalog.history records each served model whose links changed instead.
+    """
+
+    def m2m_changed(self, instance, action, attr, pk_set, reverse, **kwargs):
+        if not reverse:
+            return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
+        from catalog.history import record_datacenter_side_links
+
+        record_datacenter_side_links(instance, action, pk_set)
+
+
+# Named, so that catalog.history can write an admin save (fields and datacenters) as one record.
+SERVED_MODEL_HISTORY = _ServedModelHistory(
+    m2m_fields=["datacenters"],
+    bases=[ChangedFields],
+    m2m_bases=[DatacenterSnapshot],
+    history_id_field=models.BigAutoField(),
+    # Long enough for an import's source, which may be a long URL.
+    history_change_reason_field=models.TextField(null=True),
+    verbose_name="served model change",
+    verbose_name_plural="recent changes",
+)
+
+
 def _price_field(verbose_name: str, *, per_token: bool) -> models.DecimalField:
     validators = [MinValueValidator(Decimal(0))]
     if per_token:
@@ -190,6 +248,8 @@ class ServedModel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CatalogQuerySet.as_manager()
+    # Every change, with who made it and the datacenters as they were (see catalog.history).
+    history = SERVED_MODEL_HISTORY
 
     class Meta:
         ordering = ["model_id"]

@@ -42,6 +42,11 @@ OPTIONAL_RECORD_KEYS = frozenset({"deprecation_date"})
 PRICING_KEYS = ("prompt", "completion", "image", "request", "input_cache_read")
 # Wire pricing key -> ServedModel field.
 PRICING_FIELDS = {key: f"price_{key}" for key in PRICING_KEYS}
+# ServedModel field -> wire field, for the fields whose names differ (the others are the same).
+WIRE_NAMES = {
+    "model_id": "id",
+    **{model_field: f"pricing.{key}" for key, model_field in PRICING_FIELDS.items()},
+}
 
 
 class WirePricing(TypedDict):
@@ -116,6 +121,21 @@ def wire_record(model: ServedModel, datacenter_codes: Sequence[str]) -> WireReco
     if model.deprecation_date is not None:
         record["deprecation_date"] = iso_date(model.deprecation_date)
     return record
+
+
+def changed_keys(before: WireRecord, after: WireRecord) -> list[str]:
+    """The keys whose served value differs, in record order; prices as ``pricing.<key>``."""
+    changed = []
+    for key in RECORD_KEYS:
+        if key == "pricing":
+            changed += [
+                f"pricing.{price}"
+                for price in PRICING_KEYS
+                if before["pricing"][price] != after["pricing"][price]
+            ]
+        elif before.get(key) != after.get(key):
+            changed.append(key)
+    return changed
 
 
 def render(records: Iterable[WireRecord]) -> bytes:

@@ -1,0 +1,352 @@
+"""The change history of served models: what changed, when, by whom, and the catalog as it was.
+
+django-simple-history keeps it (``ServedModel.history``). Each record holds every field of the
+model as the change left it, when (``history_date``), who made it (``history_user``, the staff
+user, known through ``HistoryRequestMiddleware``) or what did (``history_change_reason``, such
+as ``import_models: catalog.json``), the datacenters the model then had, with their country
+codes, and the names of the fields the change made differ (``changed_fields``: the wire fields,
+``pricing.prompt`` and so on, and ``published``, as ``import_models`` reports them).
+
+What writes records:
+
+- any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
+  the library's signals (the admin's bulk actions, the shell); ``_note_changed_fields`` names
+  the fields against the model's previous record;
+- an admin save, as one record once the form's datacenters are saved too
+  (``record_admin_save``);
+- an import, in bulk (``record_bulk``);
+- deleting a datacenter, or correcting its code: a record for each model that was linked to it.
+
+Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
+does anything while ``SIMPLE_HISTORY_ENABLED`` is off. Migration 0005 gave each model that
+existed when history began a first record.
+
+``catalog_as_of(moment)`` renders the public catalog as it stood at ``moment`` from these
+records, with the same functions as the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.utils import timezone
+from simple_history.signals import (
+    pre_create_historical_m2m_records,
+    pre_create_historical_record,
+)
+
+from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
+from catalog.wire import (
+    PRICING_KEYS,
+    RECORD_KEYS,
+    WIRE_NAMES,
+    changed_keys,
+    render,
+    wire_record,
+)
+
+HistoricalServedModel = ServedModel.history.model
+# One row per datacenter link a record saw (simple-history's copy of the link, plus its code).
+HistoricalDatacenterLink = HistoricalServedModel.datacenters.model
+_Links = ServedModel.datacenters.through
+
+# The name of a change of ``is_published`` (not a wire field: drafts are not served).
+PUBLISHED = "published"
+# Every name ``changed_fields`` may hold, in the order of a record.
+FIELD_NAMES = (
+    *(
+        name
+        for key in RECORD_KEYS
+        for name in ([f"pricing.{price}" for price in PRICING_KEYS] if key == "pricing" else [key])
+    ),
+    PUBLISHED,
+)
+# Name in ``changed_fields`` -> ServedModel field, where they differ (``datacenters`` is the m2m).
+MODEL_FIELDS = {wire: model_field for model_field, wire in WIRE_NAMES.items()} | {
+    PUBLISHED: "is_published"
+}
+
+
+class HistoryUnavailable(Exception):
+    """The history does not reach back to the moment asked for."""
+
+
+def history_enabled() -> bool:
+    return getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
+
+
+def changed_fields(
+    before: ServedModel, before_codes: Sequence[str], after: ServedModel, after_codes: Sequence[str]
+) -> list[str]:
+    """The names of what differs between two states of a model, compared as they are served."""
+    changed = changed_keys(wire_record(before, before_codes), wire_record(after, after_codes))
+    if before.is_published != after.is_published:
+        changed.append(PUBLISHED)
+    return changed
+
+
+# --- writing ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """One model to record, as it is now: ``history_type`` "+" (created) or "~" (changed)."""
+
+    model: ServedModel
+    history_type: str
+    changed_fields: list[str] = field(default_factory=list)
+
+
+def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _record_sql() -> str:
+    """One statement: a record per model from its saved row, and the datacenters it links to."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in HistoricalServedModel.tracked_fields)
+    model_columns = ", ".join(
+        f"model.{quote(f.column)}" for f in HistoricalServedModel.tracked_fields
+    )
+    return f"""
+    WITH record AS (
+        INSERT INTO {quote(HistoricalServedModel._meta.db_table)} ({columns}, history_date,
+            history_type, history_change_reason, history_user_id, changed_fields)
+        SELECT {model_columns}, %(date)s, change.type, %(reason)s, %(user)s,
+            string_to_array(change.fields, ',')
+        FROM unnest(%(ids)s::bigint[], %(types)s::text[], %(fields)s::text[])
+            AS change (id, type, fields)
+        JOIN {quote(ServedModel._meta.db_table)} model ON model.id = change.id
+        RETURNING history_id, id
+    )
+    INSERT INTO {quote(HistoricalDatacenterLink._meta.db_table)}
+        (history_id, id, servedmodel_id, datacenter_id, country_code)
+    SELECT record.history_id, link.id, link.servedmodel_id, link.datacenter_id,
+        datacenter.country_code
+    FROM record
+    JOIN {quote(_Links._meta.db_table)} link ON link.servedmodel_id = record.id
+    JOIN {quote(Datacenter._meta.db_table)} datacenter ON datacenter.id = link.datacenter_id
+    """
+
+
+def record_bulk(
+    changes: Sequence[Change],
+    *,
+    date: datetime,
+    reason: str | None = None,
+    user=None,
+    batch_size: int = 500,
+) -> None:
+    """Write one history record per change: the model as saved now, with its datacenters.
+
+    One statement per batch whatever its size, which copies the saved rows in the database.
+    Built as Django objects instead (``bulk_create``, or simple-history's
+    ``bulk_history_create``, which copies no datacenters), the records took as long as the
+    import itself: 10,000 models took 1.9 times as long as without history.
+    """
+    if not history_enabled():
+        return
+    sql = _record_sql()
+    with connection.cursor() as cursor:
+        for batch in _batches(changes, batch_size):
+            cursor.execute(
+                sql,
+                {
+                    "ids": [change.model.pk for change in batch],
+                    "types": [change.history_type for change in batch],
+                    "fields": [",".join(change.changed_fields) for change in batch],
+                    "date": date,
+                    "reason": reason,
+                    "user": None if user is None else user.pk,
+                },
+            )
+
+
+def record_admin_save(model: ServedModel, *, created: bool) -> None:
+    """Record an admin save as one change, once its datacenters are saved too.
+
+    The admin saves the model, then its datacenters (remove, then add): left to the library's
+    signals, one edit would leave up to three records, the first with the old datacenters.
+    ``ServedModelAdmin`` turns those off for the save and calls this afterwards.
+    """
+    if history_enabled():
+        SERVED_MODEL_HISTORY.create_historical_record(model, "+" if created else "~")
+
+
+def _codes_of(record: HistoricalServedModel) -> list[str]:
+    return list(
+        HistoricalDatacenterLink.objects.filter(history_id=record.history_id).values_list(
+            "country_code", flat=True
+        )
+    )
+
+
+def _note_changed_fields(sender, instance, history_instance, **kwargs):
+    """Name what a change recorded through the library's signals made differ."""
+    if history_instance.history_type != "~":
+        return
+    previous = HistoricalServedModel.objects.filter(id=instance.pk).first()
+    if previous is None:  # a model from before history began, never recorded
+        return
+    codes = _Links.objects.filter(servedmodel_id=instance.pk).values_list(
+        "datacenter__country_code", flat=True
+    )
+    history_instance.changed_fields = changed_fields(
+        previous.instance, _codes_of(previous), instance, list(codes)
+    )
+
+
+def _copy_country_codes(sender, rows, **kwargs):
+    for row in rows:
+        row.country_code = row.datacenter.country_code  # fetched with the links, no query
+
+
+def _record_linked_models(datacenter: Datacenter, model_ids: list[int], reason: str | None) -> None:
+    if not model_ids:
+        return
+    record_bulk(
+        [
+            Change(model, "~", ["datacenters"])
+            for model in ServedModel.objects.filter(pk__in=model_ids)
+        ],
+        date=timezone.now(),
+        reason=reason,
+        user=HistoricalServedModel.get_default_history_user(datacenter),
+    )
+
+
+def record_datacenter_side_links(datacenter: Datacenter, action: str, model_ids) -> None:
+    """Record the served models whose links a change from the datacenter's side touched.
+
+    Called for ``datacenter.models.add/remove/clear()`` (see ``ServedModel.history``).
+    """
+    if action in ("pre_remove", "pre_clear"):
+        linked = (
+            datacenter.models.all()
+            if model_ids is None
+            else datacenter.models.filter(pk__in=model_ids)
+        )
+        datacenter._linked_model_ids = list(linked.values_list("pk", flat=True))
+    elif action in ("post_remove", "post_clear"):
+        _record_linked_models(datacenter, datacenter.__dict__.pop("_linked_model_ids", []), None)
+    elif action == "post_add":
+        _record_linked_models(datacenter, sorted(model_ids), None)
+
+
+def _remember_stored_code(sender, instance, raw=False, **kwargs):
+    if instance.pk is not None and not raw:
+        instance._stored_code = (
+            Datacenter.objects.filter(pk=instance.pk).values_list("country_code", flat=True).first()
+        )
+
+
+def _record_code_correction(sender, instance, created, raw=False, **kwargs):
+    old = instance.__dict__.pop("_stored_code", None)
+    if created or raw or old is None or old == instance.country_code:
+        return
+    model_ids = list(instance.models.values_list("pk", flat=True))
+    _record_linked_models(instance, model_ids, f"datacenter {old} became {instance.country_code}")
+
+
+def _remember_linked_models(sender, instance, **kwargs):
+    # The links are gone by post_delete (deleted with the datacenter, without m2m signals).
+    instance._linked_model_ids = list(instance.models.values_list("pk", flat=True))
+
+
+def _record_unlinked_models(sender, instance, **kwargs):
+    model_ids = instance.__dict__.pop("_linked_model_ids", [])
+    _record_linked_models(instance, model_ids, f"datacenter {instance.country_code} deleted")
+
+
+def connect_receivers() -> None:
+    pre_create_historical_record.connect(
+        _note_changed_fields, sender=HistoricalServedModel, dispatch_uid="history-changed-fields"
+    )
+    pre_create_historical_m2m_records.connect(
+        _copy_country_codes, sender=HistoricalDatacenterLink, dispatch_uid="history-codes"
+    )
+    pre_save.connect(_remember_stored_code, sender=Datacenter, dispatch_uid="history-dc-code")
+    post_save.connect(_record_code_correction, sender=Datacenter, dispatch_uid="history-dc-recode")
+    pre_delete.connect(_remember_linked_models, sender=Datacenter, dispatch_uid="history-dc-links")
+    post_delete.connect(
+        _record_unlinked_models, sender=Datacenter, dispatch_uid="history-dc-delete"
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+def with_previous(records: QuerySet) -> QuerySet:
+    """Records annotated with ``previous_history_id``: the same model's record before each."""
+    earlier = (
+        HistoricalServedModel.objects.filter(id=OuterRef("id"))
+        .filter(
+            Q(history_date__lt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
+        )
+        .values("history_id")[:1]
+    )
+    return records.annotate(previous_history_id=Subquery(earlier))
+
+
+def load_previous(records: Sequence[HistoricalServedModel]) -> None:
+    """Give each record (from ``with_previous``) its ``previous`` record (or None).
+
+    Each record and each previous one also gets its ``country_codes``. Two queries, whatever
+    the number of records.
+    """
+    previous = HistoricalServedModel.objects.in_bulk(
+        {record.previous_history_id for record in records} - {None}
+    )
+    codes = defaultdict(list)
+    for history_id, code in HistoricalDatacenterLink.objects.filter(
+        history_id__in=[record.history_id for record in records] + list(previous)
+    ).values_list("history_id", "country_code"):
+        codes[history_id].append(code)
+    for record in [*records, *previous.values()]:
+        record.country_codes = sorted(codes[record.history_id])
+    for record in records:
+        record.previous = previous.get(record.previous_history_id)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def catalog_as_of(moment: datetime) -> bytes:
+    """The public catalog as the endpoint served it at ``moment``, in the same bytes.
+
+    Each model as its latest record at or before ``moment`` left it (left out if that record
+    is a deletion or a draft), with the datacenters that record saw; three queries whatever
+    the size. A record is dated when its change was made, a moment before it committed.
+    Raises ``HistoryUnavailable`` for a moment before the first record.
+    """
+    first = HistoricalServedModel.objects.aggregate(first=Min("history_date"))["first"]
+    if first is None:
+        raise HistoryUnavailable("The catalog has no recorded history yet.")
+    if moment < first:
+        raise HistoryUnavailable(
+            f"The history starts at {_iso(first)}; there is no record of the catalog at "
+            f"{_iso(moment)}."
+        )
+    latest = (
+        HistoricalServedModel.objects.filter(history_date__lte=moment)
+        .order_by("id", "-history_date", "-history_id")
+        .distinct("id")
+        .values("history_id")
+    )
+    records = list(
+        HistoricalServedModel.objects.filter(history_id__in=latest, is_published=True)
+        .exclude(history_type="-")
+        .order_by()
+    )
+    codes = defaultdict(list)
+    for history_id, code in HistoricalDatacenterLink.objects.filter(
+        history_id__in=[record.history_id for record in records]
+    ).values_list("history_id", "country_code"):
+        codes[history_id].append(code)
+    return render(wire_record(record.instance, codes[record.history_id]) for record in records)
