@@ -11,9 +11,10 @@
    problem in the file is collected; if there is any, ``CatalogFileInvalid`` carries them all
    and nothing is written.
 3. Apply, inside ``transaction.atomic()``: models are matched by ID and compared as they would
-   be served, and only what differs is written, in bulk. Re-importing the same file executes no
-   write statement at all, so the catalog revision (moved by triggers on every statement) stays
-   where it is.
+   be served, and only what differs is written, in bulk, with one history record per model
+   written (``catalog.history.record_bulk``). Re-importing the same file executes no write
+   statement at all, so the catalog revision (moved by triggers on every statement) stays where
+   it is and the history gains nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.history import MODEL_FIELDS, PUBLISHED, Change, changed_fields, record_bulk
 from catalog.models import Datacenter, ServedModel
 from catalog.validators import validate_country_code
 from catalog.wire import (
@@ -43,8 +45,8 @@ from catalog.wire import (
     PRICING_FIELDS,
     PRICING_KEYS,
     RECORD_KEYS,
+    WIRE_NAMES,
     plain_decimal,
-    wire_record,
 )
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -58,14 +60,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-# Wire field names of the ServedModel fields whose names differ; the others are the same.
-_WIRE_NAMES = {
-    "model_id": "id",
-    **{model_field: f"pricing.{key}" for key, model_field in PRICING_FIELDS.items()},
-}
-_MODEL_FIELDS = {wire: model_field for model_field, wire in _WIRE_NAMES.items()}
-# The name of a change of ``is_published`` in ``ImportResult.updated``.
-PUBLISHED = "published"
+# What an import records in the history when its caller names nothing better.
+DEFAULT_CHANGE_REASON = "import_catalog"
 
 
 class _Absent:
@@ -350,7 +346,7 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
 
 # The ServedModel fields a record sets, all checked by full_clean().
 _RECORD_FIELDS = tuple(
-    _MODEL_FIELDS.get(key, key) for key in RECORD_KEYS if key not in ("pricing", "datacenters")
+    MODEL_FIELDS.get(key, key) for key in RECORD_KEYS if key not in ("pricing", "datacenters")
 ) + tuple(PRICING_FIELDS.values())
 
 
@@ -394,7 +390,7 @@ class _RecordChecker:
         for key, convert in _CONVERTERS.items():
             if key in self.raw:
                 try:
-                    values[_MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
+                    values[MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
                 except _Invalid as error:
                     self.report(key, self.raw[key], str(error))
         values.update(self.prices())
@@ -411,7 +407,7 @@ class _RecordChecker:
                 wire = (
                     ""
                     if model_field == NON_FIELD_ERRORS
-                    else _WIRE_NAMES.get(model_field, model_field)
+                    else WIRE_NAMES.get(model_field, model_field)
                 )
                 for message in messages:
                     self.report(wire, self.wire_value(wire), message)
@@ -584,30 +580,12 @@ class _Plan:
     updated: dict[str, list[str]] = field(default_factory=dict)  # ID -> changed wire fields
     unchanged: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    to_prune: list[ServedModel] = field(default_factory=list)
     to_update: list[ServedModel] = field(default_factory=list)
     update_fields: set[str] = field(default_factory=set)
     unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
     link: list[tuple[ServedModel, str]] = field(default_factory=list)  # (model, country code)
     datacenter_ids: dict[str, int] = field(default_factory=dict)  # country code -> pk
-
-
-def _changed_fields(old: ServedModel, old_codes: list[str], new: _Entry) -> list[str]:
-    """The wire fields whose served value differs (prices as decimals, times in seconds)."""
-    before = wire_record(old, old_codes)
-    after = wire_record(new.model, new.codes)
-    changed = []
-    for key in RECORD_KEYS:
-        if key == "pricing":
-            changed += [
-                f"pricing.{price}"
-                for price in PRICING_KEYS
-                if before["pricing"][price] != after["pricing"][price]
-            ]
-        elif before.get(key) != after.get(key):
-            changed.append(key)
-    if not old.is_published:
-        changed.append(PUBLISHED)
-    return changed
 
 
 def _plan(entries: list[_Entry], *, prune: bool, now: datetime) -> _Plan:
@@ -635,7 +613,7 @@ def _plan(entries: list[_Entry], *, prune: bool, now: datetime) -> _Plan:
             plan.link += [(entry.model, code) for code in entry.codes]
             continue
         old_links = links[old.pk]
-        changed = _changed_fields(old, sorted(old_links), entry)
+        changed = changed_fields(old, sorted(old_links), entry.model, entry.codes)
         if not changed:
             plan.unchanged.append(old.model_id)
             continue
@@ -645,18 +623,22 @@ def _plan(entries: list[_Entry], *, prune: bool, now: datetime) -> _Plan:
                 plan.unlink += [pk for code, pk in old_links.items() if code not in entry.codes]
                 plan.link += [(old, code) for code in entry.codes if code not in old_links]
             else:
-                model_field = "is_published" if wire == PUBLISHED else _MODEL_FIELDS.get(wire, wire)
+                model_field = MODEL_FIELDS.get(wire, wire)
                 setattr(old, model_field, getattr(entry.model, model_field))
                 plan.update_fields.add(model_field)
         # Also when only the datacenters change: the model's bulk_update is what announces
         # the change after commit (writes to the through table announce nothing).
         old.updated_at = now
         plan.to_update.append(old)
-    plan.pruned = sorted(
-        model.model_id
-        for model in existing.values()
-        if prune and model.is_published and model.model_id not in file_ids
+    plan.to_prune = sorted(
+        (
+            model
+            for model in existing.values()
+            if prune and model.is_published and model.model_id not in file_ids
+        ),
+        key=lambda model: model.model_id,
     )
+    plan.pruned = [model.model_id for model in plan.to_prune]
     return plan
 
 
@@ -665,8 +647,18 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _apply(plan: _Plan, *, now: datetime, batch_size: int, progress: Progress | None) -> None:
-    """Write the plan: a statement per batch of rows and per kind of change, none if no change."""
+def _apply(
+    plan: _Plan,
+    *,
+    now: datetime,
+    batch_size: int,
+    progress: Progress | None,
+    change_reason: str,
+) -> None:
+    """Write the plan: a statement per batch of rows and per kind of change, none if no change.
+
+    Then the history: one record per created, updated or unpublished model, dated ``now``.
+    """
     through = ServedModel.datacenters.through
     missing_codes = sorted({code for _, code in plan.link} - plan.datacenter_ids.keys())
     if missing_codes:
@@ -696,6 +688,8 @@ def _apply(plan: _Plan, *, now: datetime, batch_size: int, progress: Progress | 
         ServedModel.objects.filter(model_id__in=plan.pruned).update(
             is_published=False, updated_at=now
         )
+        for model in plan.to_prune:
+            model.is_published, model.updated_at = False, now
     if plan.unlink:
         through.objects.filter(pk__in=plan.unlink).delete()
     if plan.link:
@@ -706,6 +700,16 @@ def _apply(plan: _Plan, *, now: datetime, batch_size: int, progress: Progress | 
             ],
             batch_size=batch_size,
         )
+    record_bulk(
+        [
+            *(Change(model, "+") for model in plan.created),
+            *(Change(model, "~", plan.updated[model.model_id]) for model in plan.to_update),
+            *(Change(model, "~", [PUBLISHED]) for model in plan.to_prune),
+        ],
+        date=now,
+        reason=change_reason,
+        batch_size=batch_size,
+    )
 
 
 def import_catalog(
@@ -715,6 +719,7 @@ def import_catalog(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    change_reason: str = DEFAULT_CHANGE_REASON,
 ) -> ImportResult:
     """Make the catalog match the file ``data`` (the wire format), or say how it would.
 
@@ -724,6 +729,9 @@ def import_catalog(
     written with ``dry_run``, or when the file has any problem (``CatalogFileInvalid``, raised
     before any query). All writes happen in one transaction, in statements of at most
     ``batch_size`` rows. ``progress``, if given, is called after each batch.
+
+    Each model created, updated or unpublished gets one history record with no user and
+    ``change_reason`` (such as ``import_models: catalog.json``); unchanged models get none.
     """
     entries, ignored_keys = _parse_catalog(data, progress=progress, batch_size=batch_size)
     now = timezone.now()
@@ -735,7 +743,13 @@ def import_catalog(
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('catalog_import'))")
         plan = _plan(entries, prune=prune, now=now)
         if not dry_run:
-            _apply(plan, now=now, batch_size=batch_size, progress=progress)
+            _apply(
+                plan,
+                now=now,
+                batch_size=batch_size,
+                progress=progress,
+                change_reason=change_reason,
+            )
     return ImportResult(
         created=sorted(model.model_id for model in plan.created),
         updated=dict(sorted(plan.updated.items())),

@@ -453,8 +453,9 @@ def test_creating_models_costs_the_same_queries_for_10_or_200(
 ):
     data = catalog_file(*_many_records(count, "bulk"))
     # SAVEPOINT (the test's transaction), the import lock, SELECT the file's models,
-    # SELECT the datacenters, INSERT the models, INSERT their datacenter links, RELEASE.
-    with django_assert_num_queries(7):
+    # SELECT the datacenters, INSERT the models, INSERT their datacenter links, INSERT their
+    # history records (with their datacenters), RELEASE.
+    with django_assert_num_queries(8):
         result = import_catalog(data)
     assert len(result.created) == count
 
@@ -470,16 +471,17 @@ def test_updating_models_costs_the_same_queries_for_10_or_200(
         entry["datacenters"] = [{"country_code": "DE"}]
     # SAVEPOINT, the import lock, SELECT the file's models, SELECT the datacenters,
     # SELECT their datacenter links, UPDATE the models, DELETE the old links,
-    # INSERT the new links, RELEASE.
-    with django_assert_num_queries(9):
+    # INSERT the new links, INSERT their history records, RELEASE.
+    with django_assert_num_queries(10):
         result = import_catalog(catalog_file(*records))
     assert len(result.updated) == count
 
 
 def test_queries_grow_with_batches(saved_catalog, django_assert_num_queries):
     data = catalog_file(*_many_records(250, "bulk"))
-    # As for one batch, with three INSERTs of models and three of links (100 + 100 + 50).
-    with django_assert_num_queries(11):
+    # As for one batch, with three INSERTs of models, three of links and three of history
+    # records (100 + 100 + 50).
+    with django_assert_num_queries(14):
         import_catalog(data, batch_size=100)
 
 

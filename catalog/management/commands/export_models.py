@@ -1,12 +1,31 @@
-"""manage.py export_models [-o FILE]: exactly the bytes the endpoint serves."""
+"""manage.py export_models [-o FILE] [--as-of MOMENT]: the bytes the endpoint serves (served)."""
 
+import argparse
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.history import HistoryUnavailable, catalog_as_of
 from catalog.wire import published_catalog
+
+
+def moment(text: str) -> datetime:
+    """An ISO 8601 date and time with its time zone (``Z`` for UTC)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date and time, such as 2026-11-01T12:00:00Z."
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone; add Z for UTC (2026-11-01T12:00:00Z) or an offset "
+            "(+02:00)."
+        )
+    return value
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -27,15 +46,28 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Write the published catalog exactly as the endpoint serves it, to standard output or "
-        "to a file (-o), which is replaced atomically."
+        "Write the published catalog exactly as the endpoint serves it (or served it at a past "
+        "moment, --as-of), to standard output or to a file (-o), which is replaced atomically."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("-o", "--output", help="Write to this file instead of stdout.")
+        parser.add_argument(
+            "--as-of",
+            type=moment,
+            metavar="MOMENT",
+            help="The catalog as served at this moment, from the history: ISO 8601 with a "
+            "time zone, e.g. 2026-11-01T12:00:00Z.",
+        )
 
-    def handle(self, *args, output, **options):
-        _, body = published_catalog()
+    def handle(self, *args, output, as_of, **options):
+        if as_of is None:
+            _, body = published_catalog()
+        else:
+            try:
+                body = catalog_as_of(as_of)
+            except HistoryUnavailable as error:
+                raise CommandError(str(error)) from None
         if output is None:
             buffer = getattr(self.stdout, "buffer", None)
             if buffer is None:  # a text stream without bytes underneath (call_command in tests)
@@ -50,4 +82,5 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot write {output}: {error.strerror or error}.") from None
         if options["verbosity"] >= 1:
-            self.stdout.write(f"Wrote the published catalog to {output} ({len(body)} bytes).")
+            when = "" if as_of is None else f" as of {as_of.isoformat()}"
+            self.stdout.write(f"Wrote the published catalog{when} to {output} ({len(body)} bytes).")

@@ -69,7 +69,12 @@ class Command(BaseCommand):
         try:
             data = read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout)
             result = import_catalog(
-                data, prune=prune, dry_run=dry_run, progress=self._progress_display()
+                data,
+                prune=prune,
+                dry_run=dry_run,
+                progress=self._progress_display(),
+                # The history says which command wrote, and from what.
+                change_reason=f"import_models: {'stdin' if source == '-' else source}",
             )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
