@@ -1,7 +1,8 @@
 """The staff side of the catalog (../shared/docs/PRODUCT.md, "Staff editing").
 
 Editors change the catalog; viewers (the "Catalog viewers" group, view permission only) see the
-same pages read-only. Prices appear per million tokens everywhere staff see them.
+same pages read-only. Prices appear per million tokens everywhere staff see them, the change
+history included: each model's history page, and "Recent changes" across the catalog.
 """
 
 from __future__ import annotations
@@ -10,15 +11,28 @@ import json
 
 import pycountry
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
+from django.http import Http404
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+from simple_history.admin import SimpleHistoryAdmin
 
 from catalog.choices import Feature
-from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
-from catalog.models import Datacenter, ServedModel
+from catalog.forms import PRICE_LABELS, CatalogActionForm, ServedModelForm, shown_price
+from catalog.history import (
+    FIELD_NAMES,
+    MODEL_FIELDS,
+    HistoricalServedModel,
+    changed_fields,
+    load_previous,
+    record_admin_save,
+    with_previous,
+)
+from catalog.models import PRICE_FIELDS, Datacenter, ServedModel
 from catalog.wire import model_record
 
 DRAFT_NOTE = (
@@ -67,8 +81,67 @@ class DeprecatedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# --- The history, as staff read it --------------------------------------------------------------
+def _field_label(name: str) -> str:
+    """The label of a name in ``changed_fields``, as on the edit form."""
+    if name == "datacenters":
+        return "Datacenters"
+    field_name = MODEL_FIELDS.get(name, name)
+    return PRICE_LABELS.get(field_name) or capfirst(
+        ServedModel._meta.get_field(field_name).verbose_name
+    )
+
+
+def _shown_value(record, name: str) -> str:
+    """A field of a history record as the edit form shows it (prices per million tokens)."""
+    if name == "datacenters":
+        return ", ".join(record.country_codes) or "none"
+    field_name = MODEL_FIELDS.get(name, name)
+    value = getattr(record, field_name)
+    if field_name in PRICE_FIELDS:
+        return shown_price(field_name, value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return "none" if value is None else str(value)
+
+
+def changes_html(record) -> str:
+    """What a record (prepared by ``load_previous``) changed: each field, old -> new."""
+    if record.history_type != "~":
+        return record.get_history_type_display()
+    previous = record.previous
+    if previous is None:  # the model's first record: no values to compare with
+        names = ", ".join(_field_label(name) for name in record.changed_fields)
+        return f"Changed {names or 'the model'} (no earlier record to compare with)"
+    names = changed_fields(previous, previous.country_codes, record, record.country_codes)
+    if not names:
+        return "No change"
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            "<li><strong>{}</strong>: {} &rarr; {}</li>",
+            (
+                (_field_label(name), _shown_value(previous, name), _shown_value(record, name))
+                for name in names
+            ),
+        ),
+    )
+
+
+def changed_by(record) -> str:
+    """The staff user, or what wrote the change (an import names its source)."""
+    user = record.history_user
+    reason = record.history_change_reason
+    if user is None:
+        return reason or "unknown (no user, no reason recorded)"
+    return f"{user.get_username()} ({reason})" if reason else user.get_username()
+
+
 @admin.register(ServedModel)
-class ServedModelAdmin(admin.ModelAdmin):
+class ServedModelAdmin(SimpleHistoryAdmin):
     form = ServedModelForm
     action_form = CatalogActionForm
     list_display = (
@@ -143,8 +216,42 @@ class ServedModelAdmin(admin.ModelAdmin):
         "price_request": "request_price",
     }
 
+    object_history_list_template = "catalog/servedmodel_history_list.html"
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("datacenters")
+
+    def save_model(self, request, obj, form, change):
+        # One history record per save, written once the datacenters are saved (save_related).
+        obj.skip_history_when_saving = True
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        del form.instance.skip_history_when_saving
+        if form.has_changed() or not change:
+            record_admin_save(form.instance, created=not change)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        return with_previous(
+            super().get_history_queryset(request, history_manager, pk_name, object_id)
+        )
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # The library diffs each pair of records with queries of its own, in per-token units.
+        records = list(historical_records)
+        load_previous(records)
+        for record in records:
+            record.changes_html = changes_html(record)
+            record.changed_by = changed_by(record)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # No past version as an editable form: it would show today's datacenters, and saving it
+        # would bypass save_related, so leave no history record.
+        raise Http404
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -284,3 +391,112 @@ class DatacenterAdmin(admin.ModelAdmin):
             obj.pk,
             obj.model_count,
         )
+
+
+class ChangedFieldFilter(admin.SimpleListFilter):
+    title = "field changed"
+    parameter_name = "field"
+    ANY_PRICE = "pricing"
+    PRICES = [name for name in FIELD_NAMES if name.startswith("pricing.")]
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.ANY_PRICE, "Any price"),
+            *((name, _field_label(name)) for name in FIELD_NAMES),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.ANY_PRICE:
+            return queryset.filter(changed_fields__overlap=self.PRICES)
+        if self.value():
+            return queryset.filter(changed_fields__contains=[self.value()])
+        return queryset
+
+
+class ChangedByFilter(admin.SimpleListFilter):
+    title = "changed by"
+    parameter_name = "by"
+    NO_USER = "none"
+
+    def lookups(self, request, model_admin):
+        users = get_user_model().objects.filter(
+            pk__in=HistoricalServedModel.objects.values("history_user")
+        )
+        return [
+            (self.NO_USER, "No user: imports and scripts"),
+            *((str(user.pk), user.get_username()) for user in users),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.NO_USER:
+            return queryset.filter(history_user__isnull=True)
+        if self.value():
+            return queryset.filter(history_user_id=self.value())
+        return queryset
+
+
+@admin.register(HistoricalServedModel)
+class RecentChangesAdmin(admin.ModelAdmin):
+    """Every recorded change across the catalog, newest first, read-only.
+
+    "Which prices changed last week, and who changed them" is one page: field changed "Any
+    price", date "Past 7 days". Whoever may see the served models may see their history.
+    """
+
+    list_display = ("date", "served_model", "change", "who", "changes")
+    list_display_links = None
+    list_filter = (ChangedFieldFilter, ChangedByFilter, "history_date")
+    list_select_related = ("history_user",)
+    date_hierarchy = "history_date"
+    search_fields = ("model_id",)
+    search_help_text = "Search by model ID."
+    actions = None
+
+    def get_queryset(self, request):
+        return with_previous(super().get_queryset(request))
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = list(changelist.result_list)
+        load_previous(changelist.result_list)
+        return changelist
+
+    @admin.display(description="date", ordering="history_date")
+    def date(self, record):
+        return record.history_date
+
+    @admin.display(description="change", ordering="history_type")
+    def change(self, record):
+        return record.get_history_type_display()
+
+    @admin.display(description="model", ordering="model_id")
+    def served_model(self, record):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:catalog_servedmodel_history", args=[record.id]),
+            record.model_id,
+        )
+
+    @admin.display(description="changed by")
+    def who(self, record):
+        return changed_by(record)
+
+    @admin.display(description="changes")
+    def changes(self, record):
+        return changes_html(record)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        served_models = self.admin_site.get_model_admin(ServedModel)
+        return obj is None and served_models.has_view_or_change_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
