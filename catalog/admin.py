@@ -419,9 +419,10 @@ class ChangedByFilter(admin.SimpleListFilter):
     NO_USER = "none"
 
     def lookups(self, request, model_admin):
-        users = get_user_model().objects.filter(
+        User = get_user_model()
+        users = User.objects.filter(
             pk__in=HistoricalServedModel.objects.values("history_user")
-        )
+        ).order_by(User.USERNAME_FIELD)
         return [
             (self.NO_USER, "No user: imports and scripts"),
             *((str(user.pk), user.get_username()) for user in users),

@@ -28,7 +28,7 @@ records, with the same functions as the endpoint.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -102,11 +102,6 @@ class Change:
     changed_fields: list[str] = field(default_factory=list)
 
 
-def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _record_sql() -> str:
     """One statement: a record per model from its saved row, and the datacenters it links to."""
     quote = connection.ops.quote_name
@@ -154,7 +149,8 @@ def record_bulk(
         return
     sql = _record_sql()
     with connection.cursor() as cursor:
-        for batch in _batches(changes, batch_size):
+        for start in range(0, len(changes), batch_size):
+            batch = changes[start : start + batch_size]
             cursor.execute(
                 sql,
                 {

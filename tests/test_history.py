@@ -321,7 +321,7 @@ def test_an_import_records_its_source_and_the_old_and_new_prices(run_import):
     for entry in (created, change):
         assert entry.history_user is None
         assert entry.history_change_reason == "import_models: catalog.json"
-    assert change.changed_fields == ["pricing.prompt"]
+    assert (created.changed_fields, change.changed_fields) == ([], ["pricing.prompt"])
     assert (created.price_prompt, change.price_prompt) == (
         Decimal("0.00000015"),
         Decimal("0.0000002"),
@@ -485,6 +485,22 @@ def test_export_as_of_follows_publishing_unpublishing_and_deprecation(
     # Between two changes, the earlier one holds.
     first, second = sorted(served)[:2]
     assert export_as_of(first + (second - first) / 2) == served[first]
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_as_of_costs_three_queries_whatever_the_catalog_size(db, count, django_assert_num_queries):
+    records = [
+        record(id=f"bulk/model-{number:02}", hugging_face_id=f"bulk/model-{number:02}")
+        for number in range(count)
+    ]
+    import_catalog(catalog_file(*records))
+    when = last_moment()
+
+    # The first record's date, each model's latest record, their datacenters.
+    with django_assert_num_queries(3):
+        body = catalog_as_of(when)
+
+    assert body == published_catalog()[1]
 
 
 def test_export_as_of_writes_to_a_file(run_import, tmp_path):
