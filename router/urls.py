@@ -2,10 +2,9 @@ from django.urls import path
 
 from router.views import OpenRouterModelsView
 
+# The contract's path; router.middleware matches requests against it too.
+ENDPOINT_PATH = "inference/router/openrouter/models"
+
 urlpatterns = [
-    path(
-        "inference/router/openrouter/models",
-        OpenRouterModelsView.as_view(),
-        name="openrouter-models",
-    ),
+    path(ENDPOINT_PATH, OpenRouterModelsView.as_view(), name="openrouter-models"),
 ]
