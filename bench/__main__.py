@@ -34,6 +34,7 @@ from bench.databases import Databases, server_url
 from bench.load import wrk_path
 
 DEFAULT_SIZES = (100, 1000, 10000)
+BREAKDOWN_ROUNDS = 3
 
 
 def parse_args() -> argparse.Namespace:
@@ -200,6 +201,20 @@ def import_section(args, databases: Databases, env: dict, files: dict[int, Path]
     return figures
 
 
+def breakdown(apps, env: dict, redis_url: str, prefix: str) -> dict:
+    """Microseconds per warm request of each app, in-process: the fastest of rounds taken in
+    turn, so that a burst of the machine's other work cannot single out one app."""
+    fastest: dict[str, dict[str, float]] = {}
+    for _ in range(BREAKDOWN_ROUNDS):
+        for app in apps:
+            app_env = serving.app_environment(app, env, redis_url, prefix)
+            times = run_task("breakdown", app.wsgi, env=app_env)
+            best = fastest.setdefault(app.key, times)
+            for encoding, microseconds in times.items():
+                best[encoding] = min(best[encoding], microseconds)
+    return fastest
+
+
 def size_section(args, size: int, databases: Databases, env: dict, files, redis_url, work):
     catalog_env = env | {"DATABASE_URL": databases.create(str(size), template="template")}
     loaded = run_task("importing", "service", str(files[size]), env=catalog_env)
@@ -215,10 +230,9 @@ def size_section(args, size: int, databases: Databases, env: dict, files, redis_
     apps = tuple(app for app in serving.APPS if redis_url or not app.redis)
     if size == args.target_size and not args.no_variants:
         apps += serving.VARIANTS
-        figures["breakdown"] = {}
-        for app in (*apps, serving.WITHOUT_DRF):
-            app_env = serving.app_environment(app, catalog_env, redis_url, prefix)
-            figures["breakdown"][app.key] = run_task("breakdown", app.wsgi, env=app_env)
+        figures["breakdown"] = breakdown(
+            (*apps, serving.WITHOUT_DRF), catalog_env, redis_url, prefix
+        )
         progress(f"{size}: µs per warm request, in-process: {json.dumps(figures['breakdown'])}")
     load = serving.LoadSettings(args.duration, args.rounds, args.connections, workers=2)
     figures["load"] = serving.measure(

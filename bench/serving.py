@@ -132,6 +132,8 @@ def measure(
             app_env = app_environment(app, env, redis_url, redis_prefix)
             servers[app.key] = Server(app.key, app.wsgi, app_env, load.workers, work)
             servers[app.key].start(ready_path="/healthz")
+        # No worker of the app has asked for the catalog yet (only /healthz).
+        idle_rss = {key: server.worker_rss_kib() for key, server in servers.items()}
         first, *others = servers.values()
         body_bytes = _save_responses(first, responses)
         for server in others:
@@ -139,8 +141,7 @@ def measure(
         bare_env = env | {"BENCH_RESPONSES": str(responses)}
         servers[BARE] = Server(BARE, "bench.bare_wsgi:application", bare_env, load.workers, work)
         servers[BARE].start(ready_path=ENDPOINT)
-        # No worker of the app has asked for the catalog yet (only /healthz).
-        idle_rss = {key: server.worker_rss_kib() for key, server in servers.items()}
+        idle_rss[BARE] = servers[BARE].worker_rss_kib()
         by_encoding = {
             encoding: _rounds(servers, encoding == "gzip", load, progress) for encoding in ENCODINGS
         }
