@@ -734,6 +734,11 @@ def import_catalog(
     ``change_reason`` (such as ``import_models: catalog.json``); unchanged models get none.
     """
     entries, ignored_keys = _parse_catalog(data, progress=progress, batch_size=batch_size)
+    if prune and not entries:
+        # An empty or truncated-to-nothing export would take the whole catalog offline.
+        raise CatalogFileInvalid(
+            [Problem(None, None, "data", [], "is empty; --prune would unpublish every model")]
+        )
     now = timezone.now()
     with transaction.atomic():
         if not dry_run:

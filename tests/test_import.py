@@ -403,6 +403,13 @@ def test_prune_unpublishes_absent_models_and_deletes_nothing(saved_catalog, run_
     assert [entry["id"] for entry in served_records()] == ["acme/new-model"]
 
 
+def test_prune_refuses_an_empty_file_instead_of_unpublishing_everything(saved_catalog, run_import):
+    before = served_records()
+    with pytest.raises(CommandError, match=r"data.*empty; --prune would unpublish every model"):
+        run_import(catalog_file(), "--prune")
+    assert served_records() == before
+
+
 def test_a_draft_named_in_the_file_is_published(saved_catalog, run_import):
     draft = record(id="acme/secret-draft", hugging_face_id="acme/secret-draft", name="secret-draft")
     draft["pricing"]["prompt"] = "0.00000015"

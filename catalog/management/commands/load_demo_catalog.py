@@ -23,7 +23,7 @@ class Command(BaseCommand):
                 f"The catalog already has {existing} models; the demo catalog was not loaded."
             )
             return
-        result = import_catalog(DEMO_CATALOG.read_bytes())
+        result = import_catalog(DEMO_CATALOG.read_bytes(), change_reason="load_demo_catalog")
         self.stdout.write(
             self.style.SUCCESS(f"Loaded the demo catalog: {len(result.created)} models.")
         )
