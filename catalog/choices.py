@@ -1,17 +1,21 @@
-"""The closed value lists of the wire format, in their canonical (rendering) order."""
+"""The closed value lists of the wire format, in their canonical (rendering) order.
+
+Labels are what staff see in the admin: quantizations in capitals as the industry writes them,
+sampling parameters as the API spells them (staff know them by those names).
+"""
 
 from django.db import models
 
 
 class Quantization(models.TextChoices):
-    INT4 = "int4"
-    INT8 = "int8"
-    FP4 = "fp4"
-    FP6 = "fp6"
-    FP8 = "fp8"
-    FP16 = "fp16"
-    BF16 = "bf16"
-    FP32 = "fp32"
+    INT4 = "int4", "INT4"
+    INT8 = "int8", "INT8"
+    FP4 = "fp4", "FP4"
+    FP6 = "fp6", "FP6"
+    FP8 = "fp8", "FP8"
+    FP16 = "fp16", "FP16"
+    BF16 = "bf16", "BF16"
+    FP32 = "fp32", "FP32"
 
 
 class InputModality(models.TextChoices):
@@ -34,22 +38,22 @@ class OutputModality(models.TextChoices):
 
 
 class SamplingParameter(models.TextChoices):
-    TEMPERATURE = "temperature"
-    TOP_P = "top_p"
-    TOP_K = "top_k"
-    REPETITION_PENALTY = "repetition_penalty"
-    FREQUENCY_PENALTY = "frequency_penalty"
-    PRESENCE_PENALTY = "presence_penalty"
-    STOP = "stop"
-    SEED = "seed"
+    TEMPERATURE = "temperature", "temperature"
+    TOP_P = "top_p", "top_p"
+    TOP_K = "top_k", "top_k"
+    REPETITION_PENALTY = "repetition_penalty", "repetition_penalty"
+    FREQUENCY_PENALTY = "frequency_penalty", "frequency_penalty"
+    PRESENCE_PENALTY = "presence_penalty", "presence_penalty"
+    STOP = "stop", "stop"
+    SEED = "seed", "seed"
 
 
 class Feature(models.TextChoices):
-    TOOLS = "tools"
-    JSON_MODE = "json_mode"
-    STRUCTURED_OUTPUTS = "structured_outputs"
-    WEB_SEARCH = "web_search"
-    REASONING = "reasoning"
+    TOOLS = "tools", "Tools"
+    JSON_MODE = "json_mode", "JSON mode"
+    STRUCTURED_OUTPUTS = "structured_outputs", "Structured outputs"
+    WEB_SEARCH = "web_search", "Web search"
+    REASONING = "reasoning", "Reasoning"
 
 
 def canonical(values, choices: type[models.TextChoices]) -> list[str]:
