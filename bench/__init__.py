@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The public endpoint, as the contract names it (../shared/spec/openrouter-models.openapi.yaml).
+ENDPOINT = "/inference/router/openrouter/models"
 
 
 def setup_django() -> None:

@@ -16,9 +16,8 @@ import json
 import sys
 import time
 
-from bench import setup_django
+from bench import ENDPOINT, setup_django
 
-ENDPOINT = "/inference/router/openrouter/models"
 # The fastest batch is the estimate: the machine's other work only ever adds time.
 BATCHES = 5
 REQUESTS_PER_BATCH = 200

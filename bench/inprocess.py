@@ -17,9 +17,8 @@ import os
 import statistics
 import time
 
-from bench import setup_django
+from bench import ENDPOINT, setup_django
 
-ENDPOINT = "/inference/router/openrouter/models"
 ADMIN_LIST = "/admin/catalog/servedmodel/"
 ADMIN_SEARCH = ADMIN_LIST + "?q=Instruct"
 COLD_RUNS = 5

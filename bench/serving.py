@@ -15,9 +15,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import ENDPOINT
 from bench.load import LoadResult, Server, fetch, run_load
 
-ENDPOINT = "/inference/router/openrouter/models"
 BARE = "bare"
 ENCODINGS = ("identity", "gzip")
 
@@ -35,7 +35,7 @@ APPS = (
 )
 VARIANTS = (
     AppConfig("no-round-trip", "bench.variants:revision_in_memory", redis=False),
-    AppConfig("lean", "bench.variants:lean_middleware", redis=False),
+    AppConfig("no-middleware", "bench.variants:no_middleware", redis=False),
 )
 # Measured in-process only (bench.breakdown): DRF's share is too small to time under load.
 WITHOUT_DRF = AppConfig("without-drf", "bench.variants:without_drf", redis=False)

@@ -8,11 +8,14 @@ away, for ``bench.serving`` (under gunicorn) and ``bench.breakdown`` (in-process
   the revision is pushed to each process (PostgreSQL ``LISTEN/NOTIFY``, Redis pub/sub) rather
   than asked for on each request; the listener is idle between changes, so it is left out.
   It never sees a change: it measures, it does not serve.
-- ``lean_middleware``: the same, with the endpoint's path served by a handler whose
-  middleware is ``SecurityMiddleware`` alone (its headers still go out); every other path keeps
-  the full stack, which the admin needs.
+- ``no_middleware``: the same, with the endpoint's path served by a Django handler without
+  any middleware, whatever ``MIDDLEWARE`` holds (the body is the same, the headers that
+  middleware adds are missing); every other path keeps the configured stack.
 - ``without_drf``: the same again, with a plain Django function view in place of the DRF
   ``APIView``, sending the same response (``router.http.catalog_response``).
+
+What is left in ``without_drf`` is Django's own handler: the request, URL resolution, the
+response.
 """
 
 from __future__ import annotations
@@ -21,12 +24,10 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test.utils import override_settings
 from django.urls import path
 
+from bench import ENDPOINT
 from config.wsgi import application as full_application
 from router.cache import catalog_cache
 from router.http import catalog_response
-
-ENDPOINT_PATH = "/inference/router/openrouter/models"
-LEAN_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
 
 _ask_for_revision = catalog_cache.current
 
@@ -53,21 +54,21 @@ class _Handler(WSGIHandler):
 
 def _endpoint_through(handler: WSGIHandler):
     def application(environ, start_response):
-        if environ.get("PATH_INFO") == ENDPOINT_PATH:
+        if environ.get("PATH_INFO") == ENDPOINT:
             return handler(environ, start_response)
         return full_application(environ, start_response)
 
     return application
 
 
-lean_middleware = _endpoint_through(_Handler(LEAN_MIDDLEWARE))
+no_middleware = _endpoint_through(_Handler([]))
 
 
 def plain_view(request):
     return catalog_response(request, catalog_cache.current())
 
 
-urlpatterns = [path(ENDPOINT_PATH.removeprefix("/"), plain_view)]
+urlpatterns = [path(ENDPOINT.removeprefix("/"), plain_view)]
 
 
 class PlainViewUrls:
@@ -81,4 +82,4 @@ class PlainViewUrls:
         return self.get_response(request)
 
 
-without_drf = _endpoint_through(_Handler([*LEAN_MIDDLEWARE, f"{__name__}.PlainViewUrls"]))
+without_drf = _endpoint_through(_Handler([f"{__name__}.PlainViewUrls"]))
