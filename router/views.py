@@ -31,9 +31,11 @@ class OpenRouterModelsView(APIView):
     catalog revision (``router.cache``). The serializers in ``router.schema`` only document it.
     """
 
+    # Public, read-only, bodiless requests: nothing to authenticate, permit, throttle or parse.
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = ()
+    parser_classes = ()
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = AlwaysJSON
     http_method_names = ["get", "head", "options"]
