@@ -456,6 +456,12 @@ class RecentChangesAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return with_previous(super().get_queryset(request))
 
+    def changelist_view(self, request, extra_context=None):
+        # Django would title it "Select served model change to view"; nothing here is selected.
+        return super().changelist_view(
+            request, {"title": "Recent changes", **(extra_context or {})}
+        )
+
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         changelist.result_list = list(changelist.result_list)

@@ -265,6 +265,7 @@ def test_recent_changes_answers_which_prices_changed_that_week_and_who_changed_t
     assert _listed(response) == [("acme/other", ""), ("acme/chat", "editor")]
     assert len(_listed(every_price_change)) == 3
     page = response.content.decode()
+    assert "<h1>Recent changes</h1>" in page
     assert "import_models: catalog.json" in page
     assert (
         "<li><strong>Prompt price (USD per million tokens)</strong>: 0.15 &rarr; 0.2</li>"
