@@ -248,6 +248,12 @@ class ServedModelAdmin(SimpleHistoryAdmin):
     def revert_disabled(self, request, obj=None):
         return True
 
+    def history_view(self, request, object_id, extra_context=None):
+        # The library turns the id into an integer unguarded: a mistyped URL would be a 500.
+        if not str(object_id).isdigit():
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # No past version as an editable form: it would show today's datacenters, and saving it
         # would bypass save_related, so leave no history record.

@@ -582,3 +582,8 @@ def test_history_adds_no_query_to_a_warm_request(
     with django_assert_num_queries(1):
         response = client.get(ENDPOINT)
     assert response.content == published_catalog()[1]
+
+
+def test_a_mistyped_history_url_is_a_404_not_a_server_error(editor_client, model):
+    url = f"/admin/catalog/servedmodel/{model.pk}/change/history/"
+    assert editor_client.get(url).status_code == 404
