@@ -4,6 +4,8 @@ Labels are what staff see in the admin: quantizations in capitals as the industr
 sampling parameters as the API spells them (staff know them by those names).
 """
 
+from functools import cache
+
 from django.db import models
 
 
@@ -56,11 +58,18 @@ class Feature(models.TextChoices):
     REASONING = "reasoning", "Reasoning"
 
 
+@cache
+def _positions(choices: type[models.TextChoices]) -> dict[str, int]:
+    # Built once per class: canonical() runs for every list of every record rendered or
+    # imported, and rebuilding this each time was a third of a cold render (10,000 models).
+    return {value: index for index, value in enumerate(choices.values)}
+
+
 def canonical(values, choices: type[models.TextChoices]) -> list[str]:
     """The distinct ``values`` in the order ``choices`` lists them; unknown values go last.
 
     Unknown values are kept (not dropped) so that validation can name them.
     """
-    order = {value: index for index, value in enumerate(choices.values)}
+    order = _positions(choices)
     distinct = list(dict.fromkeys(values))
     return sorted(distinct, key=lambda value: (order.get(value, len(order)), value))
