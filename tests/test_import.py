@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.importer import BATCH_SIZE, import_catalog
+from catalog.importer import BATCH_SIZE, CatalogFileInvalid, import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
 from catalog.wire import published_catalog
@@ -376,6 +376,86 @@ def test_reimporting_the_same_file_executes_no_write_and_keeps_the_revision(
     ]
     assert writes == []
     assert current_revision() == revision
+
+
+@pytest.fixture
+def validated_ids(monkeypatch):
+    """The IDs of the models held against the field rules from now on (they still are)."""
+    ids = []
+    full_clean = ServedModel.full_clean
+
+    def counting_full_clean(self, *args, **kwargs):
+        ids.append(self.model_id)
+        return full_clean(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServedModel, "full_clean", counting_full_clean)
+    return ids
+
+
+def test_reimporting_an_unchanged_catalog_validates_no_record(db, validated_ids):
+    records = _many_records(3, "same")
+    import_catalog(catalog_file(*records))
+    assert validated_ids == ["same/model-0000", "same/model-0001", "same/model-0002"]
+    validated_ids.clear()
+
+    result = import_catalog(catalog_file(*records))
+
+    assert len(result.unchanged) == 3
+    assert validated_ids == []
+
+
+def test_changed_records_are_still_validated_and_each_problem_named(db, validated_ids):
+    records = _many_records(4, "same")
+    import_catalog(catalog_file(*records))
+    before = catalog_state()
+    validated_ids.clear()
+    records[1]["quantization"] = "fp7"
+    records[3]["max_output_length"] = records[3]["context_length"] + 1
+
+    with pytest.raises(CatalogFileInvalid) as raised:
+        import_catalog(catalog_file(*records))
+
+    assert [(problem.id, problem.field) for problem in raised.value.problems] == [
+        ("same/model-0001", "quantization"),
+        ("same/model-0003", "max_output_length"),
+    ]
+    assert validated_ids == ["same/model-0001", "same/model-0003"]
+    assert catalog_state() == before
+
+
+def test_a_record_equal_to_a_stored_row_is_accepted_unchanged_even_under_a_stricter_rule(
+    db, settings
+):
+    data = catalog_file(record({"prompt": "0.00005"}))
+    import_catalog(data)
+    # The ceiling lowered after the row was stored: the row breaks today's rule.
+    settings.CATALOG_MAX_PRICE_PER_TOKEN = Decimal("0.00001")
+    before = catalog_state()
+
+    result = import_catalog(data)
+
+    assert result.unchanged == ["acme/new-model"]
+    assert catalog_state() == before
+    # Changing anything else in the record holds all of it against today's rules.
+    with pytest.raises(CatalogFileInvalid) as raised:
+        import_catalog(catalog_file(record({"prompt": "0.00005"}, name="Renamed")))
+    assert [problem.field for problem in raised.value.problems] == ["pricing.prompt"]
+    assert catalog_state() == before
+
+
+def test_a_file_that_breaks_the_format_reports_the_rules_problems_too_without_a_query(
+    saved_catalog, django_assert_num_queries
+):
+    data = catalog_file(
+        record(id="acme/format", created="1736942400"),
+        record(id="acme/rule", quantization="fp7"),
+    )
+    with django_assert_num_queries(0), pytest.raises(CatalogFileInvalid) as raised:
+        import_catalog(data)
+    assert [(problem.id, problem.field) for problem in raised.value.problems] == [
+        ("acme/format", "created"),
+        ("acme/rule", "quantization"),
+    ]
 
 
 def test_prices_compare_as_decimals_not_as_text(saved_catalog):
