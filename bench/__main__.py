@@ -3,8 +3,10 @@
 Sections, in order (each printed as it goes):
 1. a migrated template database and the generated catalog files (``bench.generate``);
 2. import of the largest catalog: the import service into an empty database, a re-import of
-   the same file (a no-op), and the naive one-model-at-a-time import, on a sample of the same
-   file unless ``--naive-sample`` covers it all (``bench.importing``, a process per run);
+   the same file (a no-op) and a price update of every model, each with the change history
+   (as the app runs) and without it (``bench.settings_without_history``), the two sides
+   taking turns; then the naive one-model-at-a-time import, on a sample of the same file
+   unless ``--naive-sample`` covers it all (``bench.importing``, a process per run);
 3. for each catalog size, a fresh database loaded by the import service, then
    queries and times of the real views (``bench.inprocess``) and the warm endpoint under load
    side by side with the bare limit (``bench.serving``), plus, at the target size, the
@@ -35,10 +37,42 @@ from bench.load import wrk_path
 
 DEFAULT_SIZES = (100, 1000, 10000)
 BREAKDOWN_ROUNDS = 3
+# The import measured as the app runs it (history on) and with the history switched off.
+HISTORY_SETTINGS = {
+    "with": {},
+    "without": {"DJANGO_SETTINGS_MODULE": "bench.settings_without_history"},
+}
+
+
+def placement_parser() -> argparse.ArgumentParser:
+    """The options that say where the bench runs and writes, not what it measures."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--db-prefix",
+        default="bench",
+        help="prefix of the databases the bench creates (default %(default)s)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for the shared-cache figures; empty to skip them "
+        "(default BENCH_REDIS_URL or %(default)s)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "PERFORMANCE.md",
+        help="the report to rewrite (default docs/PERFORMANCE.md)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; keep the report")
+    return parser
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    placement = placement_parser()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.split("\n")[0], parents=[placement]
+    )
     parser.add_argument(
         "--sizes",
         default=",".join(map(str, DEFAULT_SIZES)),
@@ -69,7 +103,7 @@ def parse_args() -> argparse.Namespace:
         "--import-runs",
         type=int,
         default=3,
-        help="runs of the import and of the re-import (default %(default)s)",
+        help="runs of each import, with and without history (default %(default)s)",
     )
     parser.add_argument(
         "--naive-sample",
@@ -83,26 +117,10 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="skip the variants that show where a warm request's time goes",
     )
-    parser.add_argument(
-        "--db-prefix",
-        default="bench",
-        help="prefix of the databases the bench creates (default %(default)s)",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="Redis for the shared-cache figures; empty to skip them "
-        "(default BENCH_REDIS_URL or %(default)s)",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=ROOT / "docs" / "PERFORMANCE.md",
-        help="the report to rewrite (default docs/PERFORMANCE.md)",
-    )
-    parser.add_argument("--no-write", action="store_true", help="print only; keep the report")
     args = parser.parse_args()
     args.sizes = sorted(int(size) for size in args.sizes.split(","))
+    # The report names the options that change the figures, not where they were measured.
+    args.measuring = placement.parse_known_args()[1]
     return args
 
 
@@ -167,28 +185,34 @@ def delete_redis_keys(url: str) -> None:
         client.delete(*keys)
 
 
-def import_section(args, databases: Databases, env: dict, files: dict[int, Path]) -> dict:
+def import_section(args, databases: Databases, env: dict, files, repriced: Path) -> dict:
     from catalog.wire import render
 
     size = args.sizes[-1]
-    figures: dict = {"size": size, "service": [], "reimport": []}
+    steps = {"service": files[size], "reimport": files[size], "update": repriced}
+    figures: dict = {"size": size}
+    figures |= {side: {step: [] for step in steps} for side in HISTORY_SETTINGS}
     for run in range(args.import_runs):
-        run_env = env | {"DATABASE_URL": databases.create("import", template="template")}
-        first = run_task("importing", "service", str(files[size]), env=run_env)
-        again = run_task("importing", "service", str(files[size]), env=run_env)
-        figures["service"].append(first)
-        figures["reimport"].append(again)
-        progress(
-            f"import {size} run {run + 1}/{args.import_runs}: {first['seconds']:.2f} s, "
-            f"re-import {again['seconds']:.2f} s"
-        )
+        # The two sides take turns, the first changing each run, so that noise hits both.
+        sides = list(HISTORY_SETTINGS)[:: -1 if run % 2 else 1]
+        for side in sides:
+            database = databases.create("import", template="template")
+            run_env = env | HISTORY_SETTINGS[side] | {"DATABASE_URL": database}
+            for step, path in steps.items():
+                figures[side][step].append(run_task("importing", "service", str(path), env=run_env))
+            seconds = {step: figures[side][step][-1]["seconds"] for step in steps}
+            progress(
+                f"import {size} run {run + 1}/{args.import_runs}, {side} history: "
+                f"{seconds['service']:.2f} s, re-import {seconds['reimport']:.2f} s, "
+                f"price update {seconds['update']:.2f} s"
+            )
     databases.drop("import")
 
     records = json.loads(files[size].read_bytes())["data"]
-    step = max(1, len(records) // min(args.naive_sample, len(records)))
+    stride = max(1, len(records) // min(args.naive_sample, len(records)))
     sample = files[size].with_name(f"naive-sample-{size}.json")
-    sample.write_bytes(render(records[::step]))
-    sample_size = len(records[::step])
+    sample.write_bytes(render(records[::stride]))
+    sample_size = len(records[::stride])
     progress(f"naive import of {sample_size} of the {size} models, one at a time…")
     naive_env = env | {"DATABASE_URL": databases.create("naive", template="template")}
     figures["naive"] = run_task("importing", "naive", str(sample), env=naive_env)
@@ -251,7 +275,7 @@ def main() -> None:
     url = server_url()
     os.environ |= {"DATABASE_URL": url, "DEBUG": "0", "SECRET_KEY": env["SECRET_KEY"]}
     setup_django()
-    from bench.generate import catalog_bytes
+    from bench.generate import catalog_bytes, repriced_catalog_bytes
 
     if not wrk_path():
         progress(
@@ -267,9 +291,11 @@ def main() -> None:
     results: dict = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench"
-        + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else ""),
+        + (f" BENCH_ARGS='{' '.join(args.measuring)}'" if args.measuring else ""),
         "machine": report.machine(url, redis_url),
-        "settings": {key: value for key, value in vars(args).items() if key != "output"},
+        "settings": {
+            key: value for key, value in vars(args).items() if key not in ("output", "measuring")
+        },
         "redis_skipped": problem,
         "sizes": {},
     }
@@ -282,7 +308,9 @@ def main() -> None:
         for size in args.sizes:
             files[size] = work / f"catalog-{size}.json"
             files[size].write_bytes(catalog_bytes(size))
-        results["imports"] = import_section(args, databases, env, files)
+        repriced = work / f"repriced-{args.sizes[-1]}.json"
+        repriced.write_bytes(repriced_catalog_bytes(args.sizes[-1]))
+        results["imports"] = import_section(args, databases, env, files, repriced)
         for size in args.sizes:
             results["sizes"][size] = size_section(
                 args, size, databases, env, files, redis_url, work

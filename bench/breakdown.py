@@ -4,8 +4,9 @@
 
 Run once per variant (``config.wsgi:application`` and those of ``bench.variants``), the
 differences between them are the cost of each step of a warm request: the revision round
-trip, the middleware, DRF's dispatch; what is left is Django's handler itself. The time
-includes waiting for PostgreSQL or Redis, on this machine's loopback. Prints one JSON line.
+trip, DRF's dispatch; what is left is Django's handler with the endpoint's lean middleware
+path. The time includes waiting for PostgreSQL or Redis, on this machine's loopback. Prints
+one JSON line.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ FEATURES = ("tools", "json_mode", "structured_outputs", "web_search", "reasoning
 COUNTRIES = ("US", "DE", "FR", "GB", "NL", "SE", "FI", "CA", "JP", "SG")
 FIRST_CREATED = datetime(2023, 1, 1, tzinfo=UTC)
 MILLION = Decimal(1_000_000)
+# The bulk price update: every prompt price up 10%.
+PRICE_RISE = Decimal("1.1")
 
 
 def _subset(rng: random.Random, values: tuple[str, ...], low: int, high: int) -> list[str]:
@@ -110,6 +112,17 @@ def catalog_bytes(size: int, seed: int = 6) -> bytes:
     from catalog.wire import render
 
     return render(catalog_records(size, seed))
+
+
+def repriced_catalog_bytes(size: int, seed: int = 6) -> bytes:
+    """The same catalog with every model's prompt price raised: an update of every model."""
+    from catalog.wire import plain_decimal, render
+
+    records = catalog_records(size, seed)
+    for record in records:
+        pricing = record["pricing"]
+        pricing["prompt"] = plain_decimal(Decimal(pricing["prompt"]) * PRICE_RISE)
+    return render(records)
 
 
 if __name__ == "__main__":

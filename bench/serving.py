@@ -33,10 +33,7 @@ APPS = (
     AppConfig("app-pg", "config.wsgi:application", redis=False),
     AppConfig("app-redis", "config.wsgi:application", redis=True),
 )
-VARIANTS = (
-    AppConfig("no-round-trip", "bench.variants:revision_in_memory", redis=False),
-    AppConfig("no-middleware", "bench.variants:no_middleware", redis=False),
-)
+VARIANTS = (AppConfig("no-round-trip", "bench.variants:revision_in_memory", redis=False),)
 # Measured in-process only (bench.breakdown): DRF's share is too small to time under load.
 WITHOUT_DRF = AppConfig("without-drf", "bench.variants:without_drf", redis=False)
 

@@ -1,33 +1,35 @@
 """Variants of the real app that show where a warm request's time goes (not for production).
 
-Each is the project's own WSGI application, view and cached bytes with one more cost taken
-away, for ``bench.serving`` (under gunicorn) and ``bench.breakdown`` (in-process):
+Each is the project's own WSGI application, middleware, view and cached bytes with one more
+cost taken away, for ``bench.serving`` (under gunicorn) and ``bench.breakdown`` (in-process).
+The app itself already serves the endpoint's GET and HEAD through the lean middleware path
+(``router.middleware.CatalogEndpointMiddleware``, right after ``SecurityMiddleware``):
 
-- ``revision_in_memory``: a warm request trusts the revision its process already holds and
-  makes no round trip (neither PostgreSQL nor Redis). This is the warm path of a design where
-  the revision is pushed to each process (PostgreSQL ``LISTEN/NOTIFY``, Redis pub/sub) rather
-  than asked for on each request; the listener is idle between changes, so it is left out.
-  It never sees a change: it measures, it does not serve.
-- ``no_middleware``: the same, with the endpoint's path served by a Django handler without
-  any middleware, whatever ``MIDDLEWARE`` holds (the body is the same, the headers that
-  middleware adds are missing); every other path keeps the configured stack.
-- ``without_drf``: the same again, with a plain Django function view in place of the DRF
-  ``APIView``, sending the same response (``router.http.catalog_response``).
+- ``revision_in_memory``: the app, except that a warm request trusts the revision its process
+  already holds and makes no round trip (neither PostgreSQL nor Redis). This is the warm path
+  of a design where the revision is pushed to each process (PostgreSQL ``LISTEN/NOTIFY``,
+  Redis pub/sub) rather than asked for on each request; the listener is idle between changes,
+  so it is left out. It never sees a change: it measures, it does not serve.
+- ``without_drf``: the same again, with the lean path handing the request to a plain Django
+  function view in place of the DRF ``APIView``, sending the same response
+  (``router.http.catalog_response``).
 
-What is left in ``without_drf`` is Django's own handler: the request, URL resolution, the
-response.
+What is left in ``without_drf`` is Django's handler, ``SecurityMiddleware``, the lean path and
+the response.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.test.utils import override_settings
-from django.urls import path
 
-from bench import ENDPOINT
-from config.wsgi import application as full_application
+from config.wsgi import application
 from router.cache import catalog_cache
 from router.http import catalog_response
+from router.middleware import CatalogEndpointMiddleware
+
+LEAN_PATH = "router.middleware.CatalogEndpointMiddleware"
 
 _ask_for_revision = catalog_cache.current
 
@@ -36,8 +38,21 @@ def _current_without_round_trip():
     return catalog_cache._local or _ask_for_revision()
 
 
+# Every app of this module (one per process) holds the revision in memory.
 catalog_cache.current = _current_without_round_trip
-revision_in_memory = full_application
+revision_in_memory = application
+
+
+def plain_view(request):
+    return catalog_response(request, catalog_cache.current())
+
+
+class PlainViewPath(CatalogEndpointMiddleware):
+    """The app's lean path for the endpoint, ending in ``plain_view`` instead of DRF's view."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.view = plain_view
 
 
 class _Handler(WSGIHandler):
@@ -52,34 +67,8 @@ class _Handler(WSGIHandler):
             super().load_middleware(is_async)
 
 
-def _endpoint_through(handler: WSGIHandler):
-    def application(environ, start_response):
-        if environ.get("PATH_INFO") == ENDPOINT:
-            return handler(environ, start_response)
-        return full_application(environ, start_response)
-
-    return application
-
-
-no_middleware = _endpoint_through(_Handler([]))
-
-
-def plain_view(request):
-    return catalog_response(request, catalog_cache.current())
-
-
-urlpatterns = [path(ENDPOINT.removeprefix("/"), plain_view)]
-
-
-class PlainViewUrls:
-    """Resolves the request against this module's ``urlpatterns`` (the plain view)."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        request.urlconf = __name__
-        return self.get_response(request)
-
-
-without_drf = _endpoint_through(_Handler([f"{__name__}.PlainViewUrls"]))
+if LEAN_PATH not in settings.MIDDLEWARE:
+    raise RuntimeError(f"{LEAN_PATH} is not in MIDDLEWARE: without_drf would not be the app")
+without_drf = _Handler(
+    [f"{__name__}.PlainViewPath" if name == LEAN_PATH else name for name in settings.MIDDLEWARE]
+)
