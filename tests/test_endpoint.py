@@ -168,16 +168,12 @@ def test_deprecation_date_is_absent_when_unset_and_a_date_when_set(client, golde
 
 def test_models_are_sorted_by_id_in_code_point_order_not_locale_order(client, golden_catalog):
     ids = [record["id"] for record in get_records(client)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT model_id FROM catalog_servedmodel WHERE is_published "
-            'ORDER BY model_id COLLATE "und-x-icu"'
-        )
-        locale_order = [row[0] for row in cursor.fetchall()]
 
     assert ids == sorted(ids, key=lambda model_id: [ord(char) for char in model_id])
     assert [i for i in ids if i.endswith("/x")] == ["B/x", "Z/x", "a/x", "é/x"]
-    assert locale_order != ids  # the test data tells the two orders apart
+    # The test data tells code-point order from a locale's, which ignores case (a, B, é, Z).
+    # (Not asked of PostgreSQL: the embedded server has no ICU collations.)
+    assert sorted(ids, key=str.casefold) != ids
 
 
 def test_render_sorts_records_it_is_given_in_any_order():
