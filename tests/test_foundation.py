@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -147,3 +148,31 @@ def test_api_docs_are_served_from_local_assets(client):
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_database_pool_option_serves_queries_through_psycopgs_pool(db, settings):
+    # The subprocess connects to this test run's database, whatever server holds it.
+    url = urlsplit(settings.DATABASE_URL)._replace(path="/" + settings.DATABASES["default"]["NAME"])
+    script = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor: cursor.execute('SELECT 1'); print(cursor.fetchone())\n"
+        "print(type(connection.pool).__name__, connection.settings_dict['CONN_MAX_AGE'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "SECRET_KEY": "x",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_POOL": "1",
+            "DATABASE_URL": urlunsplit(url),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(1,)", "ConnectionPool", "0"]
