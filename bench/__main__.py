@@ -186,7 +186,7 @@ def delete_redis_keys(url: str) -> None:
 
 
 def import_section(args, databases: Databases, env: dict, files, repriced: Path) -> dict:
-    from catalog.wire import render
+    from catalog.formats.flat.encode import render
 
     size = args.sizes[-1]
     steps = {"service": files[size], "reimport": files[size], "update": repriced}

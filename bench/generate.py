@@ -47,7 +47,7 @@ def _subset(rng: random.Random, values: tuple[str, ...], low: int, high: int) ->
 
 
 def _per_token(rng: random.Random, factor: int = 1) -> str:
-    from catalog.wire import plain_decimal
+    from catalog.formats.flat.encode import plain_decimal
 
     return plain_decimal(Decimal(rng.choice(PRICES_PER_MILLION)) * factor / MILLION)
 
@@ -109,14 +109,14 @@ def catalog_records(size: int, seed: int = 6) -> list[dict]:
 
 def catalog_bytes(size: int, seed: int = 6) -> bytes:
     """The catalog file of ``size`` models: exactly what the endpoint serves once imported."""
-    from catalog.wire import render
+    from catalog.formats.flat.encode import render
 
     return render(catalog_records(size, seed))
 
 
 def repriced_catalog_bytes(size: int, seed: int = 6) -> bytes:
     """The same catalog with every model's prompt price raised: an update of every model."""
-    from catalog.wire import plain_decimal, render
+    from catalog.formats.flat.encode import plain_decimal, render
 
     records = catalog_records(size, seed)
     for record in records:

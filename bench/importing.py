@@ -52,10 +52,10 @@ def import_one_at_a_time(data: bytes, started: float) -> dict:
     from django.db import transaction
 
     # The service's own first step (parse); then each model is validated and written alone.
-    from catalog.importer import _parse_catalog
+    from catalog.formats.flat.decode import decode_catalog
     from catalog.models import Datacenter
 
-    entries, _ = _parse_catalog(data)
+    entries, _ = decode_catalog(data)
     parsed = time.perf_counter() - started
     with transaction.atomic():
         for entry in entries:

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter
+from catalog.formats.flat.encode import plain_decimal
 from catalog.models import (
     PER_TOKEN_PRICE_FIELDS,
     PRICE_DECIMAL_PLACES,
@@ -24,7 +25,6 @@ from catalog.models import (
     ServedModel,
 )
 from catalog.validators import validate_price_per_token
-from catalog.wire import plain_decimal
 
 # A price per million tokens is the price per token with the decimal point six places right.
 MILLION_EXPONENT = 6

@@ -4,17 +4,18 @@ django-simple-history keeps it (``ServedModel.history``). Each record holds ever
 model as the change left it, when (``history_date``), who made it (``history_user``, the staff
 user, known through ``HistoryRequestMiddleware``) or what did (``history_change_reason``, such
 as ``import_models: catalog.json``), the datacenters the model then had, with their country
-codes, and the names of the fields the change made differ (``changed_fields``: the wire fields,
-``pricing.prompt`` and so on, and ``published``, as ``import_models`` reports them).
+codes, and the names of the fields the change made differ (``changed_fields``: the names of
+``catalog.formats.flat.diff``, as ``import_models`` reports them).
 
 What writes records:
 
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
-  the library's signals (the admin's bulk actions, the shell); ``_note_changed_fields`` names
-  the fields against the model's previous record;
+  the library's signals (the shell, scripts); ``_note_changed_fields`` names the fields against
+  the model's previous record;
 - an admin save, as one record once the form's datacenters are saved too
   (``record_admin_save``);
-- an import, in bulk (``record_bulk``);
+- the service functions (``catalog.services``: the admin's bulk actions, an import's pruning)
+  and an import, in bulk (``record_bulk``);
 - deleting a datacenter, or correcting its code: a record for each model that was linked to it.
 
 Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
@@ -35,43 +36,21 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 from simple_history.signals import (
     pre_create_historical_m2m_records,
     pre_create_historical_record,
 )
 
+from catalog.formats.flat.diff import changed_fields
+from catalog.formats.flat.encode import render, wire_record
 from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
-from catalog.wire import (
-    PRICING_KEYS,
-    RECORD_KEYS,
-    WIRE_NAMES,
-    changed_keys,
-    render,
-    wire_record,
-)
 
 HistoricalServedModel = ServedModel.history.model
 # One row per datacenter link a record saw (simple-history's copy of the link, plus its code).
 HistoricalDatacenterLink = HistoricalServedModel.datacenters.model
 _Links = ServedModel.datacenters.through
-
-# The name of a change of ``is_published`` (not a wire field: drafts are not served).
-PUBLISHED = "published"
-# Every name ``changed_fields`` may hold, in the order of a record.
-FIELD_NAMES = (
-    *(
-        name
-        for key in RECORD_KEYS
-        for name in ([f"pricing.{price}" for price in PRICING_KEYS] if key == "pricing" else [key])
-    ),
-    PUBLISHED,
-)
-# Name in ``changed_fields`` -> ServedModel field, where they differ (``datacenters`` is the m2m).
-MODEL_FIELDS = {wire: model_field for model_field, wire in WIRE_NAMES.items()} | {
-    PUBLISHED: "is_published"
-}
 
 
 class HistoryUnavailable(Exception):
@@ -80,16 +59,6 @@ class HistoryUnavailable(Exception):
 
 def history_enabled() -> bool:
     return getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
-
-
-def changed_fields(
-    before: ServedModel, before_codes: Sequence[str], after: ServedModel, after_codes: Sequence[str]
-) -> list[str]:
-    """The names of what differs between two states of a model, compared as they are served."""
-    changed = changed_keys(wire_record(before, before_codes), wire_record(after, after_codes))
-    if before.is_published != after.is_published:
-        changed.append(PUBLISHED)
-    return changed
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -217,22 +186,23 @@ def _record_linked_models(datacenter: Datacenter, model_ids: list[int], reason: 
     )
 
 
-def record_datacenter_side_links(datacenter: Datacenter, action: str, model_ids) -> None:
+def _record_datacenter_side_links(sender, instance, action, reverse, pk_set, **kwargs):
     """Record the served models whose links a change from the datacenter's side touched.
 
-    Called for ``datacenter.models.add/remove/clear()`` (see ``ServedModel.history``).
+    For ``datacenter.models.add/remove/clear()``; ``ServedModel.history`` leaves these alone.
     """
+    if not reverse:
+        return
+    datacenter = instance
     if action in ("pre_remove", "pre_clear"):
         linked = (
-            datacenter.models.all()
-            if model_ids is None
-            else datacenter.models.filter(pk__in=model_ids)
+            datacenter.models.all() if pk_set is None else datacenter.models.filter(pk__in=pk_set)
         )
         datacenter._linked_model_ids = list(linked.values_list("pk", flat=True))
     elif action in ("post_remove", "post_clear"):
         _record_linked_models(datacenter, datacenter.__dict__.pop("_linked_model_ids", []), None)
     elif action == "post_add":
-        _record_linked_models(datacenter, sorted(model_ids), None)
+        _record_linked_models(datacenter, sorted(pk_set), None)
 
 
 def _remember_stored_code(sender, instance, raw=False, **kwargs):
@@ -266,6 +236,9 @@ def connect_receivers() -> None:
     )
     pre_create_historical_m2m_records.connect(
         _copy_country_codes, sender=HistoricalDatacenterLink, dispatch_uid="history-codes"
+    )
+    m2m_changed.connect(
+        _record_datacenter_side_links, sender=_Links, dispatch_uid="history-datacenter-side"
     )
     pre_save.connect(_remember_stored_code, sender=Datacenter, dispatch_uid="history-dc-code")
     post_save.connect(_record_code_correction, sender=Datacenter, dispatch_uid="history-dc-recode")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pycountry
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.dispatch import Signal
 from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
@@ -50,17 +52,21 @@ PRICE_FIELDS = (
 PER_TOKEN_PRICE_FIELDS = ("price_prompt", "price_completion", "price_input_cache_read")
 
 
+# Sent after a bulk write through CatalogQuerySet changed rows (sender: the model class,
+# ``using``: the database), as post_save is after a save: bulk writes send no model signals.
+# catalog.signals turns it into ``catalog_changed`` once the transaction commits.
+written_in_bulk = Signal()
+
+
 class CatalogQuerySet(models.QuerySet):
-    """Announces bulk writes, which send no model signals, once they commit.
+    """Announces bulk writes (``written_in_bulk``), which send no model signals.
 
     The revision in PostgreSQL moves with every write (a trigger, see the migrations); this
     announcement is what tells a shared cache at once.
     """
 
     def _announce(self):
-        from catalog.signals import announce_change
-
-        announce_change()
+        written_in_bulk.send(sender=self.model, using=self.db)
 
     def update(self, **kwargs):
         rows = super().update(**kwargs)
@@ -114,8 +120,6 @@ class Datacenter(models.Model):
 
     @property
     def country_name(self) -> str:
-        import pycountry
-
         country = pycountry.countries.get(alpha_2=self.country_code)
         return country.name if country else ""
 
@@ -150,7 +154,7 @@ class DatacenterSnapshot(models.Model):
 
 
 class _ServedModelHistory(HistoricalRecords):
-    """simple-history's records, also when links change from the datacenter's side.
+    """simple-history's records, except for links changed from the datacenter's side.
 
     For ``datacenter.models.add(model)`` the library would record the datacenter, which has no
     history (and fail); catalog.history records each served model whose links changed instead.
@@ -159,9 +163,7 @@ class _ServedModelHistory(HistoricalRecords):
     def m2m_changed(self, instance, action, attr, pk_set, reverse, **kwargs):
         if not reverse:
             return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
-        from catalog.history import record_datacenter_side_links
-
-        record_datacenter_side_links(instance, action, pk_set)
+        return None
 
 
 # Named, so that catalog.history can write an admin save (fields and datacenters) as one record.

@@ -1,9 +1,9 @@
 """How the catalog announces a committed change, so that caches can follow.
 
 ``catalog_changed`` is sent after a transaction that changed the catalog commits (never inside
-it): by the model signals below for saves, deletes and many-to-many changes, and by
-``CatalogQuerySet`` for bulk writes, which send no model signals. The catalog does not know who
-listens; the router connects its cache to it.
+it): for saves, deletes and many-to-many changes (the model signals), and for bulk writes
+through ``CatalogQuerySet``, which send no model signals (``catalog.models.written_in_bulk``).
+The catalog does not know who listens; the router connects its cache to it.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def _on_m2m_write(sender, action, using="default", **kwargs):
 
 
 def connect_receivers() -> None:
-    from catalog.models import Datacenter, ServedModel
+    from catalog.models import Datacenter, ServedModel, written_in_bulk
 
+    written_in_bulk.connect(_on_write, dispatch_uid="catalog-bulk-write")
     for model in (ServedModel, Datacenter):
         post_save.connect(_on_write, sender=model, dispatch_uid=f"catalog-save-{model.__name__}")
         post_delete.connect(

@@ -17,7 +17,7 @@ once). What decides whether that body is current is the revision number:
   reaches the view (a 503).
 
 A body is always stored under the revision read in the same snapshot as its data
-(``catalog.wire.published_catalog``), never under a revision read earlier.
+(``catalog.published.published_catalog``), never under a revision read earlier.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from functools import cached_property
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from catalog.published import published_catalog
 from catalog.revision import current_revision
-from catalog.wire import published_catalog
 
 logger = logging.getLogger(__name__)
 

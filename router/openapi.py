@@ -5,8 +5,8 @@ spelling of the same schema differs from drf-spectacular's: every component and 
 title, enums stay inline, ``required`` follows the order of declaration, a nullable value is
 ``anyOf: [T, null]``, and a description is one line per paragraph. ``contract_spelling`` (a
 drf-spectacular postprocessing hook, in ``SPECTACULAR_SETTINGS``) rewrites the components of
-``router.schema`` accordingly, from the serializers themselves, so that the generated
-components equal the contract's (tests/test_openapi.py holds them equal).
+``catalog.formats.flat.schema`` accordingly, from the serializers themselves, so that the
+generated components equal the contract's (tests/test_openapi.py holds them equal).
 
 It replaces drf-spectacular's default enum hook, which would move the enums into components of
 their own; the helper ids that hook would have removed are removed here.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from drf_spectacular.hooks import postprocess_schema_enum_id_removal
 from rest_framework import serializers
 
-from router.schema import (
+from catalog.formats.flat.schema import (
     DatacenterSerializer,
     PricingSerializer,
     RouterOpenRouterModelSerializer,

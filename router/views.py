@@ -7,9 +7,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
 from router.http import catalog_response
-from router.schema import RouterOpenRouterModelsResSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class OpenRouterModelsView(APIView):
     """The published catalog in OpenRouter's format, served as pre-rendered bytes.
 
     No per-request serialization: the body, its gzip form and its ETag are computed once per
-    catalog revision (``router.cache``). The serializers in ``router.schema`` only document it.
+    catalog revision (``router.cache``). ``catalog.formats.flat.schema`` only documents it.
     """
 
     # Public, read-only, bodiless requests: nothing to authenticate, permit, throttle or parse.

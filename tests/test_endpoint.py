@@ -18,9 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from catalog.formats.flat.encode import plain_decimal, render
+from catalog.formats.flat.encode import wire_record as make_wire_record
+from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
-from catalog.wire import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS, plain_decimal, render
-from catalog.wire import wire_record as make_wire_record
 from router import cache as router_cache
 from router.cache import CatalogCache
 from router.views import OpenRouterModelsView

@@ -20,7 +20,7 @@ from catalog.history import HistoricalServedModel, catalog_as_of
 from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
-from catalog.wire import published_catalog
+from catalog.published import published_catalog
 from tests.test_admin import change_url, form_data
 from tests.test_import import NEW_RECORD, catalog_file, record
 

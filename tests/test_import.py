@@ -13,10 +13,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.importer import BATCH_SIZE, CatalogFileInvalid, import_catalog
+from catalog.formats.problems import CatalogFileInvalid
+from catalog.importer import BATCH_SIZE, import_catalog
 from catalog.models import Datacenter, ServedModel
+from catalog.published import published_catalog
 from catalog.revision import current_revision
-from catalog.wire import published_catalog
 
 DATA = Path(__file__).parent / "data"
 ENDPOINT = "/inference/router/openrouter/models"

@@ -21,10 +21,10 @@ import redis
 from django.db import connection, transaction
 from django.test import Client
 
-from catalog import wire
+from catalog import published
+from catalog.formats.flat.encode import plain_decimal
 from catalog.models import ServedModel
 from catalog.revision import current_revision
-from catalog.wire import plain_decimal
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from tests.test_admin import change_url, form_data
@@ -243,7 +243,7 @@ def test_body_is_stored_under_the_revision_of_its_snapshot_when_a_commit_lands_m
 ):
     # A commit lands after the render has read the revision and before it reads the models.
     old_revision = current_revision()
-    read_models = wire.published_records
+    read_models = published.published_records
 
     def commit_then_read_models():
         in_another_thread(
@@ -251,10 +251,10 @@ def test_body_is_stored_under_the_revision_of_its_snapshot_when_a_commit_lands_m
         )
         return read_models()
 
-    monkeypatch.setattr(wire, "published_records", commit_then_read_models)
+    monkeypatch.setattr(published, "published_records", commit_then_read_models)
     catalog_cache.clear()
     rendered = catalog_cache.current()
-    monkeypatch.setattr(wire, "published_records", read_models)
+    monkeypatch.setattr(published, "published_records", read_models)
 
     # Old data under the old revision (one snapshot), never old data under the new one...
     assert (rendered.revision, price_in(rendered)) == (old_revision, OLD_PRICE)

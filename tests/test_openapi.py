@@ -11,8 +11,9 @@ import yaml
 from django.conf import settings
 from django.core.management import call_command
 
-from catalog.wire import OPTIONAL_RECORD_KEYS, PRICING_KEYS, RECORD_KEYS, WireDatacenter
-from router.schema import (
+from catalog.formats.flat.encode import WireDatacenter
+from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_KEYS, RECORD_KEYS
+from catalog.formats.flat.schema import (
     DatacenterSerializer,
     PricingSerializer,
     RouterOpenRouterModelSerializer,

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from catalog.models import ServedModel
+from catalog.published import published_catalog
 from catalog.revision import current_revision
-from catalog.wire import published_catalog
 
 
 def test_lists_are_served_in_canonical_order_even_when_stored_otherwise(make_model):

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.history import HistoryUnavailable, catalog_as_of
-from catalog.wire import published_catalog
+from catalog.published import published_catalog
 
 
 def moment(text: str) -> datetime:

@@ -1,18 +1,19 @@
-"""manage.py import_models SOURCE: import a catalog file in the wire format (catalog.importer)."""
+"""manage.py import_models SOURCE: import a catalog file in the wire format.
+
+Reads the source (``catalog.sources``), then hands the bytes to ``catalog.importer``.
+"""
 
 import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.importer import (
-    BATCH_SIZE,
+from catalog.formats.problems import CatalogFileInvalid
+from catalog.importer import BATCH_SIZE, ImportResult, import_catalog
+from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
-    CatalogFileInvalid,
     CatalogSourceError,
-    ImportResult,
-    import_catalog,
     read_source,
 )
 

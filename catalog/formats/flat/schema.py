@@ -1,9 +1,10 @@
-"""The endpoint's contract for OpenAPI (../shared/spec/openrouter-models.openapi.yaml).
+"""The flat format's contract as OpenAPI documentation.
 
-These serializers document the response; they never render it (``catalog.wire`` does, from the
-same list of keys, and a test holds the two together). Labels are the contract's titles and a
-class docstring becomes its component's description, so only ``PricingSerializer`` has one;
-``router.openapi`` spells the result the way the contract does.
+The contract is ../shared/spec/openrouter-models.openapi.yaml. These serializers document the
+response; they never render it (``encode`` does, from the keys in ``names``, and a test holds
+the two together). Labels are the contract's titles and a class docstring becomes its
+component's description, so only ``PricingSerializer`` has one; ``router.openapi`` spells the
+result the way the contract does.
 """
 
 from rest_framework import serializers

@@ -1,0 +1,189 @@
+"""The change history as staff read it: each model's history page and "Recent changes"."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
+
+from catalog.formats.flat.diff import changed_fields
+from catalog.formats.flat.names import FIELD_NAMES, MODEL_FIELDS
+from catalog.forms import PRICE_LABELS, shown_price
+from catalog.history import HistoricalServedModel, load_previous, with_previous
+from catalog.models import PRICE_FIELDS, ServedModel
+
+
+def _field_label(name: str) -> str:
+    """The label of a name in ``changed_fields``, as on the edit form."""
+    if name == "datacenters":
+        return "Datacenters"
+    field_name = MODEL_FIELDS.get(name, name)
+    return PRICE_LABELS.get(field_name) or capfirst(
+        ServedModel._meta.get_field(field_name).verbose_name
+    )
+
+
+def _shown_value(record, name: str) -> str:
+    """A field of a history record as the edit form shows it (prices per million tokens)."""
+    if name == "datacenters":
+        return ", ".join(record.country_codes) or "none"
+    field_name = MODEL_FIELDS.get(name, name)
+    value = getattr(record, field_name)
+    if field_name in PRICE_FIELDS:
+        return shown_price(field_name, value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return "none" if value is None else str(value)
+
+
+def changes_html(record) -> str:
+    """What a record (prepared by ``load_previous``) changed: each field, old -> new."""
+    if record.history_type != "~":
+        return record.get_history_type_display()
+    previous = record.previous
+    if previous is None:  # the model's first record: no values to compare with
+        names = ", ".join(_field_label(name) for name in record.changed_fields)
+        return f"Changed {names or 'the model'} (no earlier record to compare with)"
+    names = changed_fields(previous, previous.country_codes, record, record.country_codes)
+    if not names:
+        return "No change"
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            "<li><strong>{}</strong>: {} &rarr; {}</li>",
+            (
+                (_field_label(name), _shown_value(previous, name), _shown_value(record, name))
+                for name in names
+            ),
+        ),
+    )
+
+
+def changed_by(record) -> str:
+    """The staff user, or what wrote the change (an import names its source)."""
+    user = record.history_user
+    reason = record.history_change_reason
+    if user is None:
+        return reason or "unknown (no user, no reason recorded)"
+    return f"{user.get_username()} ({reason})" if reason else user.get_username()
+
+
+class ChangedFieldFilter(admin.SimpleListFilter):
+    title = "field changed"
+    parameter_name = "field"
+    ANY_PRICE = "pricing"
+    PRICES = [name for name in FIELD_NAMES if name.startswith("pricing.")]
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.ANY_PRICE, "Any price"),
+            *((name, _field_label(name)) for name in FIELD_NAMES),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.ANY_PRICE:
+            return queryset.filter(changed_fields__overlap=self.PRICES)
+        if self.value():
+            return queryset.filter(changed_fields__contains=[self.value()])
+        return queryset
+
+
+class ChangedByFilter(admin.SimpleListFilter):
+    title = "changed by"
+    parameter_name = "by"
+    NO_USER = "none"
+
+    def lookups(self, request, model_admin):
+        User = get_user_model()
+        users = User.objects.filter(
+            pk__in=HistoricalServedModel.objects.values("history_user")
+        ).order_by(User.USERNAME_FIELD)
+        return [
+            (self.NO_USER, "No user: imports and scripts"),
+            *((str(user.pk), user.get_username()) for user in users),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.NO_USER:
+            return queryset.filter(history_user__isnull=True)
+        if self.value():
+            return queryset.filter(history_user_id=self.value())
+        return queryset
+
+
+@admin.register(HistoricalServedModel)
+class RecentChangesAdmin(admin.ModelAdmin):
+    """Every recorded change across the catalog, newest first, read-only.
+
+    "Which prices changed last week, and who changed them" is one page: field changed "Any
+    price", date "Past 7 days". Whoever may see the served models may see their history.
+    """
+
+    list_display = ("date", "served_model", "change", "who", "changes")
+    list_display_links = None
+    list_filter = (ChangedFieldFilter, ChangedByFilter, "history_date")
+    list_select_related = ("history_user",)
+    date_hierarchy = "history_date"
+    search_fields = ("model_id",)
+    search_help_text = "Search by model ID."
+    actions = None
+
+    def get_queryset(self, request):
+        return with_previous(super().get_queryset(request))
+
+    def changelist_view(self, request, extra_context=None):
+        # Django would title it "Select served model change to view"; nothing here is selected.
+        return super().changelist_view(
+            request, {"title": "Recent changes", **(extra_context or {})}
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = list(changelist.result_list)
+        load_previous(changelist.result_list)
+        return changelist
+
+    @admin.display(description="date", ordering="history_date")
+    def date(self, record):
+        return record.history_date
+
+    @admin.display(description="change", ordering="history_type")
+    def change(self, record):
+        return record.get_history_type_display()
+
+    @admin.display(description="model", ordering="model_id")
+    def served_model(self, record):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:catalog_servedmodel_history", args=[record.id]),
+            record.model_id,
+        )
+
+    @admin.display(description="changed by")
+    def who(self, record):
+        return changed_by(record)
+
+    @admin.display(description="changes")
+    def changes(self, record):
+        return changes_html(record)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        served_models = self.admin_site.get_model_admin(ServedModel)
+        return obj is None and served_models.has_view_or_change_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

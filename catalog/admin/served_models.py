@@ -1,0 +1,277 @@
+"""Served models: the list page with its filters and bulk actions, and the edit page."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.http import Http404
+from django.template.defaultfilters import pluralize
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from catalog import services
+from catalog.admin.history import changed_by, changes_html
+from catalog.choices import Feature
+from catalog.formats.flat.encode import model_record
+from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
+from catalog.history import load_previous, record_admin_save, with_previous
+from catalog.models import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, ServedModel
+
+DRAFT_NOTE = (
+    "Draft: this model is not published, so the public endpoint does not serve it yet. "
+    "Once published, it serves this record."
+)
+
+
+def _models(count: int) -> str:
+    return f"{count} model{pluralize(count)}"
+
+
+def _price_column(field_name: str):
+    """A price as staff type it; per-token prices per million tokens, under a short header."""
+    verbose_name = str(ServedModel._meta.get_field(field_name).verbose_name)  # "prompt price"
+    if field_name in PER_TOKEN_PRICE_FIELDS:
+        description = verbose_name.removesuffix(" price") + " per 1M tokens"
+    else:
+        description = verbose_name
+
+    @admin.display(description=description, ordering=field_name)
+    def column(self, obj):
+        return shown_price(field_name, getattr(obj, field_name))
+
+    return column
+
+
+# A column per price, named after its field: price_prompt -> prompt_price. The list shows two;
+# staff who may only look see all five as read-only fields, which Django would otherwise show
+# per token with 24 decimal places.
+PRICE_COLUMNS = {field: field.removeprefix("price_") + "_price" for field in PRICE_FIELDS}
+_PriceColumns = type(
+    "_PriceColumns",
+    (),
+    {column: _price_column(field) for field, column in PRICE_COLUMNS.items()},
+)
+
+
+class FeatureFilter(admin.SimpleListFilter):
+    title = "feature"
+    parameter_name = "feature"
+
+    def lookups(self, request, model_admin):
+        return Feature.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(supported_features__contains=[self.value()])
+        return queryset
+
+
+@admin.register(ServedModel)
+class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
+    form = ServedModelForm
+    action_form = CatalogActionForm
+    list_display = (
+        "model_id",
+        "name",
+        "quantization",
+        "prompt_price",
+        "completion_price",
+        "is_published",
+        "deprecation_date",
+        "datacenter_codes",
+    )
+    list_filter = (
+        "quantization",
+        FeatureFilter,
+        # Only the datacenters that serve a model: a filter that lists nothing is no help.
+        ("datacenters", admin.RelatedOnlyFieldListFilter),
+        "is_published",
+        ("deprecation_date", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("model_id", "name", "hugging_face_id")
+    actions = ("publish", "unpublish", "set_deprecation_date", "clear_deprecation_date")
+    readonly_fields = ("updated_at", "public_record")
+    fieldsets = (
+        ("Identity", {"fields": ("model_id", "name", "hugging_face_id", "created")}),
+        (
+            "Capabilities",
+            {
+                "fields": (
+                    "input_modalities",
+                    "output_modalities",
+                    "quantization",
+                    "supported_sampling_parameters",
+                    "supported_features",
+                )
+            },
+        ),
+        ("Limits", {"fields": ("context_length", "max_output_length")}),
+        (
+            "Pricing",
+            {
+                "description": "Token prices are entered per million tokens and stored exactly "
+                "per token: 0.15 here is 0.00000015 USD per token.",
+                "fields": (
+                    "price_prompt",
+                    "price_completion",
+                    "price_input_cache_read",
+                    "price_image",
+                    "price_request",
+                ),
+            },
+        ),
+        ("Datacenters", {"fields": ("datacenters",)}),
+        (
+            "Publication",
+            {"fields": ("is_published", "deprecation_date", "updated_at", "public_record")},
+        ),
+    )
+
+    object_history_list_template = "catalog/servedmodel_history_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("datacenters")
+
+    def save_model(self, request, obj, form, change):
+        # One history record per save, written once the datacenters are saved (save_related).
+        obj.skip_history_when_saving = True
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        del form.instance.skip_history_when_saving
+        if form.has_changed() or not change:
+            record_admin_save(form.instance, created=not change)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        return with_previous(
+            super().get_history_queryset(request, history_manager, pk_name, object_id)
+        )
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # The library diffs each pair of records with queries of its own, in per-token units.
+        records = list(historical_records)
+        load_previous(records)
+        for record in records:
+            record.changes_html = changes_html(record)
+            record.changed_by = changed_by(record)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_view(self, request, object_id, extra_context=None):
+        # The library turns the id into an integer unguarded: a mistyped URL would be a 500.
+        if not str(object_id).isdigit():
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # No past version as an editable form: it would show today's datacenters, and saving it
+        # would bypass save_related, so leave no history record.
+        raise Http404
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [PRICE_COLUMNS.get(f, f) for f in options["fields"]],
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="datacenters")
+    def datacenter_codes(self, obj):
+        return ", ".join(datacenter.country_code for datacenter in obj.datacenters.all())
+
+    @admin.display(description="public record")
+    def public_record(self, obj):
+        if obj.pk is None:
+            return "Shown once the model is saved."
+        # As saved: after a refused edit the form's instance holds the values it refused.
+        saved = ServedModel.objects.prefetch_related("datacenters").get(pk=obj.pk)
+        preview = format_html(
+            "<pre>{}</pre>", json.dumps(model_record(saved), indent=2, ensure_ascii=False)
+        )
+        if saved.is_published:
+            return preview
+        return format_html("<p><strong>{}</strong></p>{}", DRAFT_NOTE, preview)
+
+    @admin.action(description="Publish the selected models", permissions=["change"])
+    def publish(self, request, queryset):
+        done = services.publish(queryset, user=request.user)
+        self._log(request, done, "is_published")
+        self._report(request, f"Published {_models(len(done.changed))}", done)
+
+    @admin.action(description="Unpublish the selected models", permissions=["change"])
+    def unpublish(self, request, queryset):
+        done = services.unpublish(queryset, user=request.user)
+        self._log(request, done, "is_published")
+        self._report(request, f"Unpublished {_models(len(done.changed))}", done)
+
+    @admin.action(
+        description="Set the deprecation date of the selected models", permissions=["change"]
+    )
+    def set_deprecation_date(self, request, queryset):
+        form = self.action_form(request.POST)
+        form.fields["action"].choices = self.get_action_choices(request)
+        day = form.cleaned_data["deprecation_date"] if form.is_valid() else None
+        if day is None:
+            self.message_user(
+                request,
+                "Choose a deprecation date next to the action, then run it again. "
+                "Nothing was changed.",
+                messages.ERROR,
+            )
+            return
+        done = services.set_deprecation_date(queryset, day, user=request.user)
+        self._log(request, done, "deprecation_date")
+        self._report(
+            request,
+            f"Set the deprecation date of {_models(len(done.changed))} to {day.isoformat()}",
+            done,
+        )
+
+    @admin.action(
+        description="Clear the deprecation date of the selected models", permissions=["change"]
+    )
+    def clear_deprecation_date(self, request, queryset):
+        done = services.clear_deprecation_date(queryset, user=request.user)
+        self._log(request, done, "deprecation_date")
+        self._report(request, f"Cleared the deprecation date of {_models(len(done.changed))}", done)
+
+    def response_action(self, request, queryset):
+        # A date Django cannot read makes the whole action bar invalid, which Django reports
+        # as "No action selected."; say what is wrong instead.
+        date_errors = self.action_form(request.POST).errors.get("deprecation_date")
+        if date_errors:
+            self.message_user(
+                request,
+                f"Deprecation date: {' '.join(date_errors)} Nothing was changed.",
+                messages.ERROR,
+            )
+            return None
+        return super().response_action(request, queryset)
+
+    def _log(self, request, done: services.BulkChange, field: str) -> None:
+        """One admin log entry per changed model, as an edit would leave, in one statement."""
+        if done.changed:
+            label = str(ServedModel._meta.get_field(field).verbose_name)
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=done.changed,
+                action_flag=CHANGE,
+                change_message=[{"changed": {"fields": [label]}}],
+            )
+
+    def _report(self, request, message: str, done: services.BulkChange) -> None:
+        suffix = f" ({done.unchanged} unchanged)." if done.unchanged else "."
+        level = messages.SUCCESS if done.changed else messages.INFO
+        self.message_user(request, message + suffix, level)

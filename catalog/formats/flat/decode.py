@@ -1,0 +1,357 @@
+"""Decode a catalog file in the flat format into unsaved served models, strictly.
+
+JSON types become Python values here (prices are strings in plain notation, lengths JSON
+integers, ``created`` Unix seconds, dates ``YYYY-MM-DD``), each record an unsaved
+``ServedModel``, and its datacenters are checked by ``validate_country_code``: that is the
+format's job. A file that breaks the format anywhere is refused (``CatalogFileInvalid``) before
+any query, with every problem in it. Whether a record follows the field rules is
+``Entry.rule_problems()`` (``full_clean()``, as in the admin), which the importer asks only of
+the records that would change the catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from catalog.formats.flat.encode import plain_decimal
+from catalog.formats.flat.names import (
+    MODEL_FIELDS,
+    OPTIONAL_RECORD_KEYS,
+    PRICING_FIELDS,
+    PRICING_KEYS,
+    RECORD_KEYS,
+    WIRE_NAMES,
+)
+from catalog.formats.problems import (
+    ABSENT,
+    CatalogFileInvalid,
+    Problem,
+    describe,
+    file_problem,
+    to_json,
+)
+from catalog.formats.strict_json import JSONObject, load_document, non_finite
+from catalog.models import ServedModel
+from catalog.validators import validate_country_code
+
+# 10**11 seconds is the year 5138; a larger "created" is a time in milliseconds.
+_MILLISECONDS_FROM = 10**11
+_PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass
+class Entry:
+    """A record as read: the unsaved model, its datacenter codes, and where it is in the file."""
+
+    model: ServedModel
+    codes: list[str]
+    index: int
+    raw: JSONObject
+    # The fields the record leaves unset: reported already when required, so not checked.
+    unset: frozenset[str]
+
+    def rule_problems(self) -> list[Problem]:
+        """The record held against the field rules (``full_clean()``, as in the admin).
+
+        ``clean()`` also puts the model's lists in canonical order, as they are then saved.
+        """
+        try:
+            self.model.full_clean(
+                exclude=self.unset, validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as error:
+            messages = error.message_dict
+        else:
+            return []
+        model_id = self.raw.get("id")
+        model_id = model_id if isinstance(model_id, str) else None
+        problems = []
+        for model_field, field_messages in messages.items():
+            if model_field in self.unset:
+                continue
+            wire = (
+                "" if model_field == NON_FIELD_ERRORS else WIRE_NAMES.get(model_field, model_field)
+            )
+            value = _wire_value(self.raw, wire)
+            problems += [
+                Problem(self.index, model_id, wire, value, message) for message in field_messages
+            ]
+        return problems
+
+
+@dataclass
+class _Parsed:
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored_keys: Counter = field(default_factory=Counter)
+
+
+class _Invalid(ValueError):
+    """A wire value of the wrong type or notation; the message says what was expected."""
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, not {describe(value)}.")
+    return value
+
+
+def _integer(value: object) -> int:
+    if type(value) is not int:  # bool is an int to Python, not to JSON
+        raise _Invalid(f"must be a JSON integer, not {describe(value)}.")
+    return value
+
+
+def _string_list(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(f"must be a list of strings, not {describe(value)}.")
+    return value
+
+
+def _created(value: object) -> datetime:
+    seconds = _integer(value)
+    if seconds >= _MILLISECONDS_FROM:
+        raise _Invalid(
+            f"looks like a time in milliseconds; created is Unix time in seconds "
+            f"({seconds // 1000}?)."
+        )
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Invalid("is not a Unix time in seconds.") from None
+
+
+def _date(value: object) -> date:
+    if value is None:
+        raise _Invalid("must be a date YYYY-MM-DD; leave the key out when there is none.")
+    text = _string(value)
+    if not _ISO_DATE_RE.fullmatch(text):
+        raise _Invalid("must be a date written YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise _Invalid(f"is not a real date ({error}).") from None
+
+
+def _price(value: object) -> Decimal:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _Invalid(
+            f'must be a string in plain decimal notation, like "0.00000015", not the JSON '
+            f"number {to_json(value)}."
+        )
+    text = _string(value)
+    if _PLAIN_DECIMAL_RE.fullmatch(text):
+        return Decimal(text)
+    if "e" in text.lower():
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            number = None
+        # Only suggest a plain form that is short enough to read (and to compute).
+        if number is not None and number.is_finite() and abs(number.adjusted()) <= 30:
+            raise _Invalid(
+                f'must be in plain notation, without an exponent: "{plain_decimal(number)}".'
+            )
+    raise _Invalid('must be a plain decimal number such as "0.00000015" (no sign, unit or spaces).')
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "id": _string,
+    "hugging_face_id": _string,
+    "name": _string,
+    "created": _created,
+    "input_modalities": _string_list,
+    "output_modalities": _string_list,
+    "quantization": _string,
+    "context_length": _integer,
+    "max_output_length": _integer,
+    "supported_sampling_parameters": _string_list,
+    "supported_features": _string_list,
+    "deprecation_date": _date,
+}
+
+
+def _wire_value(raw: JSONObject, wire: str) -> object:
+    """The value of the wire field ``wire`` (``pricing.prompt``) in a record, or ABSENT."""
+    value: object = raw
+    for part in wire.split(".") if wire else ():
+        value = value.get(part, ABSENT) if isinstance(value, dict) else ABSENT
+    return value
+
+
+# The ServedModel fields a record sets, all checked by full_clean().
+_RECORD_FIELDS = tuple(
+    MODEL_FIELDS.get(key, key) for key in RECORD_KEYS if key not in ("pricing", "datacenters")
+) + tuple(PRICING_FIELDS.values())
+
+
+class _RecordChecker:
+    """Reads one wire record into an unsaved ServedModel, noting every problem of format."""
+
+    def __init__(self, parsed: _Parsed, index: int, raw: JSONObject):
+        self.parsed = parsed
+        self.index = index
+        self.raw = raw
+        self.id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        self.has_problems = False
+
+    def report(self, field: str, value: object, reason: str) -> None:
+        self.has_problems = True
+        self.parsed.problems.append(Problem(self.index, self.id, field, value, reason))
+
+    def check_keys(
+        self, obj: JSONObject, known: tuple[str, ...], *, path: str = "", pattern: str = "data[]"
+    ) -> None:
+        """Report missing and repeated keys; count unknown ones (ignored, with a notice).
+
+        ``path`` prefixes the fields of problems (``datacenters[2]``), ``pattern`` the keys of
+        the notice, which stand for every record (``data[].datacenters[]``).
+        """
+        prefix = f"{path}." if path else ""
+        for key in known:
+            if key not in obj and key not in OPTIONAL_RECORD_KEYS:
+                self.report(prefix + key, ABSENT, "required key missing.")
+        for key in obj.repeated_keys:
+            self.report(prefix + key, obj[key], "the key appears more than once in the object.")
+        for key in sorted(obj.keys() - set(known)):
+            self.parsed.ignored_keys[f"{pattern}.{key}"] += 1
+            if non_finite(obj[key]):
+                self.report(prefix + key, ABSENT, "NaN and Infinity are not JSON.")
+
+    def check(self) -> Entry:
+        """The record as read; whether it follows the field rules is checked apart."""
+        self.check_keys(self.raw, RECORD_KEYS)
+        values: dict[str, object] = {}
+        for key, convert in _CONVERTERS.items():
+            if key in self.raw:
+                try:
+                    values[MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
+                except _Invalid as error:
+                    self.report(key, self.raw[key], str(error))
+        values.update(self.prices())
+        codes = self.datacenter_codes()
+        unset = frozenset(
+            model_field for model_field in _RECORD_FIELDS if model_field not in values
+        )
+        return Entry(ServedModel(**values, is_published=True), codes, self.index, self.raw, unset)
+
+    def prices(self) -> dict[str, Decimal]:
+        pricing = self.raw.get("pricing", ABSENT)
+        if pricing is ABSENT:
+            return {}
+        if not isinstance(pricing, JSONObject):
+            self.report("pricing", pricing, f"must be an object, not {describe(pricing)}.")
+            return {}
+        self.check_keys(pricing, PRICING_KEYS, path="pricing", pattern="data[].pricing")
+        prices = {}
+        for key, model_field in PRICING_FIELDS.items():
+            if key in pricing:
+                try:
+                    prices[model_field] = _price(pricing[key])
+                except _Invalid as error:
+                    self.report(f"pricing.{key}", pricing[key], str(error))
+        return prices
+
+    def datacenter_codes(self) -> list[str]:
+        datacenters = self.raw.get("datacenters", ABSENT)
+        if datacenters is ABSENT:
+            return []
+        if not isinstance(datacenters, list):
+            self.report(
+                "datacenters",
+                datacenters,
+                f'must be a list of {{"country_code": …}} objects, not {describe(datacenters)}.',
+            )
+            return []
+        codes = set()
+        for position, datacenter in enumerate(datacenters):
+            path = f"datacenters[{position}]"
+            if not isinstance(datacenter, JSONObject):
+                self.report(path, datacenter, f"must be an object, not {describe(datacenter)}.")
+                continue
+            self.check_keys(
+                datacenter, ("country_code",), path=path, pattern="data[].datacenters[]"
+            )
+            if "country_code" not in datacenter:
+                continue
+            code = datacenter["country_code"]
+            try:
+                validate_country_code(_string(code))
+            except _Invalid as error:
+                self.report(f"{path}.country_code", code, str(error))
+            except ValidationError as error:
+                for message in error.messages:
+                    self.report(f"{path}.country_code", code, message)
+            else:
+                codes.add(code)
+        return sorted(codes)
+
+
+def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
+    """Read a whole catalog file: its records as unsaved models, and its unknown keys.
+
+    The records are not yet held against the field rules (``Entry.rule_problems``): an import
+    does that only for those that would change the catalog. If the file breaks the format
+    anywhere, ``CatalogFileInvalid`` lists every problem in it, the rules' included.
+    """
+    document = load_document(data)
+    if not isinstance(document, JSONObject):
+        reason = f'the top level must be an object {{"data": [...]}}, not {describe(document)}.'
+        raise CatalogFileInvalid([file_problem(reason)])
+    records = document.get("data", ABSENT)
+    if not isinstance(records, list):
+        reason = (
+            "required key missing."
+            if records is ABSENT
+            else f"must be the list of models, not {describe(records)}."
+        )
+        raise CatalogFileInvalid([file_problem(reason, field="data", value=records)])
+    parsed = _Parsed()
+    if "data" in document.repeated_keys:
+        parsed.problems.append(
+            file_problem("the key appears more than once in the file.", field="data")
+        )
+    for key in document.keys() - {"data"}:
+        parsed.ignored_keys[key] += 1
+
+    first_index: dict[str, int] = {}
+    broken: list[Entry] = []
+    for index, raw in enumerate(records):
+        if isinstance(raw, JSONObject):
+            checker = _RecordChecker(parsed, index, raw)
+            entry = checker.check()
+            if checker.id in first_index:
+                checker.report(
+                    "id", checker.id, f"duplicate ID: record {first_index[checker.id]} has it too."
+                )
+            elif checker.id is not None:
+                first_index[checker.id] = index
+            (broken if checker.has_problems else parsed.entries).append(entry)
+        else:
+            reason = f"a model must be an object, not {describe(raw)}."
+            parsed.problems.append(Problem(index, None, "", raw, reason))
+    if parsed.problems:
+        # The file is refused whatever the catalog holds, so every record is held against the
+        # rules now, without reading the catalog: one attempt reports every problem.
+        for entry in broken + parsed.entries:
+            parsed.problems += entry.rule_problems()
+        parsed.problems.sort(key=problem_order)
+        raise CatalogFileInvalid(parsed.problems)
+    return parsed.entries, parsed.ignored_keys
+
+
+_KEY_ORDER = {key: rank for rank, key in enumerate(RECORD_KEYS)}
+
+
+def problem_order(problem: Problem) -> tuple[int, int]:
+    """File problems first, then by record, then in the order of the record's keys."""
+    key = re.split(r"[.\[]", problem.field, maxsplit=1)[0]
+    return (-1 if problem.index is None else problem.index, _KEY_ORDER.get(key, len(_KEY_ORDER)))
