@@ -50,6 +50,7 @@ lint: export SECRET_KEY ?= lint-only-secret-key
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pycountry
@@ -180,7 +181,7 @@ SERVED_MODEL_HISTORY = _ServedModelHistory(
 
 
 def _price_field(verbose_name: str, *, per_token: bool) -> models.DecimalField:
-    validators = [MinValueValidator(Decimal(0))]
+    validators: list[Callable[[Decimal], None]] = [MinValueValidator(Decimal(0))]
     if per_token:
         validators.append(validate_price_per_token)
     return models.DecimalField(

@@ -425,6 +425,7 @@ def test_clear_deprecation_date_action_clears_it(editor_client, catalog):
 
 def _previewed_record(response) -> dict:
     match = re.search(r"<pre>(.*?)</pre>", response.content.decode(), re.DOTALL)
+    assert match is not None, "the page shows no preview"
     return json.loads(html.unescape(match.group(1)))
 
 

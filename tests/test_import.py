@@ -7,6 +7,7 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,7 +25,7 @@ ENDPOINT = "/inference/router/openrouter/models"
 DELETE = object()
 
 # A valid record for a model the `catalog` fixture does not have.
-NEW_RECORD = {
+NEW_RECORD: dict[str, Any] = {
     "id": "acme/new-model",
     "hugging_face_id": "acme/new-model",
     "name": "New model",
