@@ -40,6 +40,20 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices``, in any case, returned as ``choices`` spell it."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    by_folded = {choice.casefold(): choice for choice in choices}
+    try:
+        return by_folded[raw.strip().casefold()]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)}, not {raw!r}."
+        ) from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

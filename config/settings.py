@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_str,
@@ -204,7 +205,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),
+    },
     # The embedded PostgreSQL's helper logs every start and exit at INFO.
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
