@@ -27,7 +27,7 @@ from catalog.models import ServedModel
 from catalog.revision import current_revision
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
-from tests.test_admin import change_url, form_data
+from tests.helpers import change_url, form_data
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
