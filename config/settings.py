@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.embedded_postgres import embedded_database_url, use_embedded_server
 from config.env import (
     env_bool,
     env_int,
@@ -85,12 +86,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# Without DATABASE_URL an embedded PostgreSQL (pgserver) is started in .pgdata/: a new user's
-# machine needs nothing but Python. Production always sets DATABASE_URL.
+# For local use without DATABASE_URL (DEBUG, or EMBEDDED_POSTGRES=1 as `make test` sets) an
+# embedded PostgreSQL (pgserver) is started in .pgdata/: a new user's machine needs nothing but
+# Python. Anywhere else a missing DATABASE_URL stops start-up (config.embedded_postgres).
 DATABASE_URL = env_str("DATABASE_URL")
-if not DATABASE_URL:
-    from config.embedded_postgres import embedded_database_url
-
+if use_embedded_server(
+    DATABASE_URL, debug=DEBUG, opted_in=env_bool("EMBEDDED_POSTGRES", default=False)
+):
     DATABASE_URL = embedded_database_url(BASE_DIR / ".pgdata")
 _database = parse_database_url("DATABASE_URL", DATABASE_URL)
 if env_bool("DATABASE_POOL", default=False):
