@@ -12,10 +12,12 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config.embedded_postgres import embedded_database_url, use_embedded_server
+from config.embedded_postgres import embedded_database_url, use_embedded_server
 from config.env import (
     env_bool,
     env_int,
     env_list,
+    env_proxy_ssl_header,
     env_str,
     parse_database_url,
     parse_redis_url,
@@ -165,7 +167,9 @@ STORAGES = {
 }
 
 # --- Security (production runs behind TLS) --------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trusted only when configured (e.g. "X-Forwarded-Proto: https"), and only behind a proxy that
+# sets it on every request: from anyone else it would let plain http pass for https.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Cookies only over https; SECURE_COOKIES=0 for plain-http trials (docker compose on localhost).
