@@ -1,7 +1,7 @@
 import logging
 
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -62,3 +62,9 @@ class OpenRouterModelsView(APIView):
                 headers={"Retry-After": "5", "Cache-Control": "no-store"},
             )
         return catalog_response(request, rendered)
+
+    def options(self, request, *args, **kwargs):
+        # DRF's default describes the view (its name and docstring) to anyone who asks; the
+        # methods it allows, in the Allow header DRF adds to every response, are all a client
+        # needs.
+        return HttpResponse(headers={"Content-Length": "0"})
