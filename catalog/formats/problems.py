@@ -1,4 +1,9 @@
-"""How a decoder reports bad input: every problem, each naming its record, ID and field."""
+"""How a decoder reports bad input: every problem, each naming its record, ID and field.
+
+A message echoes what the file holds, and the file may be hostile: each value, ID and field is
+shortened to ``ECHO_LIMIT`` characters (with its full length), and a lone surrogate is written
+as its escape (``\\ud800``), so that a message is short and always valid UTF-8.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,43 @@ class _Absent:
 ABSENT = _Absent()
 
 
+# The most characters of one value, ID or field a message echoes.
+ECHO_LIMIT = 80
+
+
+class LongInteger:
+    """A JSON integer too long to convert (``strict_json.MAX_INTEGER_DIGITS``), kept as text.
+
+    Not an ``int``: every reader of a number refuses it, with its length.
+    """
+
+    __slots__ = ("digits", "head")
+
+    def __init__(self, text: str):
+        self.digits = len(text.lstrip("-"))
+        self.head = text[: ECHO_LIMIT - 1]
+
+    def __str__(self) -> str:
+        return f"{self.head}… ({self.digits:,} digits)"
+
+
 def to_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    # A LongInteger inside a list shows as a string: JSON has no way to write it shortened.
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def echo(value: object) -> str:
+    """A value of the file as a message shows it: JSON, shortened."""
+    if isinstance(value, LongInteger):
+        return str(value)
+    return shorten(to_json(value))
 
 
 def describe(value: object) -> str:
@@ -30,9 +66,11 @@ def describe(value: object) -> str:
     if isinstance(value, bool):
         return to_json(value)
     if isinstance(value, str):
-        return f"the string {shorten(to_json(value))}"
+        return f"the string {echo(value)}"
     if isinstance(value, int | float):
-        return f"the number {to_json(value)}"
+        return f"the number {echo(value)}"
+    if isinstance(value, LongInteger):
+        return f"a number of {value.digits:,} digits"
     return "a list" if isinstance(value, list) else "an object"
 
 
@@ -54,12 +92,20 @@ class Problem:
     def __str__(self) -> str:
         parts = ["file" if self.index is None else f"record {self.index}"]
         if self.id is not None:
-            parts.append(f"id {to_json(self.id)}")
+            parts.append(f"id {echo(self.id)}")
         if self.field:
-            parts.append(self.field)
+            # An unknown key is a field too, and may be as long as a value.
+            parts.append(shorten(self.field))
         if self.value is not ABSENT:
-            parts.append(f"value {shorten(to_json(self.value))}")
-        return ", ".join(parts) + ": " + self.reason
+            parts.append(f"value {echo(self.value)}")
+        return printable(", ".join(parts) + ": " + self.reason)
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape, so that it encodes as UTF-8."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_problem(reason: str, *, field: str = "", value: object = ABSENT) -> Problem:

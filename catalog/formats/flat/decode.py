@@ -37,7 +37,13 @@ from catalog.formats.problems import (
     file_problem,
     to_json,
 )
-from catalog.formats.strict_json import JSONObject, load_document, non_finite
+from catalog.formats.strict_json import (
+    LONE_SURROGATE,
+    JSONObject,
+    load_document,
+    lone_surrogate,
+    non_finite,
+)
 from catalog.models import ServedModel
 from catalog.validators import validate_country_code
 
@@ -221,6 +227,10 @@ class _RecordChecker:
                 self.report(prefix + key, ABSENT, "required key missing.")
         for key in obj.repeated_keys:
             self.report(prefix + key, obj[key], "the key appears more than once in the object.")
+        for key, value in obj.items():
+            # The objects of known keys (pricing, each datacenter) are checked on their own.
+            if lone_surrogate(key) or lone_surrogate(value, into_objects=key not in known):
+                self.report(prefix + key, value, LONE_SURROGATE)
         for key in sorted(obj.keys() - set(known)):
             self.parsed.ignored_keys[f"{pattern}.{key}"] += 1
             if non_finite(obj[key]):
@@ -321,6 +331,8 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
         )
     for key in document.keys() - {"data"}:
         parsed.ignored_keys[key] += 1
+        if lone_surrogate(key) or lone_surrogate(document[key]):
+            parsed.problems.append(file_problem(LONE_SURROGATE, field=key, value=document[key]))
 
     first_index: dict[str, int] = {}
     broken: list[Entry] = []
