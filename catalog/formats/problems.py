@@ -22,6 +22,8 @@ ABSENT = _Absent()
 
 # The most characters of one value, ID or field a message echoes.
 ECHO_LIMIT = 80
+# The most characters of a reason: the longest written is under half of it.
+REASON_LIMIT = 400
 
 
 class LongInteger:
@@ -53,10 +55,14 @@ def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
 
 
 def echo(value: object) -> str:
-    """A value of the file as a message shows it: JSON, shortened."""
+    """A value of the file as a message shows it: JSON, shortened, with the length it had."""
     if isinstance(value, LongInteger):
         return str(value)
-    return shorten(to_json(value))
+    text = to_json(value)
+    if len(text) <= ECHO_LIMIT:
+        return text
+    length = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} as JSON"
+    return f"{text[: ECHO_LIMIT - 1]}… ({length})"
 
 
 def describe(value: object) -> str:
@@ -98,7 +104,8 @@ class Problem:
             parts.append(shorten(self.field))
         if self.value is not ABSENT:
             parts.append(f"value {echo(self.value)}")
-        return printable(", ".join(parts) + ": " + self.reason)
+        # A rule's message may quote the whole value (a name's control characters).
+        return printable(", ".join(parts) + ": " + shorten(self.reason, REASON_LIMIT))
 
 
 def printable(text: str) -> str:
