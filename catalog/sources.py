@@ -8,7 +8,7 @@ one-line message for anything that stops a source being read, never a traceback.
   into one buffer, sized up front when the size is known (a file's, a ``Content-Length``), so
   a source that announces too much is refused before a byte of it is read, and one that sends
   too much is refused at the first byte over. ``MAX_BYTES_LIMIT`` caps the cap: an import
-  holds the parsed records too, about ten times the file's size (docs/ARCHITECTURE.md).
+  holds the parsed records too, about ten times the file's size (README, import options).
 - ``timeout`` bounds a download as a whole: connecting, redirects, headers and body must all
   be done by one deadline, however slowly the server trickles its bytes. Only the name lookup
   (the system resolver's own timeouts) is outside it.

@@ -14,6 +14,7 @@ encode) is found by ``lone_surrogate`` so that the decoder can name its record a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -38,6 +39,8 @@ _BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
 # For the error message only: one match per string, opening or closing bracket.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)|[\[{]|[\]}]', re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# UTF-8 cannot encode a surrogate: one in a decoded text comes from an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 # The reason of a problem about a value with a lone surrogate.
 LONE_SURROGATE = (
     "holds a lone surrogate (half of a UTF-16 pair, such as \\ud800), which is not Unicode "
@@ -46,13 +49,22 @@ LONE_SURROGATE = (
 
 
 class JSONObject(dict):
-    """A JSON object that remembers the keys it held more than once (the last one wins)."""
+    """A JSON object that remembers the keys it held more than once (the last one wins).
+
+    ``may_hold_lone_surrogates`` is true in a document whose text has a surrogate's escape
+    (usually none has): only then is it worth looking for one with ``lone_surrogate``.
+    """
 
     repeated_keys: tuple[str, ...] = ()
+    may_hold_lone_surrogates = False
 
 
-def _object(pairs: list[tuple[str, object]]) -> JSONObject:
-    obj = JSONObject(pairs)
+class _SurrogateEscapesJSONObject(JSONObject):
+    may_hold_lone_surrogates = True
+
+
+def _object(pairs: list[tuple[str, object]], cls: type[JSONObject] = JSONObject) -> JSONObject:
+    obj = cls(pairs)
     if len(obj) < len(pairs):
         seen: set[str] = set()
         repeated = []
@@ -107,7 +119,10 @@ def nesting_depth(data: bytes) -> int:
     """
     if b"\\" in data:
         data = _ESCAPE.sub(b"", data)
-    brackets = _STRING.sub(b"", data.translate(_BRACES_AS_BRACKETS, _NOT_QUOTE_OR_BRACKET))
+    quotes_and_brackets = data.translate(_BRACES_AS_BRACKETS, _NOT_QUOTE_OR_BRACKET)
+    # Two quotes in a row are an empty string or two strings with no bracket between them;
+    # dropping them keeps every bracket outside strings, and leaves few strings for the regex.
+    brackets = _STRING.sub(b"", quotes_and_brackets.replace(b'""', b""))
     depth = 0
     while brackets and depth <= MAX_DEPTH:
         inner = brackets.replace(b"[]", b"")
@@ -163,8 +178,11 @@ def decode_utf8(data: bytes) -> str:
 
 def load_json(text: str) -> object:
     """The JSON document in ``text``; its objects are ``JSONObject``s."""
+    hook = _object
+    if _SURROGATE_ESCAPE.search(text):
+        hook = functools.partial(_object, cls=_SurrogateEscapesJSONObject)
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_int=_integer)
+        return json.loads(text, object_pairs_hook=hook, parse_int=_integer)
     except RecursionError:
         # Not reached through load_document, which measures the depth first.
         raise CatalogFileInvalid(

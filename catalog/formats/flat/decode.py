@@ -227,7 +227,7 @@ class _RecordChecker:
                 self.report(prefix + key, ABSENT, "required key missing.")
         for key in obj.repeated_keys:
             self.report(prefix + key, obj[key], "the key appears more than once in the object.")
-        for key, value in obj.items():
+        for key, value in obj.items() if obj.may_hold_lone_surrogates else ():
             # The objects of known keys (pricing, each datacenter) are checked on their own.
             if lone_surrogate(key) or lone_surrogate(value, into_objects=key not in known):
                 self.report(prefix + key, value, LONE_SURROGATE)
@@ -331,7 +331,9 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
         )
     for key in document.keys() - {"data"}:
         parsed.ignored_keys[key] += 1
-        if lone_surrogate(key) or lone_surrogate(document[key]):
+        if document.may_hold_lone_surrogates and (
+            lone_surrogate(key) or lone_surrogate(document[key])
+        ):
             parsed.problems.append(file_problem(LONE_SURROGATE, field=key, value=document[key]))
 
     first_index: dict[str, int] = {}
