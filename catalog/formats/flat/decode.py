@@ -31,6 +31,7 @@ from catalog.formats.flat.names import (
 )
 from catalog.formats.problems import (
     ABSENT,
+    MAX_PROBLEMS,
     CatalogFileInvalid,
     Problem,
     describe,
@@ -338,7 +339,11 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
 
     first_index: dict[str, int] = {}
     broken: list[Entry] = []
+    complete = True
     for index, raw in enumerate(records):
+        if len(parsed.problems) >= MAX_PROBLEMS:
+            complete = False
+            break
         if isinstance(raw, JSONObject):
             checker = _RecordChecker(parsed, index, raw)
             entry = checker.check()
@@ -356,9 +361,12 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
         # The file is refused whatever the catalog holds, so every record is held against the
         # rules now, without reading the catalog: one attempt reports every problem.
         for entry in broken + parsed.entries:
+            if len(parsed.problems) >= MAX_PROBLEMS:
+                complete = False
+                break
             parsed.problems += entry.rule_problems()
         parsed.problems.sort(key=problem_order)
-        raise CatalogFileInvalid(parsed.problems)
+        raise CatalogFileInvalid(parsed.problems, complete=complete)
     return parsed.entries, parsed.ignored_keys
 
 

@@ -103,8 +103,10 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         except CatalogFileInvalid as error:
             count = len(error.problems)
+            at_least = "" if error.complete else "at least "
             raise CommandError(
-                f"{name}: {count} problem{'s' if count != 1 else ''}, nothing was imported.\n"
+                f"{name}: {at_least}{count} problem{'s' if count != 1 else ''}, "
+                "nothing was imported.\n"
                 f"{error}"
             ) from None
         if result.ignored_keys:
