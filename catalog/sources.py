@@ -35,7 +35,7 @@ from typing import BinaryIO
 from catalog.formats.problems import shorten
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-# 256 MiB of catalog is some 450,000 models, and takes about 3 GB to import.
+# 256 MiB of catalog is some 450,000 models, and takes about 2.5 GB to import.
 MAX_BYTES_LIMIT = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30
 
