@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -484,10 +485,15 @@ def test_a_redirect_to_another_scheme_is_refused(refused, hostile_server):
 
 
 def _database_url() -> str:
+    """The test database, for a process of its own (a socket directory for the embedded one)."""
     settings = connection.settings_dict
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
-    return f"postgres://{settings['USER']}{password}@{host}/{settings['NAME']}"
+    user = quote(settings["USER"], safe="")
+    if settings["PASSWORD"]:
+        user += ":" + quote(settings["PASSWORD"], safe="")
+    host = settings["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        return f"postgresql://{user}@/{settings['NAME']}?host={quote(host, safe='/')}"
+    return f"postgresql://{user}@{host}:{settings['PORT'] or 5432}/{settings['NAME']}"
 
 
 @pytest.mark.parametrize(
