@@ -34,6 +34,7 @@ from catalog.revision import CHANNEL, REVISION_SQL
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+MAX_READS = 8
 CONNECT_TIMEOUT_SECONDS = 2
 # A listener whose peer vanished without closing (a network partition) is noticed by TCP
 # keepalives within about idle + interval * count seconds.
@@ -65,6 +66,12 @@ class RevisionListener:
     @property
     def healthy(self) -> bool:
         return self._revision is not None and self._pid == os.getpid()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL backend listening for this process (operators, tests)."""
+        connection = self._connection
+        return connection.info.backend_pid if connection is not None and self.healthy else None
 
     def revision(self) -> int | None:
         """The latest committed revision this process has been told of, or None when unsure."""
@@ -123,19 +130,38 @@ class RevisionListener:
         self._poll.register(connection.fileno(), select.POLLIN)
         self._revision = row[0] if row else 0
         self.generation += 1
-        self._drain()  # notifications that arrived with the answers above
+        try:  # notifications that arrived with the answers above (psycopg kept them)
+            for notify in connection.notifies(timeout=0):
+                self._raise_to(notify.payload)
+        except (psycopg.Error, ValueError) as error:
+            self._failed("stopped listening for catalog changes", error)
+            return
         if self._revision is not None and self._failing:
             self._failing = False
             logger.warning("Listening for catalog changes again")
 
     def _drain(self) -> None:
+        """Read what the socket holds, without waiting: notifications, or the end of the session
+        (consume_input raises when the server has gone), which makes the listener unhealthy."""
+        pgconn = self._connection.pgconn
         try:
-            for notify in self._connection.notifies(timeout=0):
-                number = int(notify.payload)
-                if number > self._revision:
-                    self._revision = number
+            # A server that ends the session sends a message, then closes: reading the message
+            # succeeds, and only the next read sees the end. So read while bytes are waiting.
+            for _ in range(MAX_READS):
+                pgconn.consume_input()
+                while (notify := pgconn.notifies()) is not None:
+                    self._raise_to(notify.extra)
+                if not self._poll.poll(0):
+                    break
+            if pgconn.status != psycopg.pq.ConnStatus.OK:
+                raise psycopg.OperationalError("the connection is not usable")
         except (psycopg.Error, ValueError) as error:
             self._failed("stopped listening for catalog changes", error)
+
+    def _raise_to(self, payload: bytes | str) -> None:
+        number = int(payload)
+        if number > self._revision:
+            self._revision = number
 
     def _failed(self, what: str, error: Exception) -> None:
         self._drop()
