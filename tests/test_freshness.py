@@ -99,9 +99,7 @@ def test_a_warm_request_makes_no_query_when_the_revision_is_pushed(
     assert catalog_cache.listener.healthy
 
 
-def test_the_committing_process_sees_its_change_on_its_very_next_request(
-    client, make_model, push
-):
+def test_the_committing_process_sees_its_change_on_its_very_next_request(client, make_model, push):
     model = make_model(MODEL_ID, price_prompt=OLD_PRICE)
     client.get(URL)
     listener = catalog_cache.listener
