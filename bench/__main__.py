@@ -106,7 +106,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--import-runs",
         type=int,
-        default=3,
+        default=2,
         help="runs of each import, with and without history (default %(default)s)",
     )
     parser.add_argument(

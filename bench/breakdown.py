@@ -49,7 +49,8 @@ def _request(application, accept_encoding: str) -> None:
         for _ in response:
             pass
     finally:
-        response.close()
+        if hasattr(response, "close"):  # the fast path answers with a plain list
+            response.close()
 
 
 def main() -> None:
