@@ -199,6 +199,17 @@ class CatalogCache:
         self._confirmed_at = now
         return rendered, None
 
+    def warm(self) -> Rendered | None:
+        """The body, if this process knows it is current without asking anyone (the revision
+        pushed, the listener healthy, no outage in progress); None when serving needs more."""
+        local = self._local
+        if local is None or self._failing_since is not None:
+            return None
+        if self._pushed_revision() != local.revision:
+            return None
+        self._confirmed_at = self.clock()
+        return local
+
     def current(self) -> Rendered:
         """The rendered catalog at the latest committed revision."""
         local = self._local

@@ -5,10 +5,11 @@ middleware chain and DRF's dispatch cost it more than everything else together
 (docs/PERFORMANCE.md). Like WhiteNoise in front of static files, this wraps the WSGI
 application and answers the endpoint itself, with the same response the view would send:
 the same ``catalog_response``, the same ``SecurityMiddleware`` headers, the host checked against
-``ALLOWED_HOSTS``, and ``request_started``/``request_finished`` sent as Django sends them (so
-persistent connections are checked and recycled as on any request). Anything it would answer
-differently from the stack (a disallowed host, an https redirect, other methods, a database
-error with nothing to serve) goes to Django's handler, which answers as before.
+``ALLOWED_HOSTS``, and, whenever the request may touch the database, ``request_started`` and
+``request_finished`` sent as Django sends them (so persistent connections are checked and
+recycled as on any request). Anything it would answer differently from the stack (a
+disallowed host, an https redirect, other methods, a database error with nothing to serve)
+goes to Django's handler, which answers as before.
 """
 
 from __future__ import annotations
@@ -43,17 +44,24 @@ class CatalogFastPath:
             "HEAD",
         }:
             return self.application(environ, start_response)
-        signals.request_started.send(sender=self.__class__, environ=environ)
-        try:
-            response = self._respond(WSGIRequest(environ))
-        finally:
-            signals.request_finished.send(sender=self.__class__)
+        request = WSGIRequest(environ)
+        rendered = catalog_cache.warm()
+        if rendered is not None:
+            # Nothing touches the database: request_started and request_finished, whose work
+            # is checking and recycling database connections, have nothing to do.
+            response = self._respond(request, lambda: (rendered, None))
+        else:
+            signals.request_started.send(sender=self.__class__, environ=environ)
+            try:
+                response = self._respond(request, catalog_cache.serve)
+            finally:
+                signals.request_finished.send(sender=self.__class__)
         if response is None:
             return self.application(environ, start_response)
         start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
         return [response.content]
 
-    def _respond(self, request):
+    def _respond(self, request, serve):
         try:
             request.get_host()
         except DisallowedHost:
@@ -61,7 +69,7 @@ class CatalogFastPath:
         if self.security.process_request(request) is not None:
             return None  # an https redirect: Django's handler sends it
         try:
-            rendered, stale_seconds = catalog_cache.serve()
+            rendered, stale_seconds = serve()
         except DatabaseError:
             return None  # the view answers 503
         response = catalog_response(request, rendered, stale_seconds)

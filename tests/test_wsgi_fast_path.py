@@ -9,6 +9,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
+from router.cache import catalog_cache
 from router.wsgi import CatalogFastPath
 
 # Committed data: the fast path sends request_started, which (as in production) may close a
