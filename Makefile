@@ -57,8 +57,8 @@ lint: install
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 
-# Performance figures side by side (about 7 minutes): prints tables, rewrites docs/PERFORMANCE.md.
-# Uses its own databases on the same server and wrk (Debian package) when installed; see bench/.
+# Performance figures side by side (about 8 minutes): prints tables, rewrites docs/PERFORMANCE.md.
+# Uses its own databases (<database>_bench_*) on the same server and needs wrk (Debian package); see bench/.
 # e.g. make bench BENCH_ARGS="--sizes 100,1000 --rounds 2"  (python -m bench --help)
 bench: export SECRET_KEY ?= bench-only-secret-key
 bench: export EMBEDDED_POSTGRES ?= 1

@@ -110,26 +110,40 @@ else:
     # Persistent connections: a new connection per request costs most of the endpoint's speed
     # (../shared/docs/PRODUCT.md, "What the speed targets imply").
     _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600)
-_database["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# A persistent (or pooled) connection is checked before its first use in a request, so one
+# that went stale across a database restart is replaced instead of failing the request.
+_database["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Shared cache ---------------------------------------------------------------------------
-# Optional. With REDIS_URL the router keeps the catalog revision and the rendered body in Redis,
-# so a warm request makes no database round trip; without it each request asks PostgreSQL for
-# the revision (one query), which is correct across any number of processes.
+# Optional. With REDIS_URL the processes share rendered catalog bodies, so a new revision is
+# rendered once rather than once per process. Redis never decides freshness (the revision comes
+# from PostgreSQL) and its keys name the database they came from.
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     parse_redis_url("REDIS_URL", REDIS_URL)
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "catalog")
+# Connect and read timeout: a hung Redis costs a request at most this long...
+REDIS_TIMEOUT_MS = env_int("REDIS_TIMEOUT_MS", 5, minimum=1)
+# ...and is then left alone for this long (logged once each time).
+REDIS_BREAKER_SECONDS = env_int("REDIS_BREAKER_SECONDS", 30, minimum=1)
 
 # --- The public endpoint --------------------------------------------------------------------
 # max-age of the endpoint's Cache-Control; 0 means "public, no-cache" (revalidate every time).
 CATALOG_CACHE_MAX_AGE = env_int("CATALOG_CACHE_MAX_AGE", 0)
-# How long a revision read from Redis is trusted before it is read again from PostgreSQL. Writes
-# through Django (admin, import, shell ORM) update Redis at once; this bounds only how long a
-# write made outside Django (raw SQL) can go unseen.
-CATALOG_REVISION_TTL = env_int("CATALOG_REVISION_TTL", 30, minimum=1)
+# push: PostgreSQL notifies each process of every committed revision (LISTEN/NOTIFY), so a warm
+# request asks nothing. strict: every request asks PostgreSQL, for read-after-write across
+# processes, or behind a transaction pooler (PgBouncer in transaction mode), where LISTEN fails.
+CATALOG_FRESHNESS = env_str("CATALOG_FRESHNESS", "push").strip().lower()
+if CATALOG_FRESHNESS not in {"push", "strict"}:
+    raise ImproperlyConfigured(
+        f"CATALOG_FRESHNESS must be push or strict, not {CATALOG_FRESHNESS!r}."
+    )
+# While PostgreSQL is unreachable, the endpoint serves the last catalog its process rendered, with
+# a Catalog-Stale header, for up to this many seconds after it was last known to be current;
+# then 503. 0 turns it off.
+CATALOG_STALE_IF_ERROR = env_int("CATALOG_STALE_IF_ERROR", 300)
 
 
 def _env_decimal(name: str, default: str) -> Decimal:
