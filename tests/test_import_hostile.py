@@ -7,7 +7,6 @@ leaves the catalog as it was: its revision, its rows and their history.
 from __future__ import annotations
 
 import contextlib
-import copy
 import http.server
 import io
 import json
@@ -17,7 +16,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -30,36 +28,10 @@ from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
 from catalog.sources import MAX_BYTES_LIMIT, CatalogSourceError, read_source
+from tests.helpers import NEW_RECORD as RECORD
+from tests.helpers import record
 
 ROOT = Path(__file__).resolve().parent.parent
-
-RECORD: dict[str, Any] = {
-    "id": "acme/new-model",
-    "hugging_face_id": "acme/new-model",
-    "name": "New model",
-    "created": 1736942400,
-    "input_modalities": ["text"],
-    "output_modalities": ["text"],
-    "quantization": "fp8",
-    "context_length": 131072,
-    "max_output_length": 8192,
-    "pricing": {
-        "prompt": "0.00000015",
-        "completion": "0.0000006",
-        "image": "0",
-        "request": "0",
-        "input_cache_read": "0",
-    },
-    "supported_sampling_parameters": ["temperature", "top_p"],
-    "supported_features": ["tools"],
-    "datacenters": [{"country_code": "US"}],
-}
-
-
-def record(**changes) -> dict:
-    result = copy.deepcopy(RECORD)
-    result.update(changes)
-    return result
 
 
 def catalog_file(*records: dict, **top_level) -> bytes:
