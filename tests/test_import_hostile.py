@@ -186,7 +186,7 @@ LONE = "holds a lone surrogate (half of a UTF-16 pair, such as \\ud800), which i
             id="inside an unknown key",
         ),
         pytest.param(
-            catalog_file(record(**{"x\ud800": 1})),
+            catalog_file(record() | {"x\ud800": 1}),
             f'record 0, id "acme/new-model", x\\ud800, value 1: {LONE}',
             id="a key",
         ),
@@ -269,7 +269,7 @@ def test_an_integer_of_thousands_of_digits_is_named_not_converted(refused, data,
 
 def test_long_values_ids_and_keys_are_echoed_shortened_with_their_length(refused):
     long_id = "i" * 10_000_000
-    data = catalog_file(record(id=long_id, **{"k" * 1_000_000: float("nan")}))
+    data = catalog_file(record(id=long_id) | {"k" * 1_000_000: float("nan")})
     message = refused(data)
     assert len(message) < 2000
     shown_id = '"' + "i" * 78 + "… (10,000,000 characters)"
@@ -288,7 +288,7 @@ def test_a_rule_message_quoting_a_huge_value_is_shortened(refused):
 
 def test_a_notice_names_at_most_20_unknown_keys(catalog, tmp_path):
     extra = {f"extra{n:03}": n for n in range(25)}
-    (tmp_path / "catalog.json").write_bytes(catalog_file(record(**extra)))
+    (tmp_path / "catalog.json").write_bytes(catalog_file(record() | extra))
     stderr = io.StringIO()
     call_command(
         "import_models", str(tmp_path / "catalog.json"), stdout=io.StringIO(), stderr=stderr
