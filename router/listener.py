@@ -80,7 +80,7 @@ class RevisionListener:
         try:
             if not self.healthy:
                 self._open_if_due()
-            elif self._poll.poll(0):
+            elif self._poll is not None and self._poll.poll(0):
                 self._drain()
             return self._revision
         finally:
@@ -143,7 +143,10 @@ class RevisionListener:
     def _drain(self) -> None:
         """Read what the socket holds, without waiting: notifications, or the end of the session
         (consume_input raises when the server has gone), which makes the listener unhealthy."""
-        pgconn = self._connection.pgconn
+        connection, poll = self._connection, self._poll
+        if connection is None or poll is None:
+            return
+        pgconn = connection.pgconn
         try:
             # A server that ends the session sends a message, then closes: reading the message
             # succeeds, and only the next read sees the end. So read while bytes are waiting.
@@ -151,7 +154,7 @@ class RevisionListener:
                 pgconn.consume_input()
                 while (notify := pgconn.notifies()) is not None:
                     self._raise_to(notify.extra)
-                if not self._poll.poll(0):
+                if not poll.poll(0):
                     break
             if pgconn.status != psycopg.pq.ConnStatus.OK:
                 raise psycopg.OperationalError("the connection is not usable")
@@ -160,7 +163,8 @@ class RevisionListener:
 
     def _raise_to(self, payload: bytes | str) -> None:
         number = int(payload)
-        if number > self._revision:
+        # Only a listening connection reads notifications, and it always holds a revision.
+        if self._revision is not None and number > self._revision:
             self._revision = number
 
     def _failed(self, what: str, error: Exception) -> None:

@@ -73,11 +73,10 @@ print(json.dumps([fresh, [q["sql"] for q in queries]]), flush=True)
         processes.database_url(),
     )
     try:
-        assert Decimal(other.stdout.readline()) == OLD_PRICE
+        assert Decimal(processes.receive(other)) == OLD_PRICE
         raw_update(NEW_PRICE)
-        other.stdin.write("committed\n")
-        other.stdin.flush()
-        fresh, queries = json.loads(other.stdout.readline())
+        processes.send(other, "committed")
+        fresh, queries = json.loads(processes.receive(other))
     finally:
         processes.stop(other)
 
@@ -104,6 +103,7 @@ def test_the_committing_process_sees_its_change_on_its_very_next_request(client,
     client.get(URL)
     listener = catalog_cache.listener
     revision_before = listener.revision()
+    assert revision_before is not None  # listening since the first request
 
     model.price_prompt = NEW_PRICE
     model.save()  # on commit, catalog_changed: the next request asks
