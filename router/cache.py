@@ -89,7 +89,7 @@ class SharedBodies:
     def __init__(self, clock: Callable[[], float]):
         self.clock = clock
         self._client: redis.Redis | None = None
-        self._url: str | None = None
+        self._made_for: tuple[str, int] | None = None  # the URL and timeout of _client
         self._skip_until = 0.0
         self._identity: str | None = None
 
@@ -129,7 +129,8 @@ class SharedBodies:
         url = settings.REDIS_URL
         if not url or self.clock() < self._skip_until:
             return None
-        if self._client is None or self._url != url:
+        made_for = (url, settings.REDIS_TIMEOUT_MS)
+        if self._client is None or self._made_for != made_for:
             timeout = settings.REDIS_TIMEOUT_MS / 1000
             # No retries: a second try at a hung server only doubles what the request waits.
             self._client = redis.Redis.from_url(
@@ -138,7 +139,7 @@ class SharedBodies:
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 0),
             )
-            self._url = url
+            self._made_for = made_for
         return self._client
 
     def _key(self, revision: int) -> str:
