@@ -11,12 +11,14 @@ from django.db.models import Q
 
 from catalog.formats.flat.encode import WireRecord, render, wire_record
 from catalog.models import ServedModel
+from catalog.offering import with_offering
 from catalog.revision import current_revision
 
 
 def published_records() -> list[WireRecord]:
-    """Every published model's record, in one query whatever the catalog's size."""
-    models = ServedModel.objects.filter(is_published=True).annotate(
+    """Every published model's record, in four queries whatever the catalog's size (the models
+    with their datacenters, then their modalities, prices and capacities)."""
+    models = with_offering(ServedModel.objects.filter(is_published=True)).annotate(
         datacenter_codes=ArrayAgg(
             "datacenters__country_code",
             filter=Q(datacenters__isnull=False),

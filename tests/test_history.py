@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
-from catalog.history import HistoricalServedModel, catalog_as_of
+from catalog.history import HistoricalServedModel, catalog_as_of, state_of
 from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
@@ -92,7 +92,7 @@ def test_admin_edit_records_the_editor_and_the_old_and_new_prices(editor_client,
         None,
     )
     assert change.changed_fields == ["pricing.prompt"]
-    assert (previous.price_prompt, change.price_prompt) == (
+    assert (state_of(previous).price_prompt, state_of(change).price_prompt) == (
         Decimal("0.00000015"),
         Decimal("0.0000002"),
     )
@@ -323,7 +323,7 @@ def test_an_import_records_its_source_and_the_old_and_new_prices(run_import):
         assert entry.history_user is None
         assert entry.history_change_reason == "import_models: catalog.json"
     assert (created.changed_fields, change.changed_fields) == ([], ["pricing.prompt"])
-    assert (created.price_prompt, change.price_prompt) == (
+    assert (state_of(created).price_prompt, state_of(change).price_prompt) == (
         Decimal("0.00000015"),
         Decimal("0.0000002"),
     )

@@ -135,7 +135,7 @@ BAD_INPUTS = [
     ("unknown feature", catalog_file(record(supported_features=["telepathy"])), "telepathy"),
     (
         "unknown sampling parameter",
-        catalog_file(record(supported_sampling_parameters=["min_p"])),
+        catalog_file(record(supported_sampling_parameters=["mood"])),
         "supported_sampling_parameters",
     ),
     ("unknown input modality", catalog_file(record(input_modalities=["smell"])), "smell"),

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
-from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter, canonical
-from catalog.formats.flat.names import PRICING_FIELDS
+from catalog.choices import Direction, InputModality, OutputModality, canonical
+from catalog.formats.flat.names import PRICING_KEYS
+from catalog.formats.flat.offering import flat_parameters, flat_prices
 from catalog.models import ServedModel
 
 
@@ -65,25 +66,25 @@ def iso_date(day: date) -> str:
 
 
 def wire_record(model: ServedModel, datacenter_codes: Sequence[str]) -> WireRecord:
+    """The flat record of ``model`` (its columns and its ``offering``) with these datacenters."""
+    offering = model.offering
+    prices = flat_prices(offering)
+    sampling, features = flat_parameters(offering)
     record: WireRecord = {
         "id": model.model_id,
         "hugging_face_id": model.hugging_face_id,
         "name": model.name,
         "created": unix_seconds(model.created),
-        # Canonical order whatever the storage holds: clean() canonicalises, but writes that
-        # skip it (a shell, raw SQL) must not change what is served.
-        "input_modalities": canonical(model.input_modalities, InputModality),
-        "output_modalities": canonical(model.output_modalities, OutputModality),
+        "input_modalities": canonical(offering.kinds(Direction.INPUT), InputModality),
+        "output_modalities": canonical(offering.kinds(Direction.OUTPUT), OutputModality),
         "quantization": model.quantization,
         "context_length": model.context_length,
         "max_output_length": model.max_output_length,
         "pricing": {
-            key: plain_decimal(getattr(model, field)) for key, field in PRICING_FIELDS.items()
+            key: plain_decimal(prices[key]) for key in PRICING_KEYS
         },  # type: ignore[typeddict-item]  # the keys are PRICING_KEYS, which mypy cannot follow
-        "supported_sampling_parameters": canonical(
-            model.supported_sampling_parameters, SamplingParameter
-        ),
-        "supported_features": canonical(model.supported_features, Feature),
+        "supported_sampling_parameters": sampling,
+        "supported_features": features,
         "datacenters": [{"country_code": code} for code in sorted(set(datacenter_codes))],
     }
     if model.deprecation_date is not None:
