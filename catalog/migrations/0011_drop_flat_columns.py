@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0008_offering_data"),
+        ("catalog", "0010_offering_data"),
     ]
 
     operations = [

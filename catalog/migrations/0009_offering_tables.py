@@ -12,7 +12,7 @@ import catalog.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0006_choice_labels"),
+        ("catalog", "0008_revision_notify"),
     ]
 
     operations = [

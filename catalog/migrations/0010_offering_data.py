@@ -231,7 +231,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION catalog_bump_revision();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0007_offering_tables")]
+    dependencies = [("catalog", "0009_offering_tables")]
 
     operations = [
         migrations.RunSQL(
