@@ -1,5 +1,6 @@
 # Two commands set everything up: `make run` and `make test`. Each target is idempotent.
-# Without DATABASE_URL an embedded PostgreSQL (pgserver) runs with its data in .pgdata/.
+# Without DATABASE_URL an embedded PostgreSQL (pgserver) runs with its data in .pgdata/: the
+# targets below turn on DEBUG or EMBEDDED_POSTGRES, without which settings refuse to start one.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -42,21 +43,25 @@ superuser: install
 
 # The whole suite against real PostgreSQL: DATABASE_URL, or the embedded server.
 test: export SECRET_KEY ?= test-only-secret-key
+test: export EMBEDDED_POSTGRES ?= 1
 test: export SECURE_SSL_REDIRECT = 0
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: export SECRET_KEY ?= lint-only-secret-key
+lint: export EMBEDDED_POSTGRES ?= 1
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 
-# Performance figures side by side (about 7 minutes): prints tables, rewrites docs/PERFORMANCE.md.
-# Uses its own databases on the same server and wrk (Debian package) when installed; see bench/.
+# Performance figures side by side (about 8 minutes): prints tables, rewrites docs/PERFORMANCE.md.
+# Uses its own databases (<database>_bench_*) on the same server and needs wrk (Debian package); see bench/.
 # e.g. make bench BENCH_ARGS="--sizes 100,1000 --rounds 2"  (python -m bench --help)
 bench: export SECRET_KEY ?= bench-only-secret-key
+bench: export EMBEDDED_POSTGRES ?= 1
 bench: export SECURE_SSL_REDIRECT = 0
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -10,11 +10,13 @@ Sections, in order (each printed as it goes):
 3. for each catalog size, a fresh database loaded by the import service, then
    queries and times of the real views (``bench.inprocess``) and the warm endpoint under load
    side by side with the bare limit (``bench.serving``), plus, at the target size, the
-   variants that show where the time goes (``bench.variants``).
+   microseconds of a warm request in-process (``bench.breakdown``) and how long a commit takes
+   to reach another process (``bench.freshness``).
 
-The bench installs nothing. It creates databases named ``<prefix>_*`` on the PostgreSQL server
-of ``DATABASE_URL`` (or the embedded one) and drops them at the end, and uses Redis keys under
-``bench-<pid>-*`` in the database of ``--redis-url``, deleted at the end too.
+The bench installs nothing and needs wrk. It creates databases named ``<prefix>_*`` (by
+default ``<DATABASE_URL's database>_bench_*``) on the PostgreSQL server of ``DATABASE_URL`` (or
+the embedded one) and drops them at the end, and uses Redis keys under ``bench-<pid>-*`` in the
+database of ``--redis-url``, deleted at the end too.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from bench import ROOT, report, serving, setup_django
+from bench import ENDPOINT, ROOT, report, serving, setup_django
 from bench.databases import Databases, server_url
-from bench.load import wrk_path
+from bench.load import Server, wrk_path
 
 DEFAULT_SIZES = (100, 1000, 10000)
 BREAKDOWN_ROUNDS = 3
@@ -49,8 +52,9 @@ def placement_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
         "--db-prefix",
-        default="bench",
-        help="prefix of the databases the bench creates (default %(default)s)",
+        default=None,
+        help="prefix of the databases the bench creates "
+        "(default: the name of DATABASE_URL's database, then _bench)",
     )
     parser.add_argument(
         "--redis-url",
@@ -102,7 +106,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--import-runs",
         type=int,
-        default=3,
+        default=2,
         help="runs of each import, with and without history (default %(default)s)",
     )
     parser.add_argument(
@@ -113,9 +117,16 @@ def parse_args() -> argparse.Namespace:
         "its time is scaled to the whole file (default %(default)s)",
     )
     parser.add_argument(
-        "--no-variants",
-        action="store_true",
-        help="skip the variants that show where a warm request's time goes",
+        "--changes",
+        type=int,
+        default=300,
+        help="commits timed from commit to notification in another process (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-changes",
+        type=int,
+        default=40,
+        help="commits timed from commit to the first fresh response (default %(default)s)",
     )
     args = parser.parse_args()
     args.sizes = sorted(int(size) for size in args.sizes.split(","))
@@ -225,18 +236,36 @@ def import_section(args, databases: Databases, env: dict, files, repriced: Path)
     return figures
 
 
-def breakdown(apps, env: dict, redis_url: str, prefix: str) -> dict:
+def breakdown(env: dict, redis_url: str, prefix: str) -> dict:
     """Microseconds per warm request of each app, in-process: the fastest of rounds taken in
     turn, so that a burst of the machine's other work cannot single out one app."""
     fastest: dict[str, dict[str, float]] = {}
     for _ in range(BREAKDOWN_ROUNDS):
-        for app in apps:
+        for app in serving.APPS:
+            if app.redis and not redis_url:
+                continue
             app_env = serving.app_environment(app, env, redis_url, prefix)
             times = run_task("breakdown", app.wsgi, env=app_env)
             best = fastest.setdefault(app.key, times)
             for encoding, microseconds in times.items():
                 best[encoding] = min(best[encoding], microseconds)
     return fastest
+
+
+def freshness(args, env: dict, work: Path) -> dict:
+    """Commit to notification in another process, and to the first fresh response of a server."""
+    server = Server("freshness", "config.wsgi:application", env, 1, work)
+    server.start(ready_path="/healthz")
+    try:
+        return run_task(
+            "freshness",
+            str(args.changes),
+            str(args.http_changes),
+            server.url(ENDPOINT),
+            env=env,
+        )
+    finally:
+        server.stop()
 
 
 def size_section(args, size: int, databases: Databases, env: dict, files, redis_url, work):
@@ -252,12 +281,11 @@ def size_section(args, size: int, databases: Databases, env: dict, files, redis_
     progress(f"{size}: {json.dumps(figures['inprocess'])}")
 
     apps = tuple(app for app in serving.APPS if redis_url or not app.redis)
-    if size == args.target_size and not args.no_variants:
-        apps += serving.VARIANTS
-        figures["breakdown"] = breakdown(
-            (*apps, serving.WITHOUT_DRF), catalog_env, redis_url, prefix
-        )
+    if size == args.target_size:
+        figures["breakdown"] = breakdown(catalog_env, redis_url, prefix)
         progress(f"{size}: µs per warm request, in-process: {json.dumps(figures['breakdown'])}")
+        figures["freshness"] = freshness(args, catalog_env, work)
+        progress(f"{size}: commit to another process: {json.dumps(figures['freshness'])}")
     load = serving.LoadSettings(args.duration, args.rounds, args.connections, workers=2)
     figures["load"] = serving.measure(
         apps, catalog_env, redis_url, prefix, load, work / str(size), progress
@@ -278,11 +306,7 @@ def main() -> None:
     from bench.generate import catalog_bytes, repriced_catalog_bytes
 
     if not wrk_path():
-        progress(
-            "wrk is not installed (Debian: apt-get install wrk); the load figures come "
-            "from the bounded Python client, which is far slower, so the ratios "
-            "understate the gap to the bare app."
-        )
+        sys.exit("python -m bench: wrk is not installed (Debian: apt-get install wrk).")
     problem = redis_problem(args.redis_url)
     redis_url = "" if problem else args.redis_url
     if problem:
@@ -299,7 +323,8 @@ def main() -> None:
         "redis_skipped": problem,
         "sizes": {},
     }
-    databases = Databases(url, args.db_prefix)
+    prefix = args.db_prefix or f"{urlsplit(url).path.lstrip('/') or 'catalog'}_bench"
+    databases = Databases(url, prefix)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         progress("migrating the template database…")

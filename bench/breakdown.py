@@ -2,11 +2,9 @@
 
     DATABASE_URL=... [REDIS_URL=...] python -m bench.breakdown MODULE:APP
 
-Run once per variant (``config.wsgi:application`` and those of ``bench.variants``), the
-differences between them are the cost of each step of a warm request: the revision round
-trip, DRF's dispatch; what is left is Django's handler with the endpoint's lean middleware
-path. The time includes waiting for PostgreSQL or Redis, on this machine's loopback. Prints
-one JSON line.
+Run once per configuration of ``bench.serving.APPS``: the difference between strict and push
+is what asking PostgreSQL for the revision costs a warm request (the fallback path's cost).
+The time includes waiting for PostgreSQL, on this machine's loopback. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -51,7 +49,8 @@ def _request(application, accept_encoding: str) -> None:
         for _ in response:
             pass
     finally:
-        response.close()
+        if hasattr(response, "close"):  # the fast path answers with a plain list
+            response.close()
 
 
 def main() -> None:

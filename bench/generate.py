@@ -1,4 +1,4 @@
-"""Deterministic catalogs of N valid models in the wire format, rendered by ``catalog.wire``.
+"""Deterministic catalogs of N valid models in the flat format (``catalog.formats.flat.encode``).
 
 The same size and seed always give the same bytes, so every run imports and serves the same
 catalog. The records look like a real provider's list: Hugging Face style ids with fine-tunes,

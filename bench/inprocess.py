@@ -4,7 +4,7 @@
 
 - the endpoint, cold: the first request after a committed change, which renders the catalog;
 - the endpoint, warm: the requests after it, which serve the cached bytes;
-  both without a shared cache (the revision asked of PostgreSQL) and with Redis;
+  with the revision pushed (the default), without a shared cache and with Redis;
 - the admin's list page of served models, signed in as a superuser, plain and with a search.
 
 Prints one JSON line.

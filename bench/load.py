@@ -1,24 +1,15 @@
-"""Load on loopback: gunicorn servers the bench starts and stops, and the client that loads them.
-
-The client is wrk (Debian package ``wrk``) when it is installed; otherwise a bounded Python
-client (threads, one request per connection like wrk against gunicorn's sync workers, stopped
-by a deadline and a request cap). The Python client is much slower than wrk, so with it the
-server is rarely the bottleneck and the ratios understate the gap; the report says which
-client ran.
-"""
+"""Load on loopback: gunicorn servers the bench starts and stops, and wrk (Debian package
+``wrk``), which loads them."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -28,8 +19,6 @@ from bench import ROOT
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
 HOST = "127.0.0.1"
-# A load run never sends more than this many requests, whatever the duration.
-PYTHON_CLIENT_MAX_REQUESTS = 200_000
 
 
 def free_port() -> int:
@@ -153,55 +142,4 @@ def run_wrk(url: str, *, duration: float, connections: int, gzip: bool) -> LoadR
     )
 
 
-def run_python_client(url: str, *, duration: float, connections: int, gzip: bool) -> LoadResult:
-    """The fallback when wrk is missing: ``connections`` threads until the deadline or the cap."""
-    parsed = urllib.request.urlparse(url)
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + duration
-
-    def worker() -> None:
-        nonlocal errors
-        while time.monotonic() < deadline:
-            with lock:
-                if len(latencies) + errors >= PYTHON_CLIENT_MAX_REQUESTS:
-                    return
-            started = time.perf_counter()
-            connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-            try:
-                connection.request("GET", parsed.path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                ok = response.status == 200
-            except OSError:
-                ok = False
-            finally:
-                connection.close()
-            with lock:
-                if ok:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    percentiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return LoadResult(
-        requests_per_second=len(latencies) / elapsed,
-        p50_ms=percentiles[49] * 1000,
-        p99_ms=percentiles[98] * 1000,
-        requests=len(latencies),
-        errors=errors,
-    )
-
-
-def run_load(url: str, *, duration: float, connections: int, gzip: bool) -> LoadResult:
-    client = run_wrk if wrk_path() else run_python_client
-    return client(url, duration=duration, connections=connections, gzip=gzip)
+run_load = run_wrk

@@ -10,19 +10,17 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench.databases import server_version
-from bench.load import wrk_path
 
 SERVER_NAMES = {
-    "app-pg": "app, revision from PostgreSQL",
-    "app-redis": "app, revision from Redis",
-    "no-round-trip": "variant: revision held in memory",
-    "without-drf": "variant: held in memory, plain view",
+    "push": "app, revision pushed",
+    "push-redis": "app, revision pushed, Redis",
+    "strict": "app, strict (the fallback path)",
     "bare": "bare WSGI (the limit)",
 }
-# Where each app asks for the revision on every warm request.
-ROUND_TRIPS = {"app-pg": "PostgreSQL", "app-redis": "Redis"}
+# The servers the load target applies to.
+TARGET_SERVERS = ("push", "push-redis")
 ENCODINGS = ("identity", "gzip")
-LOAD_TARGET = 0.7
+LOAD_TARGET = 0.75
 IMPORT_TARGET = 1 / 4
 REIMPORT_TARGET = 1 / 3
 HISTORY_TARGET = 1.5
@@ -49,8 +47,6 @@ def _redis_version(url: str) -> str:
 
 
 def _wrk_version() -> str:
-    if not wrk_path():
-        return "not installed (bounded Python client used)"
     # wrk prints its version on an unknown option, and exits non-zero.
     output = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     return output.split("[")[0].strip() or "installed"
@@ -113,7 +109,7 @@ def _load(results: dict, size: int, server: str, encoding: str) -> dict | None:
 def targets(results: dict) -> list[list[str]]:
     rows = []
     target_size = results["settings"]["target_size"]
-    for server in ROUND_TRIPS:
+    for server in TARGET_SERVERS:
         for encoding in ENCODINGS:
             figures = _load(results, target_size, server, encoding)
             if figures is None:
@@ -131,15 +127,15 @@ def targets(results: dict) -> list[list[str]]:
     warm_pg = max(
         max(figures["inprocess"]["db"]["warm_queries"]) for figures in results["sizes"].values()
     )
-    rows.append(
-        ["queries per warm request, no shared cache: ≤ 1", str(warm_pg), _met(warm_pg <= 1)]
-    )
+    rows.append(["queries per warm request, revision pushed: 0", str(warm_pg), _met(warm_pg == 0)])
     if "warm_queries" in smallest["redis"]:
         warm_redis = max(
             max(figures["inprocess"]["redis"]["warm_queries"])
             for figures in results["sizes"].values()
         )
-        rows.append(["queries per warm request, Redis: 0", str(warm_redis), _met(warm_redis == 0)])
+        rows.append(
+            ["queries per warm request, pushed, Redis: 0", str(warm_redis), _met(warm_redis == 0)]
+        )
     rows.append(
         [
             f"cold render: the same queries at {sizes[0]:,} and {sizes[-1]:,} models",
@@ -194,51 +190,6 @@ def targets(results: dict) -> list[list[str]]:
     return rows
 
 
-def _round_trip_us(breakdown: dict, server: str, encoding: str) -> float:
-    """What asking ``server``'s store for the revision costs a warm request, in µs."""
-    return breakdown[server][encoding] - breakdown["no-round-trip"][encoding]
-
-
-def missed_load_notes(results: dict) -> list[str]:
-    """Why each missed 0.7 target is missed, with the µs that the cause costs."""
-    size = results["settings"]["target_size"]
-    missed = [
-        (server, encoding, figures)
-        for server in ROUND_TRIPS
-        for encoding in ENCODINGS
-        if (figures := _load(results, size, server, encoding)) and figures["ratio"] < LOAD_TARGET
-    ]
-    if not missed:
-        return []
-    breakdown = results["sizes"][size].get("breakdown")
-    lines = [
-        f"Where the {LOAD_TARGET} targets are missed, the cause is the revision round trip "
-        "that every warm request makes, to PostgreSQL or to Redis, so that a committed change "
-        "is visible on the very next request; it is kept on purpose (see the decision under "
-        "“Where a warm request's time goes”):",
-        "",
-    ]
-    for server, encoding, figures in missed:
-        line = f"- {SERVER_NAMES[server]}, {encoding}: {figures['ratio']:.2f} × bare"
-        if breakdown is None:
-            lines.append(line + " (µs not measured in this run: `--no-variants`).")
-            continue
-        held = _load(results, size, "no-round-trip", encoding)
-        line += (
-            f"; the round trip to {ROUND_TRIPS[server]} takes "
-            f"{_round_trip_us(breakdown, server, encoding):.0f} µs of the "
-            f"{breakdown[server][encoding]:.0f} µs of a warm request in-process, and with the "
-            f"revision held in memory the ratio is {held['ratio']:.2f}"
-        )
-        if held["ratio"] < LOAD_TARGET:
-            line += (
-                f", itself under {LOAD_TARGET}: the rest is Django's handler, DRF and the "
-                f"response ({breakdown['no-round-trip'][encoding]:.0f} µs)"
-            )
-        lines.append(line + ".")
-    return [*lines, ""]
-
-
 # --- sections --------------------------------------------------------------------------------
 def _load_section(results: dict) -> list[str]:
     settings = results["settings"]
@@ -282,7 +233,7 @@ def _queries_section(results: dict) -> list[str]:
     rows = []
     for size, figures in sorted(results["sizes"].items()):
         inprocess = figures["inprocess"]
-        for mode, name in (("db", "no shared cache"), ("redis", "Redis")):
+        for mode, name in (("db", "pushed, no Redis"), ("redis", "pushed, Redis")):
             if "skipped" in inprocess[mode]:
                 rows.append([f"{size:,}", name, "skipped", "", "", inprocess[mode]["skipped"]])
                 continue
@@ -440,7 +391,7 @@ def _memory_section(results: dict) -> list[str]:
     rows = []
     for size, figures in sorted(results["sizes"].items()):
         for server, load in figures["load"]["servers"].items():
-            if server in ("app-pg", "app-redis", "bare"):
+            if server in SERVER_NAMES:
                 rows.append(
                     [
                         f"{size:,}",
@@ -459,98 +410,64 @@ def _memory_section(results: dict) -> list[str]:
     ]
 
 
-BREAKDOWN_STEPS = (
-    ("app-pg", "no-round-trip", "asking PostgreSQL for the revision (one raw query)"),
-    ("app-redis", "no-round-trip", "asking Redis for the revision (one GET with redis-py)"),
-    ("no-round-trip", "without-drf", "DRF's dispatch (`APIView` instead of a plain view)"),
-)
-
-
-def _pushed_revision_decision(breakdown: dict, load: dict, size: int) -> str:
-    """The decision not to push the revision, with what the variant shows it would gain."""
-    servers = [server for server in ROUND_TRIPS if server in breakdown]
-    saved = " and ".join(
-        f"{_round_trip_us(breakdown, server, 'gzip'):.0f} µs against {ROUND_TRIPS[server]}"
-        for server in servers
-    )
-    ratios = " and ".join(
-        "from "
-        + " and ".join(f"{load[server][encoding]['ratio']:.2f}" for server in servers)
-        + f" to {load['no-round-trip'][encoding]['ratio']:.2f} ({encoding})"
-        for encoding in ENCODINGS
-    )
-    return (
-        "- **Decision: the revision is not pushed to each process.** The variant “revision "
-        "held in memory” is the warm path of a revision pushed on change (PostgreSQL "
-        "`LISTEN/NOTIFY` from the revision trigger, or Redis pub/sub, read without a round "
-        f"trip). It would save {saved} per warm gzip request, and take the load ratio at "
-        f"{size:,} models of the app with the revision from "
-        f"{' and '.join(ROUND_TRIPS[server] for server in servers)} {ratios}. It is not "
-        "adopted: a pushed revision reaches each process a moment after the commit, so "
-        "“visible on the very next request” would become “visible once the notification is "
-        "delivered”, a sub-millisecond race in which a client can be sent the previous "
-        "catalog after the change has committed. The product brief "
-        "(`../shared/docs/PRODUCT.md`) forbids it: clients must see every committed change on "
-        "the very next request. So every warm request keeps one revision round trip, and the "
-        "gain above is the price of that guarantee. A Redis GET spares PostgreSQL, not the "
-        "request; and under load, on a 2-core machine, the other side's work also takes CPU "
-        "from the workers, which the in-process µs do not show."
-    )
-
-
 def _analysis(results: dict) -> list[str]:
     size = results["settings"]["target_size"]
     figures = results["sizes"].get(size, {})
     breakdown = figures.get("breakdown")
-    title = ["## Where a warm request's time goes", ""]
     if not breakdown:
-        return [*title, "Not measured in this run (`--no-variants`).", ""]
+        return []
     load = figures["load"]["servers"]
-
-    def ratio(server: str, encoding: str) -> str:
-        return f"{load[server][encoding]['ratio']:.2f}" if server in load else "–"
-
     rows = [
         [
             SERVER_NAMES[server],
-            f"{times['identity']:.0f}",
-            f"{times['gzip']:.0f}",
-            ratio(server, "identity"),
-            ratio(server, "gzip"),
+            *(f"{times[encoding]:.0f}" for encoding in ENCODINGS),
+            *(f"{load[server][encoding]['ratio']:.2f}" for encoding in ENCODINGS),
         ]
         for server, times in breakdown.items()
     ]
-    costs = [
-        [what, f"{breakdown[slow]['gzip'] - breakdown[fast]['gzip']:.0f}"]
-        for slow, fast, what in BREAKDOWN_STEPS
-        if slow in breakdown and fast in breakdown
+    fallback = [
+        f"{breakdown['strict'][encoding] - breakdown['push'][encoding]:.0f}"
+        for encoding in ENCODINGS
     ]
-    costs.append(
-        [
-            "what is left: Django's handler, `SecurityMiddleware` and the lean path, the response",
-            f"{breakdown['without-drf']['gzip']:.0f}",
-        ]
-    )
     return [
-        *title,
-        f"At {size:,} models each variant of `bench/variants.py` takes one more cost away from "
-        "the app as it runs, with the same middleware, view, cached bytes and gunicorn flags. "
-        "Microseconds are per warm request with the app called in-process (no sockets, no "
-        "gunicorn; the fastest of 15 batches of 200, from 3 processes taken in turn with the "
-        "other variants); ratios are from the load runs above.",
+        "## A warm request in-process",
+        "",
+        f"At {size:,} models, microseconds per warm request with the app called in-process (no "
+        "sockets, no gunicorn; the fastest of 15 batches of 200, from 3 processes taken in turn); "
+        "ratios are from the load runs above. Asking PostgreSQL for the revision, what strict "
+        "mode does on every request and what a process does while its listener is down, costs "
+        f"{fallback[0]} µs (identity) and {fallback[1]} µs (gzip).",
         "",
         *_table(["server", "µs identity", "µs gzip", "ratio identity", "ratio gzip"], rows),
-        "What each step costs a warm gzip request, in µs (differences of the rows above):",
+    ]
+
+
+def _freshness_section(results: dict) -> list[str]:
+    size = results["settings"]["target_size"]
+    figures = results["sizes"].get(size, {}).get("freshness")
+    if not figures:
+        return []
+    rows = [
+        [
+            what,
+            str(figures[key]["changes"]),
+            *(f"{figures[key][stat]:.2f}" for stat in ("median_ms", "p99_ms", "max_ms")),
+        ]
+        for key, what in (
+            ("notified", "commit → notification in another process's listener"),
+            ("fresh_response", "commit → first fresh response of another process (HTTP)"),
+        )
+    ]
+    return [
+        "## From a commit to another process",
         "",
-        *_table(["step", "µs"], costs),
-        _pushed_revision_decision(breakdown, load, size),
-        "- Middleware: the endpoint's GET and HEAD leave the stack right after "
-        "`SecurityMiddleware` (`router/middleware.py`), so the sessions, CSRF, authentication, "
-        "history and messages middleware that the admin needs cost it nothing; what it still "
-        "passes through is in the last step above, and no variant takes middleware away.",
-        "- The smaller the body, the more a fixed cost per request weighs: the gzip body and "
-        "the small catalogs are where the ratio is lowest.",
+        f"At {size:,} models (`bench/freshness.py`). The notification: a process of its own "
+        "holding the app's listener notes when each revision arrives, on the same monotonic "
+        "clock as the committing process (negative: delivered before the commit call returned). "
+        "The fresh response: HEAD requests to a one-worker gunicorn (push) until the ETag "
+        "changes; it includes rendering the new revision.",
         "",
+        *_table(["delay", "changes", "median ms", "p99 ms", "max ms"], rows),
     ]
 
 
@@ -569,12 +486,12 @@ def markdown(results: dict) -> str:
         "## Targets",
         "",
         *_table(["target", "measured", ""], targets(results)),
-        *missed_load_notes(results),
     ]
     if results.get("redis_skipped"):
         lines += [f"Redis figures skipped: {results['redis_skipped']}.", ""]
     lines += _load_section(results)
     lines += _analysis(results)
+    lines += _freshness_section(results)
     lines += _queries_section(results)
     lines += _import_section(results)
     lines += _admin_section(results)

@@ -105,12 +105,14 @@ class PerMillionPriceField(PriceField):
         try:
             validate_price_per_token(price)
         except ValidationError as error:
+            # The one refusal of validate_price_per_token, which names its ceiling per token.
+            ceiling = (error.params or {})["ceiling"]
             raise ValidationError(
-                self.error_messages[error.code],
-                code=error.code,
+                self.error_messages["implausible_price"],
+                code="implausible_price",
                 params={
                     "value": plain_decimal(typed),
-                    "ceiling": plain_decimal(per_million(error.params["ceiling"])),
+                    "ceiling": plain_decimal(per_million(ceiling)),
                 },
             ) from None
         return price

@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -52,6 +53,9 @@ from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
 from catalog.offering import Offering
 
 HistoricalServedModel = ServedModel.history.model
+# What annotations call a record of HistoricalServedModel: simple-history builds that class when
+# the app loads, so a type checker cannot see it or its fields.
+HistoryRecord = Any
 # One row per datacenter link a record saw (simple-history's copy of the link, plus its code).
 HistoricalDatacenterLink = HistoricalServedModel.datacenters.model
 _Links = ServedModel.datacenters.through
@@ -149,7 +153,7 @@ def record_admin_save(model: ServedModel, *, created: bool) -> None:
         SERVED_MODEL_HISTORY.create_historical_record(model, "+" if created else "~")
 
 
-def _codes_of(record: HistoricalServedModel) -> list[str]:
+def _codes_of(record: HistoryRecord) -> list[str]:
     return list(
         HistoricalDatacenterLink.objects.filter(history_id=record.history_id).values_list(
             "country_code", flat=True
@@ -279,7 +283,7 @@ def with_previous(records: QuerySet) -> QuerySet:
     return records.annotate(previous_history_id=Subquery(earlier))
 
 
-def load_previous(records: Sequence[HistoricalServedModel]) -> None:
+def load_previous(records: Sequence[HistoryRecord]) -> None:
     """Give each record (from ``with_previous``) its ``previous`` record (or None).
 
     Each record and each previous one also gets its ``country_codes``. Two queries, whatever

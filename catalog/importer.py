@@ -299,6 +299,9 @@ def import_catalog(
 
     Each model created, updated or unpublished gets one history record with no user and
     ``change_reason`` (such as ``import_models: catalog.json``); unchanged models get none.
+
+    A ``bytearray`` (what ``catalog.sources.read_source`` returns) is emptied once decoded, so
+    that the raw bytes no longer take memory while the records are built.
     """
     entries, ignored_keys = decode_catalog(data)
     if prune and not entries:

@@ -34,6 +34,7 @@ from catalog.choices import (
 )
 from catalog.validators import (
     HUGGING_FACE_ID_RE,
+    INVISIBLE_CHARACTERS_PATTERN,
     validate_country_code,
     validate_display_name,
     validate_hugging_face_id,
@@ -314,6 +315,15 @@ class ServedModel(models.Model):
             models.CheckConstraint(
                 condition=Q(name__regex=_NO_CONTROL_CHARACTERS_SQL_RE),
                 name="servedmodel_name_no_control",
+            ),
+            # The Hugging Face ID needs none: its owner/name pattern is ASCII only.
+            models.CheckConstraint(
+                condition=~Q(model_id__regex=INVISIBLE_CHARACTERS_PATTERN),
+                name="servedmodel_model_id_no_invisible",
+            ),
+            models.CheckConstraint(
+                condition=~Q(name__regex=INVISIBLE_CHARACTERS_PATTERN),
+                name="servedmodel_name_no_invisible",
             ),
             models.CheckConstraint(
                 # PostgreSQL reads this pattern as Python's fullmatch() does.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -40,11 +41,42 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices``, in any case, returned as ``choices`` spell it."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    by_folded = {choice.casefold(): choice for choice in choices}
+    try:
+        return by_folded[raw.strip().casefold()]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)}, not {raw!r}."
+        ) from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Read ``X-Forwarded-Proto: https`` into Django's ``("HTTP_X_FORWARDED_PROTO", "https")``.
+
+    Unset or empty means no header is trusted.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, colon, value = (part.strip() for part in raw.partition(":"))
+    if not colon or not value or not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise ImproperlyConfigured(
+            f"{name} must name a header and its value, like 'X-Forwarded-Proto: https', "
+            f"not {raw!r}."
+        )
+    return "HTTP_" + header.upper().replace("-", "_"), value
 
 
 def parse_database_url(name: str, url: str) -> dict:

@@ -6,15 +6,19 @@ the variable's name. With ``DEBUG`` off (the default) ``SECRET_KEY`` is required
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.embedded_postgres import embedded_database_url, use_embedded_server
 from config.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
+    env_proxy_ssl_header,
     env_str,
     parse_database_url,
     parse_redis_url,
@@ -47,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "catalog",
     "router",
 ]
@@ -64,6 +69,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a refused sign-in into the lockout page; last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -72,7 +79,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The sign-in lockout page (config.signin).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -85,12 +93,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# Without DATABASE_URL an embedded PostgreSQL (pgserver) is started in .pgdata/: a new user's
-# machine needs nothing but Python. Production always sets DATABASE_URL.
+# For local use without DATABASE_URL (DEBUG, or EMBEDDED_POSTGRES=1 as `make test` sets) an
+# embedded PostgreSQL (pgserver) is started in .pgdata/: a new user's machine needs nothing but
+# Python. Anywhere else a missing DATABASE_URL stops start-up (config.embedded_postgres).
 DATABASE_URL = env_str("DATABASE_URL")
-if not DATABASE_URL:
-    from config.embedded_postgres import embedded_database_url
-
+if use_embedded_server(
+    DATABASE_URL, debug=DEBUG, opted_in=env_bool("EMBEDDED_POSTGRES", default=False)
+):
     DATABASE_URL = embedded_database_url(BASE_DIR / ".pgdata")
 _database = parse_database_url("DATABASE_URL", DATABASE_URL)
 if env_bool("DATABASE_POOL", default=False):
@@ -101,26 +110,40 @@ else:
     # Persistent connections: a new connection per request costs most of the endpoint's speed
     # (../shared/docs/PRODUCT.md, "What the speed targets imply").
     _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600)
-_database["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# A persistent (or pooled) connection is checked before its first use in a request, so one
+# that went stale across a database restart is replaced instead of failing the request.
+_database["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Shared cache ---------------------------------------------------------------------------
-# Optional. With REDIS_URL the router keeps the catalog revision and the rendered body in Redis,
-# so a warm request makes no database round trip; without it each request asks PostgreSQL for
-# the revision (one query), which is correct across any number of processes.
+# Optional. With REDIS_URL the processes share rendered catalog bodies, so a new revision is
+# rendered once rather than once per process. Redis never decides freshness (the revision comes
+# from PostgreSQL) and its keys name the database they came from.
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     parse_redis_url("REDIS_URL", REDIS_URL)
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "catalog")
+# Connect and read timeout: a hung Redis costs a request at most this long...
+REDIS_TIMEOUT_MS = env_int("REDIS_TIMEOUT_MS", 5, minimum=1)
+# ...and is then left alone for this long (logged once each time).
+REDIS_BREAKER_SECONDS = env_int("REDIS_BREAKER_SECONDS", 30, minimum=1)
 
 # --- The public endpoint --------------------------------------------------------------------
 # max-age of the endpoint's Cache-Control; 0 means "public, no-cache" (revalidate every time).
 CATALOG_CACHE_MAX_AGE = env_int("CATALOG_CACHE_MAX_AGE", 0)
-# How long a revision read from Redis is trusted before it is read again from PostgreSQL. Writes
-# through Django (admin, import, shell ORM) update Redis at once; this bounds only how long a
-# write made outside Django (raw SQL) can go unseen.
-CATALOG_REVISION_TTL = env_int("CATALOG_REVISION_TTL", 30, minimum=1)
+# push: PostgreSQL notifies each process of every committed revision (LISTEN/NOTIFY), so a warm
+# request asks nothing. strict: every request asks PostgreSQL, for read-after-write across
+# processes, or behind a transaction pooler (PgBouncer in transaction mode), where LISTEN fails.
+CATALOG_FRESHNESS = env_str("CATALOG_FRESHNESS", "push").strip().lower()
+if CATALOG_FRESHNESS not in {"push", "strict"}:
+    raise ImproperlyConfigured(
+        f"CATALOG_FRESHNESS must be push or strict, not {CATALOG_FRESHNESS!r}."
+    )
+# While PostgreSQL is unreachable, the endpoint serves the last catalog its process rendered, with
+# a Catalog-Stale header, for up to this many seconds after it was last known to be current;
+# then 503. 0 turns it off.
+CATALOG_STALE_IF_ERROR = env_int("CATALOG_STALE_IF_ERROR", 300)
 
 
 def _env_decimal(name: str, default: str) -> Decimal:
@@ -139,6 +162,31 @@ def _env_decimal(name: str, default: str) -> Decimal:
 CATALOG_MAX_PRICE_PER_TOKEN = _env_decimal("CATALOG_MAX_PRICE_PER_TOKEN", "0.001")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
+# Staff sign-in is throttled by django-axes: after AXES_FAILURE_LIMIT failures for one account,
+# or from one address, every sign-in for it is refused (the right password included) until the
+# cool-off has passed or `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` lifts
+# the lock. Failures are kept in the database, so the count holds across processes and hosts.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+# Minutes; 0 keeps an account or address locked until a command lifts the lock.
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15)) or None
+# Each on its own: a guesser is stopped on one account from many addresses, and on many accounts
+# from one address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not wipe earlier failures (they expire with the cool-off): with it, anyone
+# holding one staff account could sign in between guesses to reset their address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "config.signin.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "config.signin.lockout_response"
+# Too Many Requests: the sign-in page comes back with the reason (config.signin).
+AXES_HTTP_RESPONSE_CODE = 429
+# How many reverse proxies of ours append the client's address to X-Forwarded-For; 0 (none)
+# means the header is ignored, as anyone can send it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -163,7 +211,9 @@ STORAGES = {
 }
 
 # --- Security (production runs behind TLS) --------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trusted only when configured (e.g. "X-Forwarded-Proto: https"), and only behind a proxy that
+# sets it on every request: from anyone else it would let plain http pass for https.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Cookies only over https; SECURE_COOKIES=0 for plain-http trials (docker compose on localhost).
@@ -203,8 +253,22 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "filters": {"one_line_security_events": {"()": "config.log.OneLineSecurityEvents"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["one_line_security_events"],
+        }
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),
+    },
     # The embedded PostgreSQL's helper logs every start and exit at INFO.
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process; failures and lockouts are
+        # WARNINGs, and stay.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -1,23 +1,34 @@
 """The rendered catalog, cached per catalog revision until the next committed change.
 
 Each process keeps the body of one revision in memory (with its gzip form and ETag, computed
-once). What decides whether that body is current is the revision number:
+once). What decides whether that body is current is the revision number, and where it comes
+from depends on ``CATALOG_FRESHNESS``:
 
-- without a shared cache, PostgreSQL is asked for it on every request (one small query on a
-  persistent connection), which is correct across any number of processes and hosts;
-- with Redis (``REDIS_URL``) the revision is read from Redis, so a warm request makes no
-  database round trip. Every write through Django announces itself after commit
-  (``catalog.signals.catalog_changed``) and this module then publishes the committed revision
-  to Redis. Publishing only ever raises the number (a Lua script), so two writers committing
-  in one order and publishing in the other cannot leave an older revision in place. The key
-  expires after ``CATALOG_REVISION_TTL`` seconds, which bounds how long a write made outside
-  Django (raw SQL), or one whose publication failed (Redis unreachable at that moment), can
-  go unseen. Rendered bodies are shared through Redis too, so a new revision is rendered
-  once, not once per process. Only Redis errors fall back to PostgreSQL; a database error
-  reaches the view (a 503).
+- ``push`` (the default): PostgreSQL sends every committed revision to this process
+  (``router.listener``), so a warm request makes no round trip at all. The process that
+  commits a change through Django asks PostgreSQL on its next request (``on_catalog_changed``,
+  after commit), so it sees its own change at once; other processes see it as soon as the
+  notification arrives. While the listener is not healthy (not open yet, dropped, the database
+  restarting), every request asks PostgreSQL, as in strict mode.
+- ``strict``: every request asks PostgreSQL (one small query on a persistent connection):
+  read-after-write across processes, and the mode for a transaction pooler, where LISTEN
+  cannot work.
+
+A request inside a transaction (tests; never the endpoint in production) always asks, through
+that transaction: its own uncommitted writes are not announced to anyone yet.
+
+With ``REDIS_URL``, rendered bodies are shared through Redis so that a new revision is rendered
+once, not once per process. Redis is never asked about freshness; its keys name the database
+they were rendered from (``catalog.revision.database_identity``) and the revision, so a key is
+written once and never means two things. A Redis error or timeout skips Redis for
+``REDIS_BREAKER_SECONDS`` and is logged once (``SharedBodies``).
 
 A body is always stored under the revision read in the same snapshot as its data
 (``catalog.published.published_catalog``), never under a revision read earlier.
+
+When PostgreSQL fails, ``serve()`` keeps sending the last body rendered here, with its age, for
+up to ``CATALOG_STALE_IF_ERROR`` seconds after it was last known to be current, and tries the
+database again at most once a second meanwhile, so an outage costs requests no waiting.
 """
 
 from __future__ import annotations
@@ -26,30 +37,25 @@ import gzip
 import hashlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 from django.conf import settings
+from django.db import DatabaseError, connections
 from redis.exceptions import RedisError
 
 from catalog.published import published_catalog
-from catalog.revision import current_revision
+from catalog.revision import current_revision, database_identity
+from router.listener import RevisionListener, one_line
 
 logger = logging.getLogger(__name__)
 
-# Set KEYS[1] to ARGV[1] unless it already holds a higher number; (re)start its expiry.
-_RAISE_REVISION = """
-local current = tonumber(redis.call('GET', KEYS[1]))
-local proposed = tonumber(ARGV[1])
-if current == nil or proposed > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return proposed
-end
-return current
-"""
-
-# How long a rendered body stays in Redis: long enough for every process to pick it up.
-_BODY_TTL_SECONDS = 24 * 3600
+# A body is wanted in Redis only until every process has fetched it: seconds, in practice.
+BODY_TTL_SECONDS = 3600
+# While PostgreSQL fails, one request per interval tries it again; the others serve stale.
+DATABASE_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,108 +80,204 @@ class Rendered:
         return self.etag[:-1] + '-gzip"'
 
 
+class SharedBodies:
+    """Rendered bodies in Redis, keyed by database and revision, behind a circuit breaker."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self._client = None
+        self._url = None
+        self._skip_until = 0.0
+        self._identity: str | None = None
+
+    def get(self, revision: int) -> bytes | None:
+        client = self._available()
+        if client is None:
+            return None
+        try:
+            return client.get(self._key(revision))
+        except RedisError as error:
+            self._trip(error)
+            return None
+
+    def put(self, revision: int, body: bytes) -> None:
+        client = self._available()
+        if client is None:
+            return
+        try:
+            client.set(self._key(revision), body, ex=BODY_TTL_SECONDS)
+        except RedisError as error:
+            self._trip(error)
+
+    def clear(self) -> None:
+        """Delete every key under the prefix and forget the breaker (tests)."""
+        self._skip_until = 0.0
+        self._identity = None
+        client = self._available()
+        if client is not None:
+            keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:*"))
+            if keys:
+                client.delete(*keys)
+
+    def _available(self):
+        """The Redis client, or None without REDIS_URL or while the breaker is open."""
+        url = settings.REDIS_URL
+        if not url or self.clock() < self._skip_until:
+            return None
+        if self._client is None or self._url != url:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            timeout = settings.REDIS_TIMEOUT_MS / 1000
+            # No retries: a second try at a hung server only doubles what the request waits.
+            self._client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+            self._url = url
+        return self._client
+
+    def _key(self, revision: int) -> str:
+        if self._identity is None:
+            self._identity = database_identity()
+        return f"{settings.REDIS_KEY_PREFIX}:{self._identity}:body:{revision}"
+
+    def _trip(self, error: RedisError) -> None:
+        seconds = settings.REDIS_BREAKER_SECONDS
+        self._skip_until = self.clock() + seconds
+        logger.warning("Redis unavailable (%s); not using it for %s s", one_line(error), seconds)
+
+
 class CatalogCache:
-    def __init__(self):
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.listener = RevisionListener(clock=clock)
+        self.shared = SharedBodies(clock)
         self._local: Rendered | None = None
         self._lock = threading.Lock()
-        self._redis = None
-        self._redis_url = None
-
-    # --- Redis ------------------------------------------------------------------------------
-    def _client(self):
-        """The Redis client, or None without REDIS_URL (created lazily, after fork)."""
-        url = settings.REDIS_URL
-        if not url:
-            return None
-        if self._redis is None or self._redis_url != url:
-            import redis
-
-            self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            self._raise_script = self._redis.register_script(_RAISE_REVISION)
-            self._redis_url = url
-        return self._redis
-
-    def _key(self, name: str) -> str:
-        return f"{settings.REDIS_KEY_PREFIX}:{name}"
-
-    def _publish_revision(self, client, revision: int) -> int:
-        return int(
-            self._raise_script(
-                keys=[self._key("revision")],
-                args=[revision, settings.CATALOG_REVISION_TTL],
-                client=client,
-            )
-        )
-
-    def _shared_revision(self, client) -> int:
-        raw = client.get(self._key("revision"))
-        if raw is not None:
-            return int(raw)
-        return self._publish_revision(client, current_revision())
+        # Commits this process announced, and how many of them a request had seen when it last
+        # asked PostgreSQL: while they differ, requests ask.
+        self._changes = self._asked = 0
+        self._floor: tuple[int, int] = (0, 0)  # (listener generation, revision asked after it)
+        self._confirmed_at: float | None = None  # when _local was last known to be current
+        self._failing_since: float | None = None
+        self._retry_database_at = 0.0
 
     # --- the public API ---------------------------------------------------------------------
+    def serve(self) -> tuple[Rendered, float | None]:
+        """What to send: the current catalog and None, or, while PostgreSQL fails, the last one
+        rendered here and how many seconds ago it was last known to be current. Raises
+        ``DatabaseError`` when there is nothing recent enough to serve."""
+        now = self.clock()
+        if self._failing_since is not None and now < self._retry_database_at:
+            stale = self._stale(now)
+            if stale is not None:
+                return stale
+        try:
+            rendered = self.current()
+        except DatabaseError as error:
+            self._retry_database_at = now + DATABASE_RETRY_SECONDS
+            stale = self._stale(now)
+            if self._failing_since is None:
+                self._failing_since = now
+                logger.warning(
+                    "PostgreSQL unavailable (%s); %s",
+                    one_line(error),
+                    "serving the last catalog rendered here"
+                    if stale
+                    else "nothing recent enough to serve",
+                )
+            if stale is None:
+                raise
+            return stale
+        if self._failing_since is not None:
+            self._failing_since = None
+            logger.warning("PostgreSQL available again; serving the current catalog")
+        self._confirmed_at = now
+        return rendered, None
+
+    def warm(self) -> Rendered | None:
+        """The body, if this process knows it is current without asking anyone (the revision
+        pushed, the listener healthy, no outage in progress); None when serving needs more."""
+        local = self._local
+        if local is None or self._failing_since is not None:
+            return None
+        if self._pushed_revision() != local.revision:
+            return None
+        self._confirmed_at = self.clock()
+        return local
+
     def current(self) -> Rendered:
         """The rendered catalog at the latest committed revision."""
-        client = self._client()
-        revision = None
-        if client is not None:
-            try:
-                revision = self._shared_revision(client)
-            except RedisError:  # Redis down: PostgreSQL still knows the truth.
-                logger.warning(
-                    "Redis unavailable; reading the catalog revision from PostgreSQL", exc_info=True
-                )
-                client = None
-        if revision is None:
-            revision = current_revision()
         local = self._local
+        revision = self._pushed_revision()
+        if revision is None:
+            revision = self._ask()
         if local is not None and local.revision == revision:
             return local
         with self._lock:
             local = self._local
             if local is not None and local.revision == revision:
                 return local
-            rendered = self._fetch_shared(client, revision) or self._render(client)
+            body = self.shared.get(revision)
+            rendered = Rendered(revision, body) if body is not None else self._render()
             self._local = rendered
             return rendered
 
     def on_catalog_changed(self, **kwargs) -> None:
-        """Receiver of ``catalog_changed``: publish the committed revision to Redis at once."""
-        client = self._client()
-        if client is not None:
-            self._publish_revision(client, current_revision())
+        """Receiver of ``catalog_changed`` (after commit): this process's next request asks
+        PostgreSQL, so the change is visible to it even before its notification arrives."""
+        self._changes += 1
 
     def clear(self) -> None:
-        """Forget everything cached (tests; a process-wide reset)."""
+        """Forget everything: the rendered body, Redis keys, the listener (tests)."""
         self._local = None
-        client = self._client()
-        if client is not None:
-            keys = list(client.scan_iter(match=self._key("*")))
-            if keys:
-                client.delete(*keys)
+        self._confirmed_at = self._failing_since = None
+        self._retry_database_at = 0.0
+        self._changes = self._asked = 0
+        self._floor = (0, 0)
+        self.listener.close()
+        self.shared.clear()
 
-    # --- misses -----------------------------------------------------------------------------
-    def _fetch_shared(self, client, revision: int) -> Rendered | None:
-        if client is None:
+    # --- internals --------------------------------------------------------------------------
+    def _pushed_revision(self) -> int | None:
+        """The revision the listener holds, or None when this request must ask PostgreSQL."""
+        if settings.CATALOG_FRESHNESS != "push" or connections["default"].in_atomic_block:
             return None
-        try:
-            body = client.get(self._key(f"body:{revision}"))
-        except RedisError:
-            logger.warning("Redis unavailable; rendering the catalog locally", exc_info=True)
+        revision = self.listener.revision()
+        if revision is None or self._asked != self._changes:
             return None
-        return Rendered(revision, body) if body is not None else None
+        # What this process read itself after its own commit may be ahead of the notification;
+        # a reopened listener (a restart, perhaps a restore) makes that reading obsolete.
+        generation, floor = self._floor
+        if generation == self.listener.generation and floor > revision:
+            return floor
+        return revision
 
-    def _render(self, client) -> Rendered:
+    def _ask(self) -> int:
+        changes, generation = self._changes, self.listener.generation
+        revision = current_revision()
+        if self._floor[0] != generation or revision > self._floor[1]:
+            self._floor = (generation, revision)
+        # Only now: a request racing this one must not trust the listener before the floor is
+        # set, or it could serve the body of the revision before this process's own commit.
+        self._asked = changes
+        return revision
+
+    def _render(self) -> Rendered:
         revision, body = published_catalog()
-        rendered = Rendered(revision, body)
-        if client is not None:
-            try:
-                client.set(self._key(f"body:{revision}"), body, ex=_BODY_TTL_SECONDS)
-                # The snapshot may be newer than what Redis holds (a commit since we read it).
-                self._publish_revision(client, revision)
-            except RedisError:
-                logger.warning("Redis unavailable; the rendered catalog stays local", exc_info=True)
-        return rendered
+        self.shared.put(revision, body)
+        return Rendered(revision, body)
+
+    def _stale(self, now: float) -> tuple[Rendered, float] | None:
+        local, confirmed_at = self._local, self._confirmed_at
+        if local is None or confirmed_at is None or not settings.CATALOG_STALE_IF_ERROR:
+            return None
+        age = now - confirmed_at
+        return (local, age) if age <= settings.CATALOG_STALE_IF_ERROR else None
 
 
 catalog_cache = CatalogCache()

@@ -43,10 +43,21 @@ def cache_control() -> str:
     return f"public, max-age={max_age}" if max_age else "public, no-cache"
 
 
-def catalog_response(request: HttpRequest, rendered: Rendered) -> HttpResponse:
+# Sent while PostgreSQL is unreachable: the body is the last one this process rendered, and the
+# value is how many whole seconds ago it was last known to be current.
+STALE_HEADER = "Catalog-Stale"
+
+
+def catalog_response(
+    request: HttpRequest, rendered: Rendered, stale_seconds: float | None = None
+) -> HttpResponse:
     use_gzip = accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
     etag = rendered.gzip_etag if use_gzip else rendered.etag
     headers = {"ETag": etag, "Cache-Control": cache_control(), "Vary": "Accept-Encoding"}
+    if stale_seconds is not None:
+        headers[STALE_HEADER] = str(int(stale_seconds))
+        # No cache downstream may keep a body that is not known to be current.
+        headers["Cache-Control"] = "no-store"
 
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
     if if_none_match:

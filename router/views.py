@@ -1,7 +1,5 @@
-import logging
-
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -10,8 +8,6 @@ from rest_framework.views import APIView
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
 from router.http import catalog_response
-
-logger = logging.getLogger(__name__)
 
 
 class AlwaysJSON(BaseContentNegotiation):
@@ -29,6 +25,8 @@ class OpenRouterModelsView(APIView):
 
     No per-request serialization: the body, its gzip form and its ETag are computed once per
     catalog revision (``router.cache``). ``catalog.formats.flat.schema`` only documents it.
+    While PostgreSQL is unreachable the last rendered body is sent with a ``Catalog-Stale``
+    header (``router.http``), for a bounded time; after that, a 503.
     """
 
     # Public, read-only, bodiless requests: nothing to authenticate, permit, throttle or parse.
@@ -53,12 +51,17 @@ class OpenRouterModelsView(APIView):
     )
     def get(self, request):
         try:
-            rendered = catalog_cache.current()
-        except DatabaseError:
-            logger.exception("The catalog could not be read")
+            rendered, stale_seconds = catalog_cache.serve()
+        except DatabaseError:  # logged once per outage by the cache, not once per request
             return JsonResponse(
                 {"detail": "The catalog is temporarily unavailable."},
                 status=503,
                 headers={"Retry-After": "5", "Cache-Control": "no-store"},
             )
-        return catalog_response(request, rendered)
+        return catalog_response(request, rendered, stale_seconds)
+
+    def options(self, request, *args, **kwargs):
+        # DRF's default describes the view (its name and docstring) to anyone who asks; the
+        # methods it allows, in the Allow header DRF adds to every response, are all a client
+        # needs.
+        return HttpResponse(headers={"Content-Length": "0"})

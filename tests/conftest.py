@@ -1,9 +1,12 @@
-"""Fixtures shared by the whole suite, chained: datacenters -> make_model -> catalog -> clients."""
+"""Fixtures shared by the whole suite, chained: datacenters -> make_model -> catalog -> clients.
+
+Plain helpers (the model factory, form data, wire files) are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,13 +14,7 @@ from django.contrib.auth.models import Group, User
 
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
-
-
-def require_service(reason: str) -> None:
-    """Skip a test whose service (Redis, a browser) is missing, except in CI, where it fails."""
-    if os.environ.get("REQUIRE_ALL_SERVICES"):
-        pytest.fail(f"{reason} (REQUIRE_ALL_SERVICES is set)")
-    pytest.skip(reason)
+from tests.helpers import build_model, require_service
 
 
 @pytest.fixture(autouse=True)
@@ -49,23 +46,8 @@ def make_model(db, datacenters):
     """Create a valid, published served model; keyword arguments override any field."""
 
     def make(model_id: str = "acme/model-1", *, countries=("US",), **fields) -> ServedModel:
-        values = {
-            "name": model_id.rsplit("/", 1)[-1],
-            "hugging_face_id": model_id if "/" in model_id else "",
-            "created": datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC),
-            "input_modalities": ["text"],
-            "output_modalities": ["text"],
-            "quantization": "fp8",
-            "context_length": 131072,
-            "max_output_length": 8192,
-            "price_prompt": Decimal("0.00000015"),
-            "price_completion": Decimal("0.0000006"),
-            "supported_sampling_parameters": ["temperature", "top_p"],
-            "supported_features": ["tools"],
-            "is_published": True,
-        }
-        values.update(fields)
-        model = ServedModel.objects.create(model_id=model_id, **values)
+        model = build_model(model_id, **fields)
+        model.save()
         model.datacenters.set(datacenters(*countries))
         return model
 
@@ -129,6 +111,11 @@ def editor_client(client, editor):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture
+def no_shared_cache(settings):
+    settings.REDIS_URL = ""
 
 
 @pytest.fixture

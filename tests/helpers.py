@@ -1,15 +1,141 @@
-"""What several test modules share: the one model factory, URLs, and files in the wire format."""
+"""What several test modules share: the one model factory, the admin's form data, files in the
+wire format, the contract, and how a test asks for a service (Redis, a browser)."""
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.conf import settings
+from django.urls import reverse
 
 from catalog.models import ServedModel
 
 ENDPOINT = "/inference/router/openrouter/models"
 
 
+def require_service(reason: str) -> None:
+    """Skip a test whose service (Redis, a browser) is missing, except in CI, where it fails."""
+    if os.environ.get("REQUIRE_ALL_SERVICES"):
+        pytest.fail(f"{reason} (REQUIRE_ALL_SERVICES is set)")
+    pytest.skip(reason)
+
+
+# The contract as published with the brief (../shared/spec/), and the copy the suite reads, so
+# that a clone on its own still tests against it; a test below keeps the two identical.
+SHARED_CONTRACT = (
+    Path(settings.BASE_DIR).parent / "shared" / "spec" / "openrouter-models.openapi.yaml"
+)
+CONTRACT = Path(__file__).parent / "data" / "openrouter-models.openapi.yaml"
+
+
+@cache
+def load_contract() -> dict:
+    return yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+
+
+# --- The admin's edit form ------------------------------------------------------------------
+LIST_URL = reverse("admin:catalog_servedmodel_changelist")
+ADD_URL = reverse("admin:catalog_servedmodel_add")
+
+
+def change_url(model: ServedModel) -> str:
+    return reverse("admin:catalog_servedmodel_change", args=[model.pk])
+
+
+def form_data(model: ServedModel, **overrides) -> dict:
+    """What the change form submits for ``model`` untouched, with ``overrides`` typed in.
+
+    Prices are written per million tokens (per image, per request), as staff type them.
+    """
+    data = {
+        "model_id": model.model_id,
+        "name": model.name,
+        "hugging_face_id": model.hugging_face_id,
+        "created_0": model.created.date().isoformat(),
+        "created_1": model.created.time().isoformat(),
+        "input_modalities": model.input_modalities,
+        "output_modalities": model.output_modalities,
+        "quantization": model.quantization,
+        "supported_sampling_parameters": model.supported_sampling_parameters,
+        "supported_features": model.supported_features,
+        "context_length": model.context_length,
+        "max_output_length": model.max_output_length,
+        "price_prompt": _typed(model.price_prompt.scaleb(6)),
+        "price_completion": _typed(model.price_completion.scaleb(6)),
+        "price_input_cache_read": _typed(model.price_input_cache_read.scaleb(6)),
+        "price_image": _typed(model.price_image),
+        "price_request": _typed(model.price_request),
+        "datacenters": [datacenter.pk for datacenter in model.datacenters.all()],
+        "deprecation_date": model.deprecation_date.isoformat() if model.deprecation_date else "",
+    }
+    if model.is_published:
+        data["is_published"] = "on"
+    data.update(overrides)
+    return data
+
+
+def _typed(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# --- Files in the wire format ---------------------------------------------------------------
+DELETE = object()
+
+# A valid record for a model the `catalog` fixture does not have.
+NEW_RECORD: dict[str, Any] = {
+    "id": "acme/new-model",
+    "hugging_face_id": "acme/new-model",
+    "name": "New model",
+    "created": 1736942400,
+    "input_modalities": ["text"],
+    "output_modalities": ["text"],
+    "quantization": "fp8",
+    "context_length": 131072,
+    "max_output_length": 8192,
+    "pricing": {
+        "prompt": "0.00000015",
+        "completion": "0.0000006",
+        "image": "0",
+        "request": "0",
+        "input_cache_read": "0",
+    },
+    "supported_sampling_parameters": ["temperature", "top_p"],
+    "supported_features": ["tools"],
+    "datacenters": [{"country_code": "US"}],
+}
+
+
+def record(prices: dict | None = None, **changes) -> dict:
+    """NEW_RECORD with some keys and prices changed (or removed with DELETE)."""
+    result = copy.deepcopy(NEW_RECORD)
+    for key, value in changes.items():
+        if value is DELETE:
+            del result[key]
+        else:
+            result[key] = value
+    for key, value in (prices or {}).items():
+        if value is DELETE:
+            del result["pricing"][key]
+        else:
+            result["pricing"][key] = value
+    return result
+
+
+def catalog_file(*records: dict) -> bytes:
+    # Python writes NaN and Infinity as bare literals (not JSON), which some cases need.
+    return json.dumps({"data": list(records)}, ensure_ascii=False).encode()
+
+
+# --- The one model factory ------------------------------------------------------------------
 def build_model(model_id: str = "acme/model-1", **fields) -> ServedModel:
     """An unsaved, valid served model, published; keyword arguments override any field."""
     values = {

@@ -18,50 +18,7 @@ from django.urls import reverse
 from catalog.admin.served_models import DRAFT_NOTE
 from catalog.history import HistoricalServedModel
 from catalog.models import ServedModel
-from tests.helpers import build_model
-
-LIST_URL = reverse("admin:catalog_servedmodel_changelist")
-ADD_URL = reverse("admin:catalog_servedmodel_add")
-
-
-def change_url(model: ServedModel) -> str:
-    return reverse("admin:catalog_servedmodel_change", args=[model.pk])
-
-
-def form_data(model: ServedModel, **overrides) -> dict:
-    """What the change form submits for ``model`` untouched, with ``overrides`` typed in.
-
-    Prices are written per million tokens (per image, per request), as staff type them.
-    """
-    data = {
-        "model_id": model.model_id,
-        "name": model.name,
-        "hugging_face_id": model.hugging_face_id,
-        "created_0": model.created.date().isoformat(),
-        "created_1": model.created.time().isoformat(),
-        "input_modalities": model.input_modalities,
-        "output_modalities": model.output_modalities,
-        "quantization": model.quantization,
-        "supported_sampling_parameters": model.supported_sampling_parameters,
-        "supported_features": model.supported_features,
-        "context_length": model.context_length,
-        "max_output_length": model.max_output_length,
-        "price_prompt": _typed(model.price_prompt.scaleb(6)),
-        "price_completion": _typed(model.price_completion.scaleb(6)),
-        "price_input_cache_read": _typed(model.price_input_cache_read.scaleb(6)),
-        "price_image": _typed(model.price_image),
-        "price_request": _typed(model.price_request),
-        "datacenters": [datacenter.pk for datacenter in model.datacenters.all()],
-        "deprecation_date": model.deprecation_date.isoformat() if model.deprecation_date else "",
-    }
-    if model.is_published:
-        data["is_published"] = "on"
-    data.update(overrides)
-    return data
-
-
-def _typed(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+from tests.helpers import ADD_URL, LIST_URL, build_model, change_url, form_data
 
 
 def form_errors(response) -> dict:
@@ -426,6 +383,7 @@ def test_clear_deprecation_date_action_clears_it(editor_client, catalog):
 
 def _previewed_record(response) -> dict:
     match = re.search(r"<pre>(.*?)</pre>", response.content.decode(), re.DOTALL)
+    assert match is not None, "the page shows no preview"
     return json.loads(html.unescape(match.group(1)))
 
 

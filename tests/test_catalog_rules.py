@@ -13,7 +13,7 @@ from django.db.models.functions import Cast
 from django.urls import reverse
 
 from catalog.models import Datacenter, ServedModel
-from tests.test_admin import ADD_URL, change_url, form_data
+from tests.helpers import ADD_URL, change_url, form_data
 
 
 class Rule(NamedTuple):

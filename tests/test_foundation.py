@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, parse_database_url, parse_redis_url
+from config.env import env_bool, env_choice, env_int, parse_database_url, parse_redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("DEBUG", "maybe", lambda: env_bool("DEBUG")),
         ("CATALOG_CACHE_MAX_AGE", "ten", lambda: env_int("CATALOG_CACHE_MAX_AGE", 0)),
         ("CATALOG_CACHE_MAX_AGE", "-5", lambda: env_int("CATALOG_CACHE_MAX_AGE", 0)),
+        ("LOG_LEVEL", "verbose", lambda: env_choice("LOG_LEVEL", ("DEBUG", "INFO"), "INFO")),
     ],
 )
 def test_malformed_variable_is_refused_with_its_name(monkeypatch, name, value, reader):
@@ -67,7 +68,12 @@ def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DEBUG", "sometimes"), ("DATABASE_URL", "mysql://db/catalog"), ("REDIS_URL", "nope")],
+    [
+        ("DEBUG", "sometimes"),
+        ("DATABASE_URL", "mysql://db/catalog"),
+        ("REDIS_URL", "nope"),
+        ("LOG_LEVEL", "verbose"),
+    ],
 )
 def test_start_up_stops_on_a_malformed_variable_and_names_it(variable, value):
     result = _start_django({variable: value})

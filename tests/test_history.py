@@ -21,8 +21,7 @@ from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
 from catalog.published import published_catalog
-from tests.test_admin import change_url, form_data
-from tests.test_import import NEW_RECORD, catalog_file, record
+from tests.helpers import NEW_RECORD, catalog_file, change_url, form_data, record
 
 ENDPOINT = "/inference/router/openrouter/models"
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")

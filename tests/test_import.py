@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from decimal import Decimal
@@ -18,54 +17,9 @@ from catalog.importer import BATCH_SIZE, import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.published import published_catalog
 from catalog.revision import current_revision
+from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, record
 
 DATA = Path(__file__).parent / "data"
-ENDPOINT = "/inference/router/openrouter/models"
-DELETE = object()
-
-# A valid record for a model the `catalog` fixture does not have.
-NEW_RECORD = {
-    "id": "acme/new-model",
-    "hugging_face_id": "acme/new-model",
-    "name": "New model",
-    "created": 1736942400,
-    "input_modalities": ["text"],
-    "output_modalities": ["text"],
-    "quantization": "fp8",
-    "context_length": 131072,
-    "max_output_length": 8192,
-    "pricing": {
-        "prompt": "0.00000015",
-        "completion": "0.0000006",
-        "image": "0",
-        "request": "0",
-        "input_cache_read": "0",
-    },
-    "supported_sampling_parameters": ["temperature", "top_p"],
-    "supported_features": ["tools"],
-    "datacenters": [{"country_code": "US"}],
-}
-
-
-def record(prices: dict | None = None, **changes) -> dict:
-    """NEW_RECORD with some keys and prices changed (or removed with DELETE)."""
-    result = copy.deepcopy(NEW_RECORD)
-    for key, value in changes.items():
-        if value is DELETE:
-            del result[key]
-        else:
-            result[key] = value
-    for key, value in (prices or {}).items():
-        if value is DELETE:
-            del result["pricing"][key]
-        else:
-            result["pricing"][key] = value
-    return result
-
-
-def catalog_file(*records: dict) -> bytes:
-    # Python writes NaN and Infinity as bare literals (not JSON), which some cases need.
-    return json.dumps({"data": list(records)}, ensure_ascii=False).encode()
 
 
 def served_records() -> list[dict]:

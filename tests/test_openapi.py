@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from functools import cache
-from pathlib import Path
 
 import pytest
 import yaml
-from django.conf import settings
 from django.core.management import call_command
 
 from catalog.formats.flat.encode import WireDatacenter
@@ -19,23 +16,10 @@ from catalog.formats.flat.schema import (
     RouterOpenRouterModelSerializer,
     RouterOpenRouterModelsResSerializer,
 )
-from tests.conftest import require_service
+from tests.helpers import CONTRACT, SHARED_CONTRACT, load_contract, require_service
 
 PATH = "/inference/router/openrouter/models"
 COMPONENTS = ("RouterOpenRouterModelsRes", "RouterOpenRouterModel", "Pricing", "Datacenter")
-
-
-# The contract as published with the brief (../shared/spec/), and the copy the suite reads, so
-# that a clone on its own still tests against it; a test below keeps the two identical.
-SHARED_CONTRACT = (
-    Path(settings.BASE_DIR).parent / "shared" / "spec" / "openrouter-models.openapi.yaml"
-)
-CONTRACT = Path(__file__).parent / "data" / "openrouter-models.openapi.yaml"
-
-
-@cache
-def load_contract() -> dict:
-    return yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
 
 
 def test_the_suites_copy_of_the_contract_is_the_published_one():

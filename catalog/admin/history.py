@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import Field
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -15,16 +16,23 @@ from catalog.history import HistoricalServedModel, load_previous, state_of, with
 from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
 
 
+def verbose_name(field_name: str) -> str:
+    """The verbose name of a field of ServedModel ("prompt price")."""
+    field = ServedModel._meta.get_field(field_name)
+    assert isinstance(field, Field), field_name  # a field of the model, not a relation's far end
+    return str(field.verbose_name)
+
+
 def _field_label(name: str) -> str:
     """The label of a name in ``changed_fields``, as on the edit form."""
     if name == "datacenters":
         return "Datacenters"
     field_name = MODEL_FIELDS.get(name, name)
     if field_name in PRICE_LABELS:
-        return PRICE_LABELS[field_name]
+        return str(PRICE_LABELS[field_name])
     if field_name in FLAT_LIST_FIELDS:
         return capfirst(field_name.replace("_", " "))
-    return capfirst(ServedModel._meta.get_field(field_name).verbose_name)
+    return capfirst(verbose_name(field_name))
 
 
 def _shown_value(record, name: str) -> str:
@@ -48,8 +56,8 @@ def changes_html(record) -> str:
         return record.get_history_type_display()
     previous = record.previous
     if previous is None:  # the model's first record: no values to compare with
-        names = ", ".join(_field_label(name) for name in record.changed_fields)
-        return f"Changed {names or 'the model'} (no earlier record to compare with)"
+        labels = ", ".join(_field_label(name) for name in record.changed_fields)
+        return f"Changed {labels or 'the model'} (no earlier record to compare with)"
     names = changed_fields(
         state_of(previous), previous.country_codes, state_of(record), record.country_codes
     )

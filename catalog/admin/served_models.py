@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.http import Http404
@@ -12,7 +14,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
-from catalog.admin.history import changed_by, changes_html
+from catalog.admin.history import changed_by, changes_html, verbose_name
 from catalog.choices import Direction, Feature
 from catalog.formats.flat.encode import model_record
 from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
@@ -32,11 +34,11 @@ def _models(count: int) -> str:
 
 def _price_column(field_name: str):
     """A price as staff type it; per-token prices per million tokens, under a short header."""
-    verbose_name = PRICE_NAMES[field_name]  # "prompt price"
+    name = PRICE_NAMES[field_name]  # "prompt price"
     if field_name in PER_TOKEN_PRICE_FIELDS:
-        description = verbose_name.removesuffix(" price") + " per 1M tokens"
+        description = name.removesuffix(" price") + " per 1M tokens"
     else:
-        description = verbose_name
+        description = name
 
     @admin.display(description=description)
     def column(self, obj):
@@ -57,11 +59,14 @@ PRICE_NAMES = {
 # staff who may only look see all five as read-only fields, which Django would otherwise show
 # per token with 24 decimal places.
 PRICE_COLUMNS = {field: field.removeprefix("price_") + "_price" for field in PRICE_FIELDS}
-_PriceColumns = type(
-    "_PriceColumns",
-    (),
-    {column: _price_column(field) for field, column in PRICE_COLUMNS.items()},
-)
+
+
+class _PriceColumns:
+    """The price columns below, one per price field."""
+
+
+for _field, _column in PRICE_COLUMNS.items():
+    setattr(_PriceColumns, _column, _price_column(_field))
 
 
 class FeatureFilter(admin.SimpleListFilter):
@@ -235,7 +240,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     )
     def set_deprecation_date(self, request, queryset):
         form = self.action_form(request.POST)
-        form.fields["action"].choices = self.get_action_choices(request)
+        cast(forms.ChoiceField, form.fields["action"]).choices = self.get_action_choices(request)
         day = form.cleaned_data["deprecation_date"] if form.is_valid() else None
         if day is None:
             self.message_user(
@@ -268,7 +273,8 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         if date_errors:
             self.message_user(
                 request,
-                f"Deprecation date: {' '.join(date_errors)} Nothing was changed.",
+                f"Deprecation date: {' '.join(str(error) for error in date_errors)} Nothing was "
+                "changed.",
                 messages.ERROR,
             )
             return None
@@ -277,7 +283,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     def _log(self, request, done: services.BulkChange, field: str) -> None:
         """One admin log entry per changed model, as an edit would leave, in one statement."""
         if done.changed:
-            label = str(ServedModel._meta.get_field(field).verbose_name)
+            label = verbose_name(field)
             LogEntry.objects.log_actions(
                 user_id=request.user.pk,
                 queryset=done.changed,

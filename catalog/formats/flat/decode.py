@@ -32,13 +32,20 @@ from catalog.formats.flat.names import (
 )
 from catalog.formats.problems import (
     ABSENT,
+    MAX_PROBLEMS,
     CatalogFileInvalid,
     Problem,
     describe,
     file_problem,
     to_json,
 )
-from catalog.formats.strict_json import JSONObject, load_document, non_finite
+from catalog.formats.strict_json import (
+    LONE_SURROGATE,
+    JSONObject,
+    load_document,
+    lone_surrogate,
+    non_finite,
+)
 from catalog.models import ServedModel
 from catalog.validators import validate_country_code
 
@@ -237,6 +244,10 @@ class _RecordChecker:
                 self.report(prefix + key, ABSENT, "required key missing.")
         for key in obj.repeated_keys:
             self.report(prefix + key, obj[key], "the key appears more than once in the object.")
+        for key, value in obj.items() if obj.may_hold_lone_surrogates else ():
+            # The objects of known keys (pricing, each datacenter) are checked on their own.
+            if lone_surrogate(key) or lone_surrogate(value, into_objects=key not in known):
+                self.report(prefix + key, value, LONE_SURROGATE)
         for key in sorted(obj.keys() - set(known)):
             self.parsed.ignored_keys[f"{pattern}.{key}"] += 1
             if non_finite(obj[key]):
@@ -337,10 +348,18 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
         )
     for key in document.keys() - {"data"}:
         parsed.ignored_keys[key] += 1
+        if document.may_hold_lone_surrogates and (
+            lone_surrogate(key) or lone_surrogate(document[key])
+        ):
+            parsed.problems.append(file_problem(LONE_SURROGATE, field=key, value=document[key]))
 
     first_index: dict[str, int] = {}
     broken: list[Entry] = []
+    complete = True
     for index, raw in enumerate(records):
+        if len(parsed.problems) >= MAX_PROBLEMS:
+            complete = False
+            break
         if isinstance(raw, JSONObject):
             checker = _RecordChecker(parsed, index, raw)
             entry = checker.check()
@@ -358,9 +377,12 @@ def decode_catalog(data: bytes) -> tuple[list[Entry], Counter]:
         # The file is refused whatever the catalog holds, so every record is held against the
         # rules now, without reading the catalog: one attempt reports every problem.
         for entry in broken + parsed.entries:
+            if len(parsed.problems) >= MAX_PROBLEMS:
+                complete = False
+                break
             parsed.problems += entry.rule_problems()
         parsed.problems.sort(key=problem_order)
-        raise CatalogFileInvalid(parsed.problems)
+        raise CatalogFileInvalid(parsed.problems, complete=complete)
     return parsed.entries, parsed.ignored_keys
 
 

@@ -3,26 +3,43 @@
 Reads the source (``catalog.sources``), then hands the bytes to ``catalog.importer``.
 """
 
+import argparse
+import io
 import json
 import sys
+from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.problems import CatalogFileInvalid, printable, shorten
 from catalog.importer import BATCH_SIZE, ImportResult, import_catalog
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_BYTES_LIMIT,
     CatalogSourceError,
+    Readable,
     read_source,
 )
 
+# The unknown keys a notice names; a hostile file may hold millions.
+_NOTICE_KEYS = 20
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+
+def _whole_number(maximum: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1 or (maximum is not None and value > maximum):
+            upper = f" and {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(
+                f"{shorten(text)!r} is not a whole number between 1{upper}"
+            )
+        return value
+
+    return parse
 
 
 class Command(BaseCommand):
@@ -53,43 +70,56 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--max-bytes",
-            type=_positive_int,
+            type=_whole_number(MAX_BYTES_LIMIT),
             default=DEFAULT_MAX_BYTES,
-            help=f"Refuse a larger source (default {DEFAULT_MAX_BYTES}).",
+            help=(
+                f"Refuse a larger source, before reading it when its size is known (default "
+                f"{DEFAULT_MAX_BYTES}, at most {MAX_BYTES_LIMIT})."
+            ),
         )
         parser.add_argument(
             "--timeout",
-            type=_positive_int,
+            type=_whole_number(),
             default=DEFAULT_TIMEOUT_SECONDS,
-            help=f"Seconds to wait for a URL (default {DEFAULT_TIMEOUT_SECONDS}).",
+            help=(
+                f"Seconds a URL's whole download may take, from connecting to the last byte "
+                f"(default {DEFAULT_TIMEOUT_SECONDS})."
+            ),
         )
 
     def handle(self, *args, source, dry_run, prune, format, max_bytes, timeout, **options):
-        stdin = options.get("stdin") or sys.stdin.buffer
-        name = "standard input" if source == "-" else source
+        # typeshed says BinaryIO, which has no readinto(); standard input's buffer is a reader.
+        stdin: Readable = options.get("stdin") or cast(io.BufferedReader, sys.stdin.buffer)
+        # A path may hold bytes that are not UTF-8 (as lone surrogates); messages and the
+        # history get their escapes.
+        name = "standard input" if source == "-" else printable(source)
         try:
-            data = read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout)
             result = import_catalog(
-                data,
+                # Not kept in a variable: the importer frees the bytes once decoded.
+                read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout),
                 prune=prune,
                 dry_run=dry_run,
                 progress=self._progress_display(),
                 # The history says which command wrote, and from what.
-                change_reason=f"import_models: {'stdin' if source == '-' else source}",
+                change_reason=f"import_models: {'stdin' if source == '-' else name}",
             )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
         except CatalogFileInvalid as error:
             count = len(error.problems)
+            at_least = "" if error.complete else "at least "
             raise CommandError(
-                f"{name}: {count} problem{'s' if count != 1 else ''}, nothing was imported.\n"
+                f"{name}: {at_least}{count} problem{'s' if count != 1 else ''}, "
+                "nothing was imported.\n"
                 f"{error}"
             ) from None
         if result.ignored_keys:
             ignored = ", ".join(
-                f"{key} ({count}×)" if count > 1 else key
-                for key, count in result.ignored_keys.items()
+                f"{shorten(key)} ({count}×)" if count > 1 else shorten(key)
+                for key, count in list(result.ignored_keys.items())[:_NOTICE_KEYS]
             )
+            if len(result.ignored_keys) > _NOTICE_KEYS:
+                ignored += f" and {len(result.ignored_keys) - _NOTICE_KEYS} more"
             self.stderr.write(f"Notice: ignored unknown keys: {ignored}.", self.style.WARNING)
         if format == "json":
             self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))

@@ -1,0 +1,79 @@
+"""Other processes of the app, for tests that need more than one: Python scripts with Django set
+up on a given database, talking to the test over their standard input and output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRELUDE = """
+import django, json, sys
+django.setup()
+from router.cache import catalog_cache
+def price():
+    return json.loads(catalog_cache.current().body)["data"][0]["pricing"]["prompt"]
+"""
+
+
+def database_url(name: str | None = None) -> str:
+    """The URL of the test database (or of ``name`` on the same server)."""
+    parts = urlsplit(settings.DATABASE_URL)
+    name = name or settings.DATABASES["default"]["NAME"]
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def environment(database: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database,
+        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "CATALOG_FRESHNESS": settings.CATALOG_FRESHNESS,
+        "SECRET_KEY": "test-only-secret-key",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start(script: str, database: str, **extra: str) -> subprocess.Popen:
+    """A Python process running ``PRELUDE`` + ``script``, lines in and out."""
+    return subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + script],
+        cwd=ROOT,
+        env=environment(database, **extra),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(script: str, database: str, **extra: str) -> str:
+    """Run ``PRELUDE`` + ``script`` to the end; its standard output."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PRELUDE + script],
+        cwd=ROOT,
+        env=environment(database, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream:
+            stream.close()

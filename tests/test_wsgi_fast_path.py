@@ -1,0 +1,113 @@
+"""The endpoint answered at the WSGI level (router.wsgi): the same response as the stack."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+
+from config.wsgi import application
+from router.cache import catalog_cache
+from router.wsgi import CatalogFastPath
+
+# Committed data: the fast path sends request_started, which (as in production) may close a
+# connection, so no test transaction could span it.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/inference/router/openrouter/models"
+# Set per response by the server or the moment, not by the app.
+VOLATILE = {"date"}
+
+
+def call(app, method="GET", path=URL, host="testserver", **headers):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
+    }
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = status
+        answer["headers"] = {
+            name.lower(): value for name, value in response_headers if name.lower() not in VOLATILE
+        }
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+    return answer["status"], answer["headers"], body
+
+
+@pytest.fixture
+def stack():
+    """Django's own handler, without the fast path in front."""
+    return WSGIHandler()
+
+
+@pytest.fixture
+def fast(stack):
+    """The fast path in front of it, as config.wsgi builds it (after the settings of a test,
+    which, like Django's middleware, it reads when built)."""
+    return CatalogFastPath(stack)
+
+
+def test_the_wsgi_application_has_the_fast_path_in_front():
+    assert isinstance(application, CatalogFastPath)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {}),
+        ("GET", {"accept_encoding": "gzip"}),
+        ("HEAD", {"accept_encoding": "gzip"}),
+        ("GET", {"if_none_match": "*"}),
+    ],
+)
+def test_fast_path_sends_exactly_what_the_stack_sends(
+    catalog, settings, stack, fast, method, headers
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    answer = call(fast, method, **headers)  # renders (asks PostgreSQL, then listens)
+    assert answer == call(stack, method, **headers)
+    assert answer[0] in {"200 OK", "304 Not Modified"}
+    assert catalog_cache.warm() is not None
+    assert call(fast, method, **headers) == answer  # warm: from memory, nothing asked
+
+
+def test_fast_path_leaves_a_disallowed_host_to_django(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["catalog.example.com"]
+    status, _, _ = call(fast, host="evil.example.net")
+    assert status.startswith("400")
+    assert call(fast, host="catalog.example.com")[0] == "200 OK"
+
+
+def test_fast_path_leaves_the_https_redirect_to_django(catalog, settings, stack):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.SECURE_SSL_REDIRECT = True
+    status, headers, _ = call(CatalogFastPath(WSGIHandler()))
+    assert status.startswith("301")
+    assert headers["location"] == "https://testserver" + URL
+
+
+def test_fast_path_leaves_other_methods_and_paths_to_django(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    status, headers, _ = call(fast, "POST")
+    assert status.startswith("405")
+    assert headers["x-frame-options"] == "DENY"  # through the whole stack
+    assert call(fast, path=URL + "/")[0].startswith("404")
