@@ -36,7 +36,7 @@ from catalog.formats.flat.offering import flat_offering, flat_view
 from catalog.formats.problems import CatalogFileInvalid, Problem, file_problem
 from catalog.history import Change, record_bulk
 from catalog.models import FLAT_FIELDS, Datacenter, ServedModel
-from catalog.offering import with_offering, write_offerings
+from catalog.offering import Offering, with_offering, write_offerings
 from catalog.services import unpublish
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
@@ -101,6 +101,7 @@ class _Plan:
     link: list[tuple[ServedModel, str]] = field(default_factory=list)  # (model, country code)
     datacenter_ids: dict[str, int] = field(default_factory=dict)  # country code -> pk
     offering_changed: dict[int, ServedModel] = field(default_factory=dict)  # pk -> model
+    stored_offerings: dict[int, Offering] = field(default_factory=dict)  # pk -> as read
 
 
 def _plan(
@@ -122,9 +123,7 @@ def _plan(
     scope = Q(model_id__in=file_ids)
     if prune:
         scope |= Q(is_published=True)
-    existing = {
-        model.model_id: model for model in with_offering(ServedModel.objects.filter(scope))
-    }
+    existing = {model.model_id: model for model in with_offering(ServedModel.objects.filter(scope))}
     # The flat format names countries: the datacenter of each without a region.
     plan.datacenter_ids = dict(
         Datacenter.objects.filter(region="").values_list("country_code", "pk")
@@ -197,6 +196,7 @@ def _plan_update(
             setattr(old, model_field, getattr(entry.model, model_field))
             plan.update_fields.add(model_field)
     if old.pk in plan.offering_changed:
+        plan.stored_offerings[old.pk] = old.offering
         # The file's flat values over what the flat format cannot say (kept from the catalog).
         old.offering = flat_offering(base=old.offering, **flat_view(entry.model.offering))
     # Also when only the datacenters change: the model's bulk_update is what announces the
@@ -248,8 +248,11 @@ def _apply(
         done += len(batch)
         if progress is not None:
             progress("written", done, total)
-    write_offerings(plan.created, batch_size=batch_size, created=True)
-    write_offerings(list(plan.offering_changed.values()), batch_size=batch_size)
+    # A statement per batch of models and per table written (models have a few rows each).
+    for batch in _batches(plan.created, batch_size):
+        write_offerings(batch, created=True)
+    for batch in _batches(list(plan.offering_changed.values()), batch_size):
+        write_offerings(batch, stored=plan.stored_offerings)
     if plan.unlink:
         through.objects.filter(pk__in=plan.unlink).delete()
     if plan.link:

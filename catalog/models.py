@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pycountry
 from django.contrib.postgres.fields import ArrayField
@@ -52,7 +53,6 @@ MODEL_ID_MAX_LENGTH = 200
 # The database's own spelling of the ID rule: no whitespace, no control characters.
 _MODEL_ID_SQL_RE = r"^[^[:space:][:cntrl:]]+$"
 _NO_CONTROL_CHARACTERS_SQL_RE = r"^[^[:cntrl:]]*$"
-
 
 
 # Sent after a bulk write through CatalogQuerySet changed rows (sender: the model class,
@@ -365,42 +365,20 @@ class ServedModel(models.Model):
             ),
         ]
 
+    if TYPE_CHECKING:
+        # The flat view of the offering, set on the class below (``_flat_property``).
+        input_modalities: list[str]
+        output_modalities: list[str]
+        supported_sampling_parameters: list[str]
+        supported_features: list[str]
+        price_prompt: Decimal
+        price_completion: Decimal
+        price_image: Decimal
+        price_request: Decimal
+        price_input_cache_read: Decimal
+
     def __str__(self):
         return self.model_id
-
-    # --- the offering: modalities, prices, capacities ------------------------------------------
-    @property
-    def offering(self):
-        """The model's modalities, prices and capacities (``catalog.offering.Offering``).
-
-        Read from prefetched rows when the queryset prefetched them (``with_offering()``),
-        else with three queries, once; flat values assigned meanwhile (``price_prompt``, ...)
-        are applied on top. Assigning one marks it to be written by ``save()``.
-        """
-        from catalog.formats.flat.offering import flat_offering, flat_view
-        from catalog.offering import Offering
-
-        if "_offering" not in self.__dict__:
-            self.__dict__["_offering"] = (
-                Offering.of_rows(self) if self.pk is not None else Offering()
-            )
-        pending = self.__dict__.pop("_flat_pending", None)
-        if pending:
-            base = self.__dict__["_offering"]
-            values = {**flat_view(base), **pending}
-            self.__dict__["_offering"] = flat_offering(base=base, **values)
-        return self.__dict__["_offering"]
-
-    @offering.setter
-    def offering(self, value) -> None:
-        self.__dict__.pop("_flat_pending", None)
-        self.__dict__["_offering"] = value
-        self.__dict__["_offering_changed"] = True
-
-    def refresh_from_db(self, *args, **kwargs):
-        for key in ("_offering", "_flat_pending", "_flat_assigned", "_offering_changed"):
-            self.__dict__.pop(key, None)
-        return super().refresh_from_db(*args, **kwargs)
 
     def save(self, *args, **kwargs):
         """Save the model, and its offering when one was assigned, with one history record."""
@@ -476,6 +454,63 @@ class ServedModel(models.Model):
         errors.update(_flat_errors(self))
         if errors:
             raise ValidationError(errors)
+
+    # --- the offering: modalities, prices, capacities ------------------------------------------
+    @property
+    def offering(self):
+        """The model's modalities, prices and capacities (``catalog.offering.Offering``).
+
+        Read from the JSON column of ``with_offering()`` when the queryset has it, else with
+        three queries, once; flat values assigned meanwhile (``price_prompt``, ...)
+        are applied on top. Assigning one marks it to be written by ``save()``.
+        """
+        from catalog.formats.flat.offering import flat_offering, flat_view, price_scope
+        from catalog.offering import Offering
+
+        if "_offering" not in self.__dict__:
+            snapshot = self.__dict__.get("offering_snapshot")  # with_offering()'s column
+            if snapshot is not None:
+                offering = Offering.from_json(snapshot)
+            elif self.pk is not None:
+                offering = Offering.of_rows(self)
+            else:
+                offering = Offering()
+            self.__dict__["_offering"] = offering
+        pending = self.__dict__.pop("_flat_pending", None)
+        if pending:
+            base = self.__dict__["_offering"]
+            values = {**flat_view(base), **pending}
+            offering = flat_offering(base=base, **values)
+            self.__dict__["_offering"] = offering
+            # A price with no modality to hold it yet (assigned before the modalities) stays
+            # pending instead of being lost: it is placed once they are assigned too.
+            unplaced = {
+                name: value
+                for name, value in pending.items()
+                if name.startswith("price_")
+                and price_scope(offering, name.removeprefix("price_")) is None
+                and value
+            }
+            if unplaced:
+                self.__dict__["_flat_pending"] = unplaced
+        return self.__dict__["_offering"]
+
+    @offering.setter
+    def offering(self, value) -> None:
+        self.__dict__.pop("_flat_pending", None)
+        self.__dict__["_offering"] = value
+        self.__dict__["_offering_changed"] = True
+
+    def refresh_from_db(self, *args, **kwargs):
+        for key in (
+            "_offering",
+            "_flat_pending",
+            "_flat_assigned",
+            "_offering_changed",
+            "offering_snapshot",
+        ):
+            self.__dict__.pop(key, None)
+        return super().refresh_from_db(*args, **kwargs)
 
 
 def _flat_property(name: str) -> property:
@@ -759,7 +794,11 @@ class CapacityEntry(models.Model):
     )
     capacity_type = models.CharField("type", max_length=20, choices=CapacityType.choices)
     unit = models.CharField(max_length=12, choices=PriceUnit.choices)
-    per = models.CharField(max_length=6, choices=CapacityWindow.choices, null=True, blank=True)
+    # NULL, not "", for concurrency, which has no window: the typed format omits ``per`` there,
+    # and the identity constraint reads NULLs as equal (nulls_distinct=False).
+    per = models.CharField(  # noqa: DJ001
+        max_length=6, choices=CapacityWindow.choices, null=True, blank=True
+    )
     value = models.PositiveBigIntegerField()
 
     objects = CatalogQuerySet.as_manager()
@@ -774,9 +813,7 @@ class CapacityEntry(models.Model):
                 name="capacityentry_one_per_identity",
                 nulls_distinct=False,
             ),
-            models.CheckConstraint(
-                condition=Q(value__gt=0), name="capacityentry_value_positive"
-            ),
+            models.CheckConstraint(condition=Q(value__gt=0), name="capacityentry_value_positive"),
             models.CheckConstraint(
                 condition=_price_scope_rules("capacity_type", "unit", with_concurrency=True),
                 name="capacityentry_type_unit_scope",

@@ -3,7 +3,7 @@
 The rows (``Modality``, ``PriceEntry``, ``CapacityEntry``) are how the catalog stores it;
 ``Offering`` is how everything else reads and writes it: the flat encoder and decoder, the
 history (a record keeps ``Offering.as_json()``), the admin, and, with issue 14, the typed
-format. Loading is three prefetch queries whatever the catalog's size (``with_offering``);
+format. Loading costs no query of its own: a column of the models' query (``with_offering``);
 writing many models at once is a few bulk statements (``write_offerings``), which touch only
 the rows that differ, so a price row keeps its identity while it lives (issue 15 gives rows a
 validity in time).
@@ -12,12 +12,12 @@ validity in time).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Func, JSONField, QuerySet
 
 from catalog.choices import Direction, InputModality, OutputModality, _positions
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
@@ -125,9 +125,7 @@ class Offering:
             tuple(sorted(self.modalities, key=lambda m: (_scope_order(m.scope), m.position))),
         )
         object.__setattr__(self, "prices", tuple(sorted(self.prices, key=_price_order)))
-        object.__setattr__(
-            self, "capacities", tuple(sorted(self.capacities, key=_capacity_order))
-        )
+        object.__setattr__(self, "capacities", tuple(sorted(self.capacities, key=_capacity_order)))
 
     # --- reading ---------------------------------------------------------------------------
     def kinds(self, direction: str) -> list[str]:
@@ -295,12 +293,23 @@ class Offering:
         return replace(self, **changes)
 
 
+# The offering of each model as ``Offering.as_json()`` spells it, computed in the database by
+# ``catalog_offering_snapshot()`` (migration 0010), the function history records are written with.
+OFFERING_SNAPSHOT = "offering_snapshot"
+
+
 def with_offering(models: QuerySet[ServedModel]) -> QuerySet[ServedModel]:
-    """``models`` with their offerings prefetched: three more queries, whatever their number."""
-    return models.prefetch_related(
-        Prefetch("modalities", queryset=Modality.objects.order_by()),
-        Prefetch("prices", queryset=PriceEntry.objects.order_by()),
-        Prefetch("capacities", queryset=CapacityEntry.objects.order_by()),
+    """``models`` with their offerings, in the same query as the models themselves.
+
+    A column per model (its offering as JSON) rather than three prefetch queries: reading a
+    catalog stays as many queries as before the offering had rows of its own.
+    """
+    return models.annotate(
+        **{
+            OFFERING_SNAPSHOT: Func(
+                F("pk"), function="catalog_offering_snapshot", output_field=JSONField()
+            )
+        }
     )
 
 
@@ -314,37 +323,80 @@ _MODALITY_FIELDS = (
 )
 
 
+# A price or capacity row's scope, read with it (a join): (None, None) for the root.
+_SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality__kind")}
+
+
 def _differs(row, values: dict) -> bool:
     return any(getattr(row, name) != value for name, value in values.items())
 
 
 def write_offerings(
-    models: Sequence[ServedModel], *, batch_size: int = 500, created: bool = False
+    models: Sequence[ServedModel],
+    *,
+    batch_size: int | None = None,
+    created: bool = False,
+    stored: Mapping[int, Offering] | None = None,
 ) -> None:
     """Make the saved rows of each (saved) model match its ``offering``.
 
-    Reads the current rows of all the models in three queries, then deletes, updates and
-    inserts only what differs, in bulk: writing an unchanged offering executes no write.
-    Call inside a transaction. ``created``: the models were just inserted, so they have no
-    rows to read.
+    Reads the current rows of the models, then deletes, updates and inserts only what differs,
+    in bulk: writing an unchanged offering executes no write. Each insert is one statement
+    (callers pass a batch of models; a model has a bounded number of rows). Call inside a
+    transaction. ``created``: the models were just inserted, so they have no rows to read.
+    ``stored``: the offerings the caller read (by model pk), which spares the reads of the
+    tables in which no model differs: an import that changes prices reads only the prices.
     """
     if not models:
         return
     by_pk = {model.pk: model for model in models}
+    if stored is not None:
+        by_pk = {pk: model for pk, model in by_pk.items() if model.offering != stored.get(pk)}
+        if not by_pk:
+            return
     scope = [] if created else list(by_pk)
-    stored_modalities = defaultdict(dict)
-    for row in Modality.objects.filter(model_id__in=scope).order_by():
-        stored_modalities[row.model_id][(row.direction, row.kind)] = row
+
+    def differ(part: str) -> bool:
+        if created or stored is None:
+            return True
+        return any(
+            getattr(model.offering, part) != getattr(stored.get(pk, Offering()), part)
+            for pk, model in by_pk.items()
+        )
+
+    def inserts_under_modalities() -> bool:
+        # A new price or capacity row of a modality needs that modality's pk.
+        if created or stored is None:
+            return True
+        for pk, model in by_pk.items():
+            old = stored.get(pk, Offering())
+            old_identities = {p.identity for p in old.prices} | {c.identity for c in old.capacities}
+            if any(
+                entry.scope != ROOT and entry.identity not in old_identities
+                for entry in (*model.offering.prices, *model.offering.capacities)
+            ):
+                return True
+        return False
+
+    read_modalities = differ("modalities") or inserts_under_modalities()
+    read_prices = differ("prices") or differ("modalities")
+    read_capacities = differ("capacities") or differ("modalities")
+    stored_modalities: defaultdict[int, dict] = defaultdict(dict)
+    if read_modalities and scope:
+        for row in Modality.objects.filter(model_id__in=scope).order_by():
+            stored_modalities[row.model_id][(row.direction, row.kind)] = row
     stored_prices = defaultdict(list)
-    for row in PriceEntry.objects.filter(model_id__in=scope).order_by():
-        stored_prices[row.model_id].append(row)
+    if read_prices and scope:
+        for row in PriceEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
+            stored_prices[row.model_id].append(row)
     stored_capacities = defaultdict(list)
-    for row in CapacityEntry.objects.filter(model_id__in=scope).order_by():
-        stored_capacities[row.model_id].append(row)
+    if read_capacities and scope:
+        for row in CapacityEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
+            stored_capacities[row.model_id].append(row)
 
     # Modalities first: prices and capacities point at them.
     modality_deletes, modality_creates, modality_updates = [], [], []
-    for pk, model in by_pk.items():
+    for pk, model in by_pk.items() if read_modalities else ():
         wanted = {spec.scope: spec for spec in model.offering.modalities}
         for scope, row in stored_modalities[pk].items():
             if scope not in wanted:
@@ -364,7 +416,7 @@ def write_offerings(
         # Cascades to the prices and capacities of those modalities, which are gone too.
         Modality.objects.filter(pk__in=modality_deletes).delete()
     if modality_creates:
-        Modality.objects.bulk_create(modality_creates, batch_size=batch_size)
+        Modality.objects.bulk_create(modality_creates)
     if modality_updates:
         Modality.objects.bulk_update(modality_updates, _MODALITY_FIELDS, batch_size=batch_size)
     deleted = set(modality_deletes)
@@ -373,15 +425,13 @@ def write_offerings(
         return None if scope == ROOT else stored_modalities[pk][scope].pk
 
     price_deletes, price_creates, price_updates = [], [], []
-    capacity_deletes, capacity_creates, capacity_updates = [], [], []
-    for pk, model in by_pk.items():
-        scope_of = {row.pk: scope for scope, row in stored_modalities[pk].items()}
+    for pk, model in by_pk.items() if read_prices else ():
         rows = {}
         for row in stored_prices[pk]:
             if row.modality_id in deleted:
                 continue
             identity = (
-                scope_of.get(row.modality_id, ROOT),
+                (row.scope_direction, row.scope_kind),
                 row.price_type,
                 row.unit,
                 row.ttl_seconds,
@@ -416,8 +466,10 @@ def write_offerings(
                 for name, value in values.items():
                     setattr(row, name, value)
                 price_updates.append(row)
+    capacity_deletes, capacity_creates, capacity_updates = [], [], []
+    for pk, model in by_pk.items() if read_capacities else ():
         capacity_rows = {
-            (scope_of.get(row.modality_id, ROOT), row.capacity_type, row.unit, row.per): row
+            ((row.scope_direction, row.scope_kind), row.capacity_type, row.unit, row.per): row
             for row in stored_capacities[pk]
             if row.modality_id not in deleted
         }
@@ -447,12 +499,12 @@ def write_offerings(
     if capacity_deletes:
         CapacityEntry.objects.filter(pk__in=capacity_deletes).delete()
     if price_creates:
-        PriceEntry.objects.bulk_create(price_creates, batch_size=batch_size)
+        PriceEntry.objects.bulk_create(price_creates)
     if price_updates:
         PriceEntry.objects.bulk_update(
             price_updates, ["cost_usd", "overrides"], batch_size=batch_size
         )
     if capacity_creates:
-        CapacityEntry.objects.bulk_create(capacity_creates, batch_size=batch_size)
+        CapacityEntry.objects.bulk_create(capacity_creates)
     if capacity_updates:
         CapacityEntry.objects.bulk_update(capacity_updates, ["value"], batch_size=batch_size)

@@ -16,8 +16,8 @@ from catalog.revision import current_revision
 
 
 def published_records() -> list[WireRecord]:
-    """Every published model's record, in four queries whatever the catalog's size (the models
-    with their datacenters, then their modalities, prices and capacities)."""
+    """Every published model's record, in one query whatever the catalog's size: the models with
+    their datacenters and their offerings (``with_offering``)."""
     models = with_offering(ServedModel.objects.filter(is_published=True)).annotate(
         datacenter_codes=ArrayAgg(
             "datacenters__country_code",

@@ -16,6 +16,7 @@ from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
 from router.listener import RETRY_SECONDS
 from tests import processes
+from tests.helpers import RAW_PROMPT_PRICE_UPDATE
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
@@ -49,7 +50,7 @@ def price_in(rendered) -> Decimal:
 def raw_update(price: Decimal) -> None:
     """A write that no Django signal announces: only the notification tells of it."""
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE catalog_servedmodel SET price_prompt = %s", [price])
+        cursor.execute(RAW_PROMPT_PRICE_UPDATE, [price])
 
 
 def revision_queries(queries) -> int:

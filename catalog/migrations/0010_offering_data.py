@@ -144,8 +144,8 @@ def forward(apps, schema_editor):
         batch_size=1000,
     )
     batch = []
-    for record in Historical.objects.order_by("history_id").only("history_id", *_COLUMNS).iterator(
-        2000
+    for record in (
+        Historical.objects.order_by("history_id").only("history_id", *_COLUMNS).iterator(2000)
     ):
         record.offering = offering_of({column: getattr(record, column) for column in _COLUMNS})
         batch.append(record)
@@ -178,8 +178,8 @@ def backward(apps, schema_editor):
             setattr(model, column, value)
     ServedModel.objects.bulk_update(models, _COLUMNS, batch_size=1000)
     batch = []
-    for record in Historical.objects.order_by("history_id").only("history_id", "offering").iterator(
-        2000
+    for record in (
+        Historical.objects.order_by("history_id").only("history_id", "offering").iterator(2000)
     ):
         for column, value in columns_of(record.offering or {}).items():
             setattr(record, column, value)
@@ -234,6 +234,44 @@ class Migration(migrations.Migration):
     dependencies = [("catalog", "0009_offering_tables")]
 
     operations = [
+        # The old columns' constraints first (the columns go in 0011): backwards, they come
+        # back once the columns are filled again.
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_input_modalities_known",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_output_modalities_known",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_sampling_parameters_known",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_features_known",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_price_prompt_non_negative",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_price_completion_non_negative",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_price_image_non_negative",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_price_request_non_negative",
+        ),
+        migrations.RemoveConstraint(
+            model_name="servedmodel",
+            name="servedmodel_price_input_cache_read_non_negative",
+        ),
         migrations.RunSQL(
             sql=[SNAPSHOT, *(TRIGGER.format(table=table) for table in TABLES)],
             reverse_sql=[

@@ -1,4 +1,8 @@
-"""Drop the five price columns and the four lists, now held by the offering tables (0008)."""
+"""Drop the five price columns and the four lists, now held by the offering tables (0010).
+
+Their constraints went in 0010, before the data moved: backwards, this migration brings the
+columns back empty, 0010 fills them, and only then are their constraints checked again.
+"""
 
 from django.db import migrations
 
@@ -9,42 +13,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_input_modalities_known",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_output_modalities_known",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_sampling_parameters_known",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_features_known",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_price_prompt_non_negative",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_price_completion_non_negative",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_price_image_non_negative",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_price_request_non_negative",
-        ),
-        migrations.RemoveConstraint(
-            model_name="servedmodel",
-            name="servedmodel_price_input_cache_read_non_negative",
-        ),
         migrations.RemoveField(
             model_name="historicalservedmodel",
             name="input_modalities",

@@ -80,9 +80,7 @@ def wire_record(model: ServedModel, datacenter_codes: Sequence[str]) -> WireReco
         "quantization": model.quantization,
         "context_length": model.context_length,
         "max_output_length": model.max_output_length,
-        "pricing": {
-            key: plain_decimal(prices[key]) for key in PRICING_KEYS
-        },  # type: ignore[typeddict-item]  # the keys are PRICING_KEYS, which mypy cannot follow
+        "pricing": {key: plain_decimal(prices[key]) for key in PRICING_KEYS},  # type: ignore[typeddict-item]  # the keys are PRICING_KEYS, which mypy cannot follow
         "supported_sampling_parameters": sampling,
         "supported_features": features,
         "datacenters": [{"country_code": code} for code in sorted(set(datacenter_codes))],

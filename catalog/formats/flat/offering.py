@@ -160,9 +160,7 @@ def flat_offering(
         else:
             new_prices.append(Price(scope, price_type, unit, cost))
     kept = [
-        price
-        for price in base.prices
-        if price.identity not in replaced and price.scope in scopes
+        price for price in base.prices if price.identity not in replaced and price.scope in scopes
     ]
     return Offering(
         modalities=shaped.modalities,
