@@ -178,7 +178,7 @@ class ServedModelForm(forms.ModelForm):
                     value = Decimal(0)
                 if self.instance.pk is None or value != getattr(self.instance, name):
                     setattr(self.instance, name, value)
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
 
     class Meta:
         model = ServedModel

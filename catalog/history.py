@@ -161,7 +161,7 @@ def _codes_of(record: HistoryRecord) -> list[str]:
     )
 
 
-def state_of(record: HistoricalServedModel) -> ServedModel:
+def state_of(record: HistoryRecord) -> ServedModel:
     """The served model as ``record`` left it, its offering included (cached on the record)."""
     state = record.__dict__.get("_state_of")
     if state is None:

@@ -564,7 +564,7 @@ def _flat_errors(model: ServedModel) -> dict[str, ValidationError]:
     assigned = model.__dict__.get("_flat_assigned", {})
     pending = model.__dict__.get("_flat_pending") or {}
     errors: dict[str, ValidationError] = {}
-    lists = {
+    lists: dict[str, tuple[type[models.TextChoices], str | None]] = {
         "input_modalities": (InputModality, "Choose at least one input modality."),
         "output_modalities": (OutputModality, "Choose at least one output modality."),
         "supported_sampling_parameters": (SamplingParameter, None),

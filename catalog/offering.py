@@ -32,7 +32,7 @@ def _scope_order(scope: Scope) -> tuple:
     if direction is None:
         return (2, 0)
     choices = InputModality if direction == Direction.INPUT else OutputModality
-    return (0 if direction == Direction.INPUT else 1, _positions(choices).get(kind, 99), kind)
+    return (0 if direction == Direction.INPUT else 1, _positions(choices).get(kind or "", 99), kind)
 
 
 @dataclass(frozen=True)

@@ -237,11 +237,11 @@ def test_every_price_of_a_record_is_served_plain(prices):
     model = ServedModel(
         model_id="acme/m",
         created=datetime(2025, 1, 1, tzinfo=UTC),
-        **dict(zip(PRICING_FIELDS.values(), prices, strict=True)),
-        # A price belongs to a modality (the flat format requires one of each direction).
-        input_modalities=["text"],
-        output_modalities=["text"],
     )
+    # A price belongs to a modality (the flat format requires one of each direction).
+    model.input_modalities, model.output_modalities = ["text"], ["text"]
+    for field, price in zip(PRICING_FIELDS.values(), prices, strict=True):
+        setattr(model, field, price)
 
     pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
 

@@ -7,15 +7,16 @@ tests share one golden catalog in a transaction of their module.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Datacenter, ServedModel
+from catalog.offering import write_offerings
 from router.cache import CatalogCache
 from tests.helpers import ENDPOINT as URL
+from tests.helpers import build_model
 
 
 def _cold_render_queries(count: int) -> list[str]:
@@ -23,19 +24,9 @@ def _cold_render_queries(count: int) -> list[str]:
         [Datacenter(country_code=code) for code in ("DE", "FR", "US")]
     )
     models = ServedModel.objects.bulk_create(
-        ServedModel(
-            model_id=f"acme/model-{index:04}",
-            name=f"Model {index}",
-            created=datetime(2025, 1, 1, tzinfo=UTC),
-            input_modalities=["text"],
-            output_modalities=["text"],
-            quantization="fp8",
-            context_length=8192,
-            max_output_length=1024,
-            is_published=True,
-        )
-        for index in range(count)
+        build_model(f"acme/model-{index:04}", name=f"Model {index}") for index in range(count)
     )
+    write_offerings(models, created=True)  # modalities and prices: rows of their own
     ServedModel.datacenters.through.objects.bulk_create(
         ServedModel.datacenters.through(servedmodel=model, datacenter=datacenter)
         for model in models

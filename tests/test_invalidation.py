@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +27,13 @@ from catalog.models import ServedModel
 from catalog.revision import current_revision
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
-from tests.helpers import RAW_PROMPT_PRICE_UPDATE, change_url, form_data, update_prompt_price
+from tests.helpers import (
+    RAW_PROMPT_PRICE_UPDATE,
+    build_model,
+    change_url,
+    form_data,
+    update_prompt_price,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
@@ -145,21 +150,7 @@ def test_unpublishing_by_bulk_update_is_visible_on_the_next_request(client, serv
 
 
 def test_bulk_create_is_visible_on_the_next_request(client, served_model):
-    ServedModel.objects.bulk_create(
-        [
-            ServedModel(
-                model_id="acme/bulk",
-                name="Bulk",
-                created=datetime(2025, 1, 1, tzinfo=UTC),
-                input_modalities=["text"],
-                output_modalities=["text"],
-                quantization="int8",
-                context_length=4096,
-                max_output_length=1024,
-                is_published=True,
-            )
-        ]
-    )
+    ServedModel.objects.bulk_create([build_model("acme/bulk", name="Bulk")])
 
     assert "acme/bulk" in served(client)
 

@@ -118,15 +118,15 @@ def flat_offering(
     ]
     outputs_parameters: dict[str, dict] = {}
     for kind in outputs:
-        old = base.modality(Direction.OUTPUT, kind)
+        old_spec = base.modality(Direction.OUTPUT, kind)
         outputs_parameters[kind] = {
             name: descriptor
-            for name, descriptor in (old.supported_parameters if old else {}).items()
+            for name, descriptor in (old_spec.supported_parameters if old_spec else {}).items()
             if name not in _FLAT_PARAMETERS or name in listed
         }
     carried = {name for parameters in outputs_parameters.values() for name in parameters}
     if carrier is not None:
-        parameters = outputs_parameters[carrier[1]]
+        parameters = outputs_parameters[str(carrier[1])]
         for name in [*canonical(sampling_parameters, SamplingParameter),
                      *canonical(features, Feature)]:  # fmt: skip
             if name not in carried:
@@ -134,14 +134,15 @@ def flat_offering(
                     dict(FEATURE_DESCRIPTOR) if name in features else dict(SAMPLING_DESCRIPTOR)
                 )
     for position, kind in enumerate(outputs):
-        old = base.modality(Direction.OUTPUT, kind)
-        spec = old or ModalitySpec(Direction.OUTPUT, kind, position)
+        spec = base.modality(Direction.OUTPUT, kind) or ModalitySpec(
+            Direction.OUTPUT, kind, position
+        )
         specs.append(replace(spec, supported_parameters=outputs_parameters[kind]))
     shaped = Offering(modalities=tuple(specs))
     scopes = {spec.scope for spec in specs} | {ROOT}
 
     replaced = set()
-    new_prices = []
+    new_prices: list[Price] = []
     for key, (_, _, price_type, unit) in PRICE_SOURCES.items():
         old = base_price(base, key)
         if old is not None:
