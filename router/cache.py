@@ -42,9 +42,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connections
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from catalog.published import published_catalog
 from catalog.revision import current_revision, database_identity
@@ -85,8 +88,8 @@ class SharedBodies:
 
     def __init__(self, clock: Callable[[], float]):
         self.clock = clock
-        self._client = None
-        self._url = None
+        self._client: redis.Redis | None = None
+        self._made_for: tuple[str, int] | None = None  # the URL and timeout of _client
         self._skip_until = 0.0
         self._identity: str | None = None
 
@@ -95,10 +98,12 @@ class SharedBodies:
         if client is None:
             return None
         try:
-            return client.get(self._key(revision))
+            body = client.get(self._key(revision))
         except RedisError as error:
             self._trip(error)
             return None
+        # Bytes, as the client does not decode; its stubs also cover decode_responses=True.
+        return body if isinstance(body, bytes) else None
 
     def put(self, revision: int, body: bytes) -> None:
         client = self._available()
@@ -119,16 +124,13 @@ class SharedBodies:
             if keys:
                 client.delete(*keys)
 
-    def _available(self):
+    def _available(self) -> redis.Redis | None:
         """The Redis client, or None without REDIS_URL or while the breaker is open."""
         url = settings.REDIS_URL
         if not url or self.clock() < self._skip_until:
             return None
-        if self._client is None or self._url != url:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
+        made_for = (url, settings.REDIS_TIMEOUT_MS)
+        if self._client is None or self._made_for != made_for:
             timeout = settings.REDIS_TIMEOUT_MS / 1000
             # No retries: a second try at a hung server only doubles what the request waits.
             self._client = redis.Redis.from_url(
@@ -137,7 +139,7 @@ class SharedBodies:
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 0),
             )
-            self._url = url
+            self._made_for = made_for
         return self._client
 
     def _key(self, revision: int) -> str:

@@ -7,8 +7,13 @@ without blocking at the start of a request: one ``poll()`` of its socket with a 
 and only when bytes are waiting does psycopg read the notifications. No thread, no round trip.
 
 ``revision()`` answers None whenever the connection is not known to be healthy (not opened yet,
-the server closed it, an error), and the caller then asks PostgreSQL itself. A dropped
-connection shows up as a readable socket whose read fails, so it is noticed by the next request.
+the server ended or closed it, an error), and the caller then asks PostgreSQL itself. A server
+that ends the session (a shutdown, ``pg_terminate_backend``, ``idle_session_timeout``) first
+sends why, as an error outside any query, and only then closes the socket: the listener stops
+trusting its revision on that message, not on the close that follows it, since a request may
+read the one before the other has arrived (and a change committed meanwhile is announced to
+nobody). A connection dropped without a word shows up as a readable socket whose read fails, so
+either way the next request notices.
 Reopening is rate-limited (``RETRY_SECONDS``) so that a database that is down costs one attempt
 per process per interval, not one per request. On (re)opening, LISTEN comes first and the
 revision is read after it, on the same connection: a commit before the read is in the number
@@ -24,6 +29,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import psycopg
@@ -35,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
 MAX_READS = 8
+# An error outside any query is how a server says it is ending the session (FATAL); libpq hands
+# it to the notice handler and reports the connection as usable until the socket closes.
+ENDING_SEVERITIES = frozenset({"ERROR", "FATAL", "PANIC"})
 CONNECT_TIMEOUT_SECONDS = 2
 # A listener whose peer vanished without closing (a network partition) is noticed by TCP
 # keepalives within about idle + interval * count seconds.
@@ -56,6 +65,7 @@ class RevisionListener:
         self._pid: int | None = None
         self._retry_at = 0.0
         self._failing = False
+        self._farewell: str | None = None  # why the server is ending the session, once it said
         self.generation = 0  # how many times it has started listening
         self._lock = threading.Lock()
         # A connection opened before a fork belongs to the parent: closing it in the child
@@ -80,15 +90,16 @@ class RevisionListener:
         try:
             if not self.healthy:
                 self._open_if_due()
-            elif self._poll.poll(0):
+            elif self._poll is not None and self._poll.poll(0):
                 self._drain()
             return self._revision
         finally:
             self._lock.release()
 
     def wait(self, timeout: float) -> bool:
-        """Block until a notification (or a dropped connection) is waiting, at most ``timeout``
-        seconds; True if one is. For tests and the bench, never the request path."""
+        """Block until a notification (or the end of the session) is waiting, at most ``timeout``
+        seconds; True if one is (bytes to read: not yet read, so not yet acted on). For tests and
+        the bench, never the request path."""
         connection = self._connection
         if connection is None or self._pid != os.getpid():
             return False
@@ -115,6 +126,7 @@ class RevisionListener:
             params.setdefault(name, value)
         try:
             connection = psycopg.connect(**params, autocommit=True)
+            connection.add_notice_handler(weak_handler(self._on_notice))
             try:
                 connection.execute(f"LISTEN {CHANNEL}")
                 row = connection.execute(REVISION_SQL).fetchone()
@@ -133,6 +145,7 @@ class RevisionListener:
         try:  # notifications that arrived with the answers above (psycopg kept them)
             for notify in connection.notifies(timeout=0):
                 self._raise_to(notify.payload)
+            self._check_session(connection.pgconn)
         except (psycopg.Error, ValueError) as error:
             self._failed("stopped listening for catalog changes", error)
             return
@@ -142,25 +155,38 @@ class RevisionListener:
 
     def _drain(self) -> None:
         """Read what the socket holds, without waiting: notifications, or the end of the session
-        (consume_input raises when the server has gone), which makes the listener unhealthy."""
-        pgconn = self._connection.pgconn
+        (the server's farewell, or consume_input raising when the server has gone), which makes
+        the listener unhealthy."""
+        connection, poll = self._connection, self._poll
+        if connection is None or poll is None:
+            return
+        pgconn = connection.pgconn
         try:
-            # A server that ends the session sends a message, then closes: reading the message
-            # succeeds, and only the next read sees the end. So read while bytes are waiting.
-            for _ in range(MAX_READS):
+            for _ in range(MAX_READS):  # a burst of notifications may not fit in one read
                 pgconn.consume_input()
                 while (notify := pgconn.notifies()) is not None:
                     self._raise_to(notify.extra)
-                if not self._poll.poll(0):
+                if not poll.poll(0):
                     break
-            if pgconn.status != psycopg.pq.ConnStatus.OK:
-                raise psycopg.OperationalError("the connection is not usable")
+            self._check_session(pgconn)
         except (psycopg.Error, ValueError) as error:
             self._failed("stopped listening for catalog changes", error)
 
+    def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        severity = diagnostic.severity_nonlocalized or diagnostic.severity
+        if severity in ENDING_SEVERITIES:
+            self._farewell = diagnostic.message_primary or severity
+
+    def _check_session(self, pgconn: psycopg.pq.abc.PGconn) -> None:
+        if self._farewell is not None:
+            raise psycopg.OperationalError(self._farewell)
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise psycopg.OperationalError("the connection is not usable")
+
     def _raise_to(self, payload: bytes | str) -> None:
         number = int(payload)
-        if number > self._revision:
+        # Only a listening connection reads notifications, and it always holds a revision.
+        if self._revision is not None and number > self._revision:
             self._revision = number
 
     def _failed(self, what: str, error: Exception) -> None:
@@ -178,9 +204,26 @@ class RevisionListener:
         connection, self._connection = self._connection, None
         self._revision = None
         self._poll = None
+        self._farewell = None
         if connection is not None and self._pid == os.getpid():
             with contextlib.suppress(psycopg.Error):
                 connection.close()
+
+
+def weak_handler(
+    method: Callable[[psycopg.errors.Diagnostic], None],
+) -> Callable[[psycopg.errors.Diagnostic], None]:
+    """``method``, held weakly: a connection must not keep its listener alive, or a listener
+    nobody references (a test's, a replaced one) would keep its session open until the cyclic
+    garbage collector runs, instead of closing it at once."""
+    reference = weakref.WeakMethod(method)
+
+    def handle(diagnostic: psycopg.errors.Diagnostic) -> None:
+        bound = reference()
+        if bound is not None:
+            bound(diagnostic)
+
+    return handle
 
 
 def one_line(error: BaseException) -> str:

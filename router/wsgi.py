@@ -14,31 +14,38 @@ goes to Django's handler, which answers as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
 from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
-from router.cache import catalog_cache
+from router.cache import Rendered, catalog_cache
 from router.http import catalog_response
 from router.urls import ENDPOINT_PATH
 from router.views import OpenRouterModelsView
 
 
+def _never_called(request: HttpRequest) -> HttpResponseBase:
+    raise AssertionError("only SecurityMiddleware's process_request and process_response are used")
+
+
 class CatalogFastPath:
-    def __init__(self, application):
+    def __init__(self, application: WSGIApplication):
         self.application = application
         self.path = "/" + ENDPOINT_PATH
-        # Only its process_request and process_response are used, never get_response.
-        self.security = SecurityMiddleware(get_response=lambda request: None)
+        self.security = SecurityMiddleware(get_response=_never_called)
         # DRF's APIView names the allowed methods on every response; so does this. (setup()
-        # is where Django's View adds HEAD beside GET.)
+        # is where Django's View adds HEAD beside GET; the request is not looked at.)
         view = OpenRouterModelsView()
-        view.setup(request=None)
+        view.setup(HttpRequest())
         self.allow = ", ".join(view.allowed_methods)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") not in {
             "GET",
             "HEAD",
@@ -61,7 +68,9 @@ class CatalogFastPath:
         start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
         return [response.content]
 
-    def _respond(self, request, serve):
+    def _respond(
+        self, request: WSGIRequest, serve: Callable[[], tuple[Rendered, float | None]]
+    ) -> HttpResponse | None:
         try:
             request.get_host()
         except DisallowedHost:
@@ -74,4 +83,5 @@ class CatalogFastPath:
             return None  # the view answers 503
         response = catalog_response(request, rendered, stale_seconds)
         response["Allow"] = self.allow
-        return self.security.process_response(request, response)
+        self.security.process_response(request, response)  # sets its headers on this response
+        return response

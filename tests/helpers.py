@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -20,6 +22,28 @@ from django.urls import reverse
 from catalog.models import PriceEntry, ServedModel
 
 ENDPOINT = "/inference/router/openrouter/models"
+ROOT = Path(__file__).resolve().parent.parent
+
+# The environment of a production start: DEBUG off, a real secret, a host name, https.
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+    "ALLOWED_HOSTS": "catalog.example.com",
+    "SECURE_SSL_REDIRECT": "1",
+}
+
+
+def run_python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in the project's folder with exactly ``env``, as a new process starts."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def require_service(reason: str) -> None:

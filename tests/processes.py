@@ -44,7 +44,7 @@ def environment(database: str, **extra: str) -> dict[str, str]:
     }
 
 
-def start(script: str, database: str, **extra: str) -> subprocess.Popen:
+def start(script: str, database: str, **extra: str) -> subprocess.Popen[str]:
     """A Python process running ``PRELUDE`` + ``script``, lines in and out."""
     return subprocess.Popen(
         [sys.executable, "-c", PRELUDE + script],
@@ -71,7 +71,20 @@ def run(script: str, database: str, **extra: str) -> str:
     return completed.stdout
 
 
-def stop(process: subprocess.Popen) -> None:
+def send(process: subprocess.Popen[str], line: str) -> None:
+    """Write ``line`` to the standard input of a process from ``start``."""
+    assert process.stdin is not None  # start() opens it as a pipe
+    process.stdin.write(line + "\n")
+    process.stdin.flush()
+
+
+def receive(process: subprocess.Popen[str]) -> str:
+    """The next line a process from ``start`` printed."""
+    assert process.stdout is not None  # start() opens it as a pipe
+    return process.stdout.readline()
+
+
+def stop(process: subprocess.Popen[str]) -> None:
     process.kill()
     process.wait()
     for stream in (process.stdin, process.stdout):

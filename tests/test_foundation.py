@@ -1,17 +1,13 @@
 """The service's foundation: settings from the environment, health check, docs pages."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, parse_database_url, parse_redis_url
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import PRODUCTION_ENV, run_python
 
 
 @pytest.mark.parametrize(
@@ -53,19 +49,6 @@ def test_malformed_redis_url_is_refused_with_its_name():
         parse_redis_url("REDIS_URL", "localhost:6379")
 
 
-def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SECRET_KEY": "x", **env_overrides}
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -76,7 +59,7 @@ def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
     ],
 )
 def test_start_up_stops_on_a_malformed_variable_and_names_it(variable, value):
-    result = _start_django({variable: value})
+    result = run_python(["manage.py", "check"], {**os.environ, "SECRET_KEY": "x", variable: value})
     assert result.returncode != 0
     assert variable in result.stderr
     assert "ImproperlyConfigured" in result.stderr
@@ -84,34 +67,15 @@ def test_start_up_stops_on_a_malformed_variable_and_names_it(variable, value):
 
 def test_start_up_requires_a_secret_key_when_debug_is_off():
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(["manage.py", "check"], env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_deploy_check_is_clean_with_production_settings():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DEBUG": "0",
-            "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
-            "ALLOWED_HOSTS": "catalog.example.com",
-            "SECURE_SSL_REDIRECT": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        {**os.environ, **PRODUCTION_ENV},
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
@@ -165,20 +129,15 @@ def test_database_pool_option_serves_queries_through_psycopgs_pool(db, settings)
         "with connection.cursor() as cursor: cursor.execute('SELECT 1'); print(cursor.fetchone())\n"
         "print(type(connection.pool).__name__, connection.settings_dict['CONN_MAX_AGE'])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={
+    result = run_python(
+        ["-c", script],
+        {
             **os.environ,
             "SECRET_KEY": "x",
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_POOL": "1",
             "DATABASE_URL": urlunsplit(url),
         },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["(1,)", "ConnectionPool", "0"]

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from catalog.formats.flat.encode import plain_decimal
@@ -57,6 +60,62 @@ def revision_queries(queries) -> int:
     return sum("catalog_catalogrevision" in query["sql"] for query in queries)
 
 
+class HeldClose:
+    """A relay to PostgreSQL that passes every byte both ways but holds back the server's close:
+    the moment between a session's last message and the end of its socket, made to last."""
+
+    def __init__(self, host: str, port: int):
+        self.upstream: tuple[socket.AddressFamily, str | tuple[str, int]]
+        if host.startswith("/"):  # a socket directory, as libpq names it
+            self.upstream = (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}")
+        else:
+            self.upstream = (socket.AF_INET, (host, port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.server_closed = threading.Event()  # every byte before the close is passed on
+        self.release = threading.Event()
+        self.sockets: list[socket.socket] = [self.server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self.server.accept()
+        except OSError:
+            return
+        # As PostgreSQL does: without it a message may wait for the ACK of the one before.
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        family, address = self.upstream
+        upstream = socket.socket(family, socket.SOCK_STREAM)
+        upstream.connect(address)
+        self.sockets += [client, upstream]
+        threading.Thread(target=self._pass, args=(client, upstream), daemon=True).start()
+        self._pass(upstream, client)
+        self.server_closed.set()
+        self.release.wait()
+
+    @staticmethod
+    def _pass(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.release.set()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def held_close() -> Iterator[HeldClose]:
+    connection.ensure_connection()
+    info = connection.connection.info
+    relay = HeldClose(info.host, info.port)
+    yield relay
+    relay.close()
+
+
 def test_a_notification_reaches_another_process(make_model, push):
     make_model(MODEL_ID, price_prompt=OLD_PRICE)
     other = processes.start(
@@ -74,11 +133,10 @@ print(json.dumps([fresh, [q["sql"] for q in queries]]), flush=True)
         processes.database_url(),
     )
     try:
-        assert Decimal(other.stdout.readline()) == OLD_PRICE
+        assert Decimal(processes.receive(other)) == OLD_PRICE
         raw_update(NEW_PRICE)
-        other.stdin.write("committed\n")
-        other.stdin.flush()
-        fresh, queries = json.loads(other.stdout.readline())
+        processes.send(other, "committed")
+        fresh, queries = json.loads(processes.receive(other))
     finally:
         processes.stop(other)
 
@@ -105,6 +163,7 @@ def test_the_committing_process_sees_its_change_on_its_very_next_request(client,
     client.get(URL)
     listener = catalog_cache.listener
     revision_before = listener.revision()
+    assert revision_before is not None  # listening since the first request
 
     model.price_prompt = NEW_PRICE
     model.save()  # on commit, catalog_changed: the next request asks
@@ -157,6 +216,33 @@ def test_a_dropped_listener_falls_back_to_asking_and_recovers(make_model, push, 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("Stopped listening" in message for message in warnings) == 1
     assert "Listening for catalog changes again" in warnings
+    cache.clear()
+
+
+def test_a_session_the_server_ends_is_distrusted_on_its_last_message_not_its_close(
+    make_model, push, held_close, monkeypatch, caplog
+):
+    make_model(MODEL_ID, price_prompt=OLD_PRICE)
+    cache = CatalogCache(clock=FakeClock())
+    with monkeypatch.context() as patch:  # only the listener's connection goes through the relay
+        settings_dict = connections["default"].settings_dict
+        patch.setitem(settings_dict, "HOST", "127.0.0.1")
+        patch.setitem(settings_dict, "PORT", str(held_close.port))
+        assert cache.listener.revision() is not None
+    assert price_in(cache.current()) == OLD_PRICE
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [cache.listener.backend_pid])
+    # The server has said why it ends the session and closed its end; the socket the listener
+    # reads holds that message and stays open, as it does until the close arrives.
+    assert held_close.server_closed.wait(timeout=30)
+    assert cache.listener.wait(timeout=30)
+    raw_update(NEW_PRICE)  # announced to nobody: the ended session no longer listens
+
+    assert price_in(cache.current()) == NEW_PRICE  # the old body would be served as current
+    assert not cache.listener.healthy
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("terminating connection due to administrator command" in m for m in warnings)
     cache.clear()
 
 

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.embedded_postgres import use_embedded_server
 from config.env import env_proxy_ssl_header
-
-ROOT = Path(__file__).resolve().parent.parent
-ENDPOINT = "/inference/router/openrouter/models"
-PRODUCTION = {
-    "DEBUG": "0",
-    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
-    "ALLOWED_HOSTS": "catalog.example.com",
-    "SECURE_SSL_REDIRECT": "1",
-}
-
-
-def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
+from tests.helpers import ENDPOINT, PRODUCTION_ENV, ROOT, run_python
 
 # --- Item 2: the embedded PostgreSQL is for local use only -----------------------------------
 
@@ -44,7 +20,7 @@ def test_production_settings_without_database_url_stop_with_one_line_naming_it()
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "DEBUG", "EMBEDDED_POSTGRES"}
     }
-    result = _run(["manage.py", "check"], {**env, **PRODUCTION})
+    result = run_python(["manage.py", "check"], {**env, **PRODUCTION_ENV})
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
@@ -142,11 +118,11 @@ def test_malformed_proxy_ssl_header_is_refused_with_its_name(monkeypatch, value)
 
 
 def test_deploy_check_is_clean_behind_a_configured_proxy():
-    result = _run(
+    result = run_python(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         {
             **os.environ,
-            **PRODUCTION,
+            **PRODUCTION_ENV,
             "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
             "TRUSTED_PROXY_COUNT": "1",
         },
@@ -166,12 +142,12 @@ def test_bogus_host_is_logged_as_one_short_line():
         f"print(client.get({ENDPOINT!r}, HTTP_HOST='evil.example').status_code)\n"
         "print(client.get('/admin/', HTTP_HOST='evil-' + 'x' * 5000 + '.example').status_code)\n"
     )
-    result = _run(
+    result = run_python(
         # whitenoise warns that there is no STATIC_ROOT, which only collectstatic creates.
         ["-W", "ignore:No directory at:UserWarning", "-c", script],
         {
             **os.environ,
-            **PRODUCTION,
+            **PRODUCTION_ENV,
             "SECURE_SSL_REDIRECT": "0",
             "DJANGO_SETTINGS_MODULE": "config.settings",
         },

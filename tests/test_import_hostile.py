@@ -7,7 +7,6 @@ leaves the catalog as it was: its revision, its rows and their history.
 from __future__ import annotations
 
 import contextlib
-import copy
 import http.server
 import io
 import json
@@ -17,7 +16,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -30,36 +28,10 @@ from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
 from catalog.sources import MAX_BYTES_LIMIT, CatalogSourceError, read_source
+from tests.helpers import NEW_RECORD as RECORD
+from tests.helpers import record
 
 ROOT = Path(__file__).resolve().parent.parent
-
-RECORD: dict[str, Any] = {
-    "id": "acme/new-model",
-    "hugging_face_id": "acme/new-model",
-    "name": "New model",
-    "created": 1736942400,
-    "input_modalities": ["text"],
-    "output_modalities": ["text"],
-    "quantization": "fp8",
-    "context_length": 131072,
-    "max_output_length": 8192,
-    "pricing": {
-        "prompt": "0.00000015",
-        "completion": "0.0000006",
-        "image": "0",
-        "request": "0",
-        "input_cache_read": "0",
-    },
-    "supported_sampling_parameters": ["temperature", "top_p"],
-    "supported_features": ["tools"],
-    "datacenters": [{"country_code": "US"}],
-}
-
-
-def record(**changes) -> dict:
-    result = copy.deepcopy(RECORD)
-    result.update(changes)
-    return result
 
 
 def catalog_file(*records: dict, **top_level) -> bytes:
@@ -214,7 +186,7 @@ LONE = "holds a lone surrogate (half of a UTF-16 pair, such as \\ud800), which i
             id="inside an unknown key",
         ),
         pytest.param(
-            catalog_file(record(**{"x\ud800": 1})),
+            catalog_file(record() | {"x\ud800": 1}),
             f'record 0, id "acme/new-model", x\\ud800, value 1: {LONE}',
             id="a key",
         ),
@@ -297,7 +269,7 @@ def test_an_integer_of_thousands_of_digits_is_named_not_converted(refused, data,
 
 def test_long_values_ids_and_keys_are_echoed_shortened_with_their_length(refused):
     long_id = "i" * 10_000_000
-    data = catalog_file(record(id=long_id, **{"k" * 1_000_000: float("nan")}))
+    data = catalog_file(record(id=long_id) | {"k" * 1_000_000: float("nan")})
     message = refused(data)
     assert len(message) < 2000
     shown_id = '"' + "i" * 78 + "… (10,000,000 characters)"
@@ -316,7 +288,7 @@ def test_a_rule_message_quoting_a_huge_value_is_shortened(refused):
 
 def test_a_notice_names_at_most_20_unknown_keys(catalog, tmp_path):
     extra = {f"extra{n:03}": n for n in range(25)}
-    (tmp_path / "catalog.json").write_bytes(catalog_file(record(**extra)))
+    (tmp_path / "catalog.json").write_bytes(catalog_file(record() | extra))
     stderr = io.StringIO()
     call_command(
         "import_models", str(tmp_path / "catalog.json"), stdout=io.StringIO(), stderr=stderr

@@ -26,6 +26,7 @@ from catalog.validators import (
     validate_model_id,
 )
 from tests.helpers import ADD_URL, change_url, form_data
+from tests.helpers import NEW_RECORD as RECORD
 
 # What a look-alike is made with: zero-width, bidirectional, filler, selector, tag characters.
 INVISIBLES = {
@@ -187,27 +188,6 @@ def test_admin_form_refuses_an_invisible_character_on_its_field(
 
 # --- The importer ------------------------------------------------------------------------------
 
-RECORD = {
-    "id": "acme/new-model",
-    "hugging_face_id": "acme/new-model",
-    "name": "New model",
-    "created": 1736942400,
-    "input_modalities": ["text"],
-    "output_modalities": ["text"],
-    "quantization": "fp8",
-    "context_length": 131072,
-    "max_output_length": 8192,
-    "pricing": {
-        "prompt": "0.00000015",
-        "completion": "0.0000006",
-        "image": "0",
-        "request": "0",
-        "input_cache_read": "0",
-    },
-    "supported_sampling_parameters": ["temperature", "top_p"],
-    "supported_features": ["tools"],
-    "datacenters": [{"country_code": "US"}],
-}
 WIRE_NAMES = {"model_id": "id", "hugging_face_id": "hugging_face_id", "name": "name"}
 
 
