@@ -93,6 +93,13 @@ def _none_last(value) -> tuple:
     return (value is None, value if value is not None else 0)
 
 
+def base_price_order(price) -> tuple:
+    """Among unwindowed entries of one scope, type and unit, the smallest is the base one (the
+    flat price): without ``ttl_seconds`` first, else the shortest lifetime. ``price``: anything
+    with ``ttl_seconds`` and ``implicit`` (a ``Price``, a row)."""
+    return (_none_last(price.ttl_seconds), _none_last(price.implicit))
+
+
 def _price_order(price: Price) -> tuple:
     return (
         _scope_order(price.scope),
@@ -143,14 +150,18 @@ class Offering:
         For cache prices with several lifetimes, the entry without ``ttl_seconds`` wins, else
         the shortest lifetime (the rule the flat rendering follows; docs/ARCHITECTURE.md).
         """
-        candidates = [
-            p
-            for p in self.prices
-            if p.scope == scope and p.price_type == price_type and p.unit == unit and not p.windowed
-        ]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda p: (_none_last(p.ttl_seconds), _none_last(p.implicit)))
+        return min(
+            (
+                p
+                for p in self.prices
+                if p.scope == scope
+                and p.price_type == price_type
+                and p.unit == unit
+                and not p.windowed
+            ),
+            key=base_price_order,
+            default=None,
+        )
 
     def capacity(self, scope: Scope, capacity_type: str, unit: str, per: str | None):
         for entry in self.capacities:

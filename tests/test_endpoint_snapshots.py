@@ -49,16 +49,17 @@ def test_cold_render_runs_the_same_queries_whatever_the_catalog_size(
 
     # 1. the revision, to compare with the (empty) process cache; then one REPEATABLE READ
     # snapshot: 2. BEGIN, 3. SET TRANSACTION, 4. the revision again, 5. the published models
-    # with their datacenters' codes and their offerings (subqueries of the same query),
-    # 6. COMMIT.
-    assert len(queries) == 6, queries
+    # with their datacenters' codes (a subquery), 6. their modalities, 7. their prices a flat
+    # record can show, 8. COMMIT.
+    assert len(queries) == 8, queries
     assert "catalog_catalogrevision" in queries[0]
     assert queries[1] == "BEGIN"
     assert "REPEATABLE READ" in queries[2]
     assert "catalog_catalogrevision" in queries[3]
     assert "ARRAY(" in queries[4]
-    assert "catalog_offering_snapshot" in queries[4]
-    assert queries[5] == "COMMIT"
+    assert 'FROM "catalog_modality"' in queries[5]
+    assert 'FROM "catalog_priceentry"' in queries[6]
+    assert queries[7] == "COMMIT"
 
 
 @pytest.fixture(params=["without Redis", "with Redis"])

@@ -141,9 +141,10 @@ print(json.dumps([fresh, [q["sql"] for q in queries]]), flush=True)
         processes.stop(other)
 
     assert Decimal(fresh) == NEW_PRICE
-    # Only the render of the new revision, in its own snapshot: no revision asked before it.
+    # Only the render of the new revision, in its own snapshot: no revision asked before it
+    # (BEGIN, SET TRANSACTION, the revision, the models, their modalities, prices, COMMIT).
     assert queries[0] == "BEGIN"
-    assert len(queries) == 5, queries
+    assert len(queries) == 7, queries
 
 
 def test_a_warm_request_makes_no_query_when_the_revision_is_pushed(

@@ -16,9 +16,10 @@ docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import TypedDict
 
 from catalog.choices import (
     Direction,
@@ -41,6 +42,18 @@ PRICE_SOURCES: dict[str, tuple[str | None, str | None, str, str]] = {
 SAMPLING_DESCRIPTOR = {"type": "unknown"}
 FEATURE_DESCRIPTOR = {"type": "boolean"}
 _FLAT_PARAMETERS = frozenset(SamplingParameter.values) | frozenset(Feature.values)
+_ZERO = Decimal(0)
+# ``.values`` is rebuilt from the enum at each access: a third of a cold render's Python time.
+_SAMPLING_NAMES = tuple(SamplingParameter.values)
+_FEATURE_NAMES = tuple(Feature.values)
+
+
+class FlatFields(TypedDict):
+    input_modalities: list[str]
+    output_modalities: list[str]
+    supported_sampling_parameters: list[str]
+    supported_features: list[str]
+    prices: dict[str, Decimal]  # by flat pricing key
 
 
 def _choose(kinds: Sequence[str], preferred: str | None, direction: str | None) -> Scope | None:
@@ -67,26 +80,59 @@ def base_price(offering: Offering, key: str) -> Price | None:
     return offering.price(scope, price_type, unit)
 
 
-def flat_prices(offering: Offering) -> dict[str, Decimal]:
-    """The five flat prices (zero where the offering has no such entry)."""
+def flat_fields(
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+    parameter_names: Collection[str],
+    price_of: Callable[[Scope, str, str], Decimal | None],
+) -> FlatFields:
+    """The flat fields of an offering given by its parts: the kinds of its input and output
+    modalities, the parameter names of its output modalities, and its base price of a scope,
+    type and unit (``price_of``; None where it has none). The one place the flat view is made,
+    from an ``Offering`` (``flat_view``) as from rows (``catalog.published``)."""
+    kinds: dict[str, list[str]] = {
+        Direction.INPUT: canonical(inputs, InputModality),
+        Direction.OUTPUT: canonical(outputs, OutputModality),
+    }
     prices = {}
-    for key in PRICE_SOURCES:
-        entry = base_price(offering, key)
-        prices[key] = entry.cost_usd if entry is not None else Decimal(0)
-    return prices
+    for key, (direction, preferred, price_type, unit) in PRICE_SOURCES.items():
+        cost = None
+        if direction is None:
+            cost = price_of(ROOT, price_type, unit)
+        elif ordered := kinds[direction]:
+            kind = preferred if preferred in ordered else ordered[0]
+            cost = price_of((direction, kind), price_type, unit)
+        prices[key] = cost if cost is not None else _ZERO
+    return {
+        "input_modalities": kinds[Direction.INPUT],
+        "output_modalities": kinds[Direction.OUTPUT],
+        "supported_sampling_parameters": [
+            name for name in _SAMPLING_NAMES if name in parameter_names
+        ],
+        "supported_features": [name for name in _FEATURE_NAMES if name in parameter_names],
+        "prices": prices,
+    }
 
 
-def flat_parameters(offering: Offering) -> tuple[list[str], list[str]]:
-    """The flat sampling parameters and features: known names across the output modalities."""
+def offering_flat_fields(offering: Offering) -> FlatFields:
+    def price_of(scope: Scope, price_type: str, unit: str) -> Decimal | None:
+        entry = offering.price(scope, price_type, unit)
+        return entry.cost_usd if entry is not None else None
+
     names = {
         name
         for spec in offering.modalities
         if spec.direction == Direction.OUTPUT
         for name in spec.supported_parameters
     }
-    sampling = [name for name in SamplingParameter.values if name in names]
-    features = [name for name in Feature.values if name in names]
-    return sampling, features
+    return flat_fields(
+        offering.kinds(Direction.INPUT), offering.kinds(Direction.OUTPUT), names, price_of
+    )
+
+
+def flat_prices(offering: Offering) -> dict[str, Decimal]:
+    """The five flat prices (zero where the offering has no such entry)."""
+    return offering_flat_fields(offering)["prices"]
 
 
 def flat_offering(
@@ -172,12 +218,11 @@ def flat_offering(
 
 def flat_view(offering: Offering) -> dict:
     """The offering's flat fields, by the names ``ServedModel`` gives them (``price_prompt``)."""
-    prices = flat_prices(offering)
-    sampling, features = flat_parameters(offering)
+    flat = offering_flat_fields(offering)
     return {
-        "input_modalities": canonical(offering.kinds(Direction.INPUT), InputModality),
-        "output_modalities": canonical(offering.kinds(Direction.OUTPUT), OutputModality),
-        "supported_sampling_parameters": sampling,
-        "supported_features": features,
-        **{f"price_{key}": value for key, value in prices.items()},
+        "input_modalities": flat["input_modalities"],
+        "output_modalities": flat["output_modalities"],
+        "supported_sampling_parameters": flat["supported_sampling_parameters"],
+        "supported_features": flat["supported_features"],
+        **{f"price_{key}": value for key, value in flat["prices"].items()},
     }
