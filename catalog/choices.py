@@ -13,8 +13,11 @@ class Quantization(models.TextChoices):
     INT4 = "int4", "INT4"
     INT8 = "int8", "INT8"
     FP4 = "fp4", "FP4"
+    MXFP4 = "mxfp4", "MXFP4"
+    NVFP4 = "nvfp4", "NVFP4"
     FP6 = "fp6", "FP6"
     FP8 = "fp8", "FP8"
+    MXFP8 = "mxfp8", "MXFP8"
     FP16 = "fp16", "FP16"
     BF16 = "bf16", "BF16"
     FP32 = "fp32", "FP32"
@@ -43,19 +46,88 @@ class SamplingParameter(models.TextChoices):
     TEMPERATURE = "temperature", "temperature"
     TOP_P = "top_p", "top_p"
     TOP_K = "top_k", "top_k"
+    MIN_P = "min_p", "min_p"
+    TOP_A = "top_a", "top_a"
     REPETITION_PENALTY = "repetition_penalty", "repetition_penalty"
     FREQUENCY_PENALTY = "frequency_penalty", "frequency_penalty"
     PRESENCE_PENALTY = "presence_penalty", "presence_penalty"
     STOP = "stop", "stop"
     SEED = "seed", "seed"
+    MAX_TOKENS = "max_tokens", "max_tokens"
+    LOGIT_BIAS = "logit_bias", "logit_bias"
 
 
 class Feature(models.TextChoices):
     TOOLS = "tools", "Tools"
     JSON_MODE = "json_mode", "JSON mode"
     STRUCTURED_OUTPUTS = "structured_outputs", "Structured outputs"
+    LOGPROBS = "logprobs", "Log probabilities"
     WEB_SEARCH = "web_search", "Web search"
     REASONING = "reasoning", "Reasoning"
+
+
+class Direction(models.TextChoices):
+    """Which side of a request a modality is on."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class PriceType(models.TextChoices):
+    """What a price entry charges for; each type belongs to one scope (see ``PRICE_SCOPES``)."""
+
+    PROMPT = "prompt"
+    CACHED_PROMPT = "cached_prompt", "Cached prompt"
+    CACHE_WRITE = "cache_write", "Cache write"
+    COMPLETION = "completion"
+    INTERNAL_REASONING = "internal_reasoning", "Internal reasoning"
+    REQUEST = "request"
+    WEB_SEARCH = "web_search", "Web search"
+
+
+class PriceUnit(models.TextChoices):
+    TOKEN = "token"
+    IMAGE = "image"
+    MEGAPIXEL = "megapixel"
+    SECOND = "second"
+    CHARACTER = "character"
+    REQUEST = "request"
+    SEARCH = "search"
+
+
+class CapacityType(models.TextChoices):
+    """A capacity is counted in a priced quantity of its scope, or in requests at once."""
+
+    PROMPT = "prompt"
+    CACHED_PROMPT = "cached_prompt", "Cached prompt"
+    CACHE_WRITE = "cache_write", "Cache write"
+    COMPLETION = "completion"
+    INTERNAL_REASONING = "internal_reasoning", "Internal reasoning"
+    REQUEST = "request"
+    WEB_SEARCH = "web_search", "Web search"
+    CONCURRENCY = "concurrency"
+
+
+class CapacityWindow(models.TextChoices):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+# The scope of each type: "input" and "output" are modalities, None the request (the root).
+# The typed format's components say it: InputPricingType, OutputPricingType, RequestPricingType.
+INPUT_TYPES = ("prompt", "cached_prompt", "cache_write")
+OUTPUT_TYPES = ("completion", "internal_reasoning")
+REQUEST_TYPES = ("request", "web_search")
+# Units a modality's price (and capacity) may use; the request scope pairs request/request and
+# web_search/search (RequestPricingEntry).
+INPUT_UNITS = ("token", "image", "megapixel", "second", "character")
+OUTPUT_UNITS = (*INPUT_UNITS, "request")
+REQUEST_UNITS = {"request": "request", "web_search": "search"}
+# Only cache prices carry a lifetime or the implicit flag.
+CACHE_TYPES = ("cached_prompt", "cache_write")
+# Units whose prices staff read per million (tokens, characters).
+PER_MILLION_UNITS = ("token", "character")
 
 
 @cache

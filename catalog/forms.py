@@ -19,8 +19,10 @@ from django.db import models
 from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter
 from catalog.formats.flat.encode import plain_decimal
 from catalog.models import (
+    FLAT_FIELDS,
     PER_TOKEN_PRICE_FIELDS,
     PRICE_DECIMAL_PLACES,
+    PRICE_FIELDS,
     PRICE_MAX_DIGITS,
     ServedModel,
 )
@@ -134,13 +136,49 @@ def _checkboxes(choices: type[models.TextChoices], label: str) -> forms.Multiple
     return field
 
 
+def _price(per_token: bool, field_name: str) -> PriceField:
+    field_class = PerMillionPriceField if per_token else PriceField
+    return field_class(
+        label=PRICE_LABELS[field_name],
+        max_digits=PRICE_MAX_DIGITS,
+        min_value=Decimal(0),
+        initial=Decimal(0),
+    )
+
+
 class ServedModelForm(forms.ModelForm):
-    """Every field of the wire format on one page, validated by ``ServedModel.full_clean()``."""
+    """Every field of the flat format on one page, validated by ``ServedModel.full_clean()``.
+
+    The lists and the five prices are the flat view of the model's offering (its modality and
+    price rows): assigned to the model before it is validated, saved with it.
+    """
 
     input_modalities = _checkboxes(InputModality, "Input modalities")
     output_modalities = _checkboxes(OutputModality, "Output modalities")
     supported_sampling_parameters = _checkboxes(SamplingParameter, "Sampling parameters")
     supported_features = _checkboxes(Feature, "Features")
+    price_prompt = _price(True, "price_prompt")
+    price_completion = _price(True, "price_completion")
+    price_input_cache_read = _price(True, "price_input_cache_read")
+    price_image = _price(False, "price_image")
+    price_request = _price(False, "price_request")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in FLAT_FIELDS:
+                if name in self.fields:
+                    self.initial.setdefault(name, getattr(self.instance, name))
+
+    def _post_clean(self):
+        for name in FLAT_FIELDS:
+            if name in self.fields and name in self.cleaned_data:
+                value = self.cleaned_data[name]
+                if name in PRICE_FIELDS and value is None:
+                    value = Decimal(0)
+                if self.instance.pk is None or value != getattr(self.instance, name):
+                    setattr(self.instance, name, value)
+        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
 
     class Meta:
         model = ServedModel
@@ -165,15 +203,7 @@ class ServedModelForm(forms.ModelForm):
             "is_published",
             "deprecation_date",
         )
-        field_classes = {
-            "price_prompt": PerMillionPriceField,
-            "price_completion": PerMillionPriceField,
-            "price_input_cache_read": PerMillionPriceField,
-            "price_image": PriceField,
-            "price_request": PriceField,
-            "datacenters": DatacenterChoiceField,
-        }
-        labels = PRICE_LABELS
+        field_classes = {"datacenters": DatacenterChoiceField}
         widgets = {"datacenters": forms.CheckboxSelectMultiple}
 
 

@@ -22,6 +22,9 @@ Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no reco
 does anything while ``SIMPLE_HISTORY_ENABLED`` is off. Migration 0005 gave each model that
 existed when history began a first record.
 
+Each record keeps the model's offering (modalities, prices, capacities) as JSON
+(``offering``), so that it alone rebuilds the model as it was (``state_of``).
+
 ``catalog_as_of(moment)`` renders the public catalog as it stood at ``moment`` from these
 records, with the same functions as the endpoint.
 """
@@ -47,6 +50,7 @@ from simple_history.signals import (
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import render, wire_record
 from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
+from catalog.offering import Offering
 
 HistoricalServedModel = ServedModel.history.model
 # What annotations call a record of HistoricalServedModel: simple-history builds that class when
@@ -76,7 +80,8 @@ class Change:
 
 
 def _record_sql() -> str:
-    """One statement: a record per model from its saved row, and the datacenters it links to."""
+    """One statement: a record per model from its saved row (its offering as JSON, by
+    ``catalog_offering_snapshot()``, migration 0008), and the datacenters it links to."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in HistoricalServedModel.tracked_fields)
     model_columns = ", ".join(
@@ -85,18 +90,18 @@ def _record_sql() -> str:
     return f"""
     WITH record AS (
         INSERT INTO {quote(HistoricalServedModel._meta.db_table)} ({columns}, history_date,
-            history_type, history_change_reason, history_user_id, changed_fields)
+            history_type, history_change_reason, history_user_id, changed_fields, offering)
         SELECT {model_columns}, %(date)s, change.type, %(reason)s, %(user)s,
-            string_to_array(change.fields, ',')
+            string_to_array(change.fields, ','), catalog_offering_snapshot(model.id)
         FROM unnest(%(ids)s::bigint[], %(types)s::text[], %(fields)s::text[])
             AS change (id, type, fields)
         JOIN {quote(ServedModel._meta.db_table)} model ON model.id = change.id
         RETURNING history_id, id
     )
     INSERT INTO {quote(HistoricalDatacenterLink._meta.db_table)}
-        (history_id, id, servedmodel_id, datacenter_id, country_code)
+        (history_id, id, servedmodel_id, datacenter_id, country_code, region)
     SELECT record.history_id, link.id, link.servedmodel_id, link.datacenter_id,
-        datacenter.country_code
+        datacenter.country_code, datacenter.region
     FROM record
     JOIN {quote(_Links._meta.db_table)} link ON link.servedmodel_id = record.id
     JOIN {quote(Datacenter._meta.db_table)} datacenter ON datacenter.id = link.datacenter_id
@@ -156,8 +161,19 @@ def _codes_of(record: HistoryRecord) -> list[str]:
     )
 
 
+def state_of(record: HistoryRecord) -> ServedModel:
+    """The served model as ``record`` left it, its offering included (cached on the record)."""
+    state = record.__dict__.get("_state_of")
+    if state is None:
+        state = record.instance
+        state.__dict__["_offering"] = Offering.from_json(record.offering)
+        record.__dict__["_state_of"] = state
+    return state
+
+
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
-    """Name what a change recorded through the library's signals made differ."""
+    """Keep the offering with the record; name what a change made differ."""
+    history_instance.offering = instance.offering.as_json()
     if history_instance.history_type != "~":
         return
     previous = HistoricalServedModel.objects.filter(id=instance.pk).first()
@@ -167,13 +183,14 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
         "datacenter__country_code", flat=True
     )
     history_instance.changed_fields = changed_fields(
-        previous.instance, _codes_of(previous), instance, list(codes)
+        state_of(previous), _codes_of(previous), instance, list(codes)
     )
 
 
 def _copy_country_codes(sender, rows, **kwargs):
     for row in rows:
         row.country_code = row.datacenter.country_code  # fetched with the links, no query
+        row.region = row.datacenter.region
 
 
 def _record_linked_models(datacenter: Datacenter, model_ids: list[int], reason: str | None) -> None:
@@ -322,4 +339,4 @@ def catalog_as_of(moment: datetime) -> bytes:
         history_id__in=[record.history_id for record in records]
     ).values_list("history_id", "country_code"):
         codes[history_id].append(code)
-    return render(wire_record(record.instance, codes[record.history_id]) for record in records)
+    return render(wire_record(state_of(record), codes[record.history_id]) for record in records)

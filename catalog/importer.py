@@ -32,9 +32,11 @@ from django.utils import timezone
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.names import MODEL_FIELDS
+from catalog.formats.flat.offering import flat_offering, flat_view
 from catalog.formats.problems import CatalogFileInvalid, Problem, file_problem
 from catalog.history import Change, record_bulk
-from catalog.models import Datacenter, ServedModel
+from catalog.models import FLAT_FIELDS, Datacenter, ServedModel
+from catalog.offering import Offering, with_offering, write_offerings
 from catalog.services import unpublish
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
@@ -98,6 +100,8 @@ class _Plan:
     unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
     link: list[tuple[ServedModel, str]] = field(default_factory=list)  # (model, country code)
     datacenter_ids: dict[str, int] = field(default_factory=dict)  # country code -> pk
+    offering_changed: dict[int, ServedModel] = field(default_factory=dict)  # pk -> model
+    stored_offerings: dict[int, Offering] = field(default_factory=dict)  # pk -> as read
 
 
 def _plan(
@@ -119,8 +123,11 @@ def _plan(
     scope = Q(model_id__in=file_ids)
     if prune:
         scope |= Q(is_published=True)
-    existing = {model.model_id: model for model in ServedModel.objects.filter(scope)}
-    plan.datacenter_ids = dict(Datacenter.objects.values_list("country_code", "pk"))
+    existing = {model.model_id: model for model in with_offering(ServedModel.objects.filter(scope))}
+    # The flat format names countries: the datacenter of each without a region.
+    plan.datacenter_ids = dict(
+        Datacenter.objects.filter(region="").values_list("country_code", "pk")
+    )
     code_of = {pk: code for code, pk in plan.datacenter_ids.items()}
     links: dict[int, dict[str, int]] = defaultdict(dict)  # model pk -> country code -> link pk
     if existing:
@@ -134,9 +141,14 @@ def _plan(
         old = existing.get(entry.model.model_id)
         if old is None:
             problems += entry.rule_problems()
+            entry.model.offering  # noqa: B018  # built now, while unsaved: no rows to read
             plan.created.append(entry.model)
             plan.link += [(entry.model, code) for code in entry.codes]
-        elif changed := changed_fields(old, sorted(links[old.pk]), entry.model, entry.codes):
+        elif (
+            changed := changed_fields(old, sorted(links[old.pk]), entry.model, entry.codes)
+        ) or entry.has_unknown_values():
+            # A value no stored model can hold (an unknown feature) is never served, so the
+            # record may compare equal; it still breaks a rule.
             # Before its values are copied: clean() puts the lists in canonical order.
             problems += entry.rule_problems()
             _plan_update(plan, old, links[old.pk], entry, changed, now)
@@ -177,10 +189,16 @@ def _plan_update(
         if wire == "datacenters":
             plan.unlink += [pk for code, pk in old_links.items() if code not in entry.codes]
             plan.link += [(old, code) for code in entry.codes if code not in old_links]
+        elif MODEL_FIELDS.get(wire, wire) in FLAT_FIELDS:
+            plan.offering_changed[old.pk] = old
         else:
             model_field = MODEL_FIELDS.get(wire, wire)
             setattr(old, model_field, getattr(entry.model, model_field))
             plan.update_fields.add(model_field)
+    if old.pk in plan.offering_changed:
+        plan.stored_offerings[old.pk] = old.offering
+        # The file's flat values over what the flat format cannot say (kept from the catalog).
+        old.offering = flat_offering(base=old.offering, **flat_view(entry.model.offering))
     # Also when only the datacenters change: the model's bulk_update is what announces the
     # change after commit (writes to the through table announce nothing).
     old.updated_at = now
@@ -212,7 +230,7 @@ def _apply(
             [Datacenter(country_code=code) for code in missing_codes],
             # One added meanwhile (in the admin) is reused, and its pk returned all the same.
             update_conflicts=True,
-            unique_fields=["country_code"],
+            unique_fields=["country_code", "region"],
             update_fields=["country_code"],
         )
         plan.datacenter_ids.update(
@@ -230,6 +248,11 @@ def _apply(
         done += len(batch)
         if progress is not None:
             progress("written", done, total)
+    # A statement per batch of models and per table written (models have a few rows each).
+    for batch in _batches(plan.created, batch_size):
+        write_offerings(batch, created=True)
+    for batch in _batches(list(plan.offering_changed.values()), batch_size):
+        write_offerings(batch, stored=plan.stored_offerings)
     if plan.unlink:
         through.objects.filter(pk__in=plan.unlink).delete()
     if plan.link:

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pycountry
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
+    CACHE_TYPES,
+    INPUT_TYPES,
+    INPUT_UNITS,
+    OUTPUT_TYPES,
+    OUTPUT_UNITS,
+    REQUEST_UNITS,
+    CapacityType,
+    CapacityWindow,
+    Direction,
     Feature,
     InputModality,
     OutputModality,
+    PriceType,
+    PriceUnit,
     Quantization,
     SamplingParameter,
     canonical,
@@ -42,16 +53,6 @@ MODEL_ID_MAX_LENGTH = 200
 # The database's own spelling of the ID rule: no whitespace, no control characters.
 _MODEL_ID_SQL_RE = r"^[^[:space:][:cntrl:]]+$"
 _NO_CONTROL_CHARACTERS_SQL_RE = r"^[^[:cntrl:]]*$"
-
-PRICE_FIELDS = (
-    "price_prompt",
-    "price_completion",
-    "price_image",
-    "price_request",
-    "price_input_cache_read",
-)
-# Prices charged per token; the others are per image and per request.
-PER_TOKEN_PRICE_FIELDS = ("price_prompt", "price_completion", "price_input_cache_read")
 
 
 # Sent after a bulk write through CatalogQuerySet changed rows (sender: the model class,
@@ -96,29 +97,42 @@ class CatalogQuerySet(models.QuerySet):
 
 
 class Datacenter(models.Model):
-    """A country where the provider runs the hardware that serves models."""
+    """A place where the provider runs the hardware that serves models: a country, or a region
+    of one (the typed format's ``region``, such as ``us-east-1``; the flat format lists only
+    countries)."""
 
     country_code = models.CharField(
         "country code",
         max_length=2,
-        unique=True,
         validators=[validate_country_code],
         help_text="ISO 3166-1 alpha-2, in capitals: US, DE, GB (not UK), FR.",
+    )
+    region = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Optional, such as us-east-1; only the typed format shows it.",
     )
 
     objects = CatalogQuerySet.as_manager()
 
     class Meta:
-        ordering = ["country_code"]
+        ordering = ["country_code", "region"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(country_code__regex=r"^[A-Z]{2}$"),
                 name="datacenter_country_code_alpha2",
             ),
+            models.UniqueConstraint(
+                fields=["country_code", "region"], name="datacenter_one_per_country_region"
+            ),
+            models.CheckConstraint(
+                condition=Q(region__regex=_NO_CONTROL_CHARACTERS_SQL_RE),
+                name="datacenter_region_no_control",
+            ),
         ]
 
     def __str__(self):
-        return self.country_code
+        return f"{self.country_code} {self.region}" if self.region else self.country_code
 
     @property
     def country_name(self) -> str:
@@ -150,6 +164,22 @@ class DatacenterSnapshot(models.Model):
     """
 
     country_code = models.CharField("country code", max_length=2)
+    region = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class OfferingSnapshot(models.Model):
+    """A history record's copy of the model's modalities, prices and capacities, as JSON.
+
+    The child rows change and disappear; the record must still rebuild the catalog as it was
+    (``--as-of``) from its own row, in the same three queries as before. The shape is
+    ``catalog.offering.Offering.as_json()``, written in SQL by ``catalog_offering_snapshot()``
+    (migration 0007) for bulk records and from Python for the library's own.
+    """
+
+    offering = models.JSONField(default=dict, blank=True)
 
     class Meta:
         abstract = True
@@ -171,7 +201,7 @@ class _ServedModelHistory(HistoricalRecords):
 # Named, so that catalog.history can write an admin save (fields and datacenters) as one record.
 SERVED_MODEL_HISTORY = _ServedModelHistory(
     m2m_fields=["datacenters"],
-    bases=[ChangedFields],
+    bases=[ChangedFields, OfferingSnapshot],
     m2m_bases=[DatacenterSnapshot],
     history_id_field=models.BigAutoField(),
     # Long enough for an import's source, which may be a long URL.
@@ -181,21 +211,27 @@ SERVED_MODEL_HISTORY = _ServedModelHistory(
 )
 
 
-def _price_field(verbose_name: str, *, per_token: bool) -> models.DecimalField:
-    validators: list[Callable[[Decimal], None]] = [MinValueValidator(Decimal(0))]
-    if per_token:
-        validators.append(validate_price_per_token)
+def _price_decimal(verbose_name: str, **kwargs) -> models.DecimalField:
     return models.DecimalField(
-        verbose_name,
-        max_digits=PRICE_MAX_DIGITS,
-        decimal_places=PRICE_DECIMAL_PLACES,
-        default=Decimal(0),
-        validators=validators,
+        verbose_name, max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, **kwargs
+    )
+
+
+# A clock time written HHMM (the typed and flat formats' utc_start/utc_end): 0-2359, minutes < 60.
+def _hhmm(field: str) -> Q:
+    return Q(**{f"{field}__isnull": True}) | (
+        Q(**{f"{field}__gte": 0}, **{f"{field}__lte": 2359})
+        & Q(**{f"{field}__lt": models.F(field) - models.F(field) % 100 + 60})
     )
 
 
 class ServedModel(models.Model):
-    """One model the provider serves, with everything OpenRouter's model list shows of it."""
+    """One model the provider serves: the root of everything OpenRouter's formats show of it.
+
+    Its modalities, prices and capacities are rows of their own (``Modality``, ``PriceEntry``,
+    ``CapacityEntry``); ``offering`` holds them in memory as one structure
+    (``catalog.offering.Offering``), and saving the model saves a changed offering with it.
+    """
 
     model_id = models.CharField(
         "ID",
@@ -214,35 +250,48 @@ class ServedModel(models.Model):
     )
     name = models.CharField(max_length=200, validators=[validate_display_name])
     created = models.DateTimeField(help_text="When the model was added (published as Unix time).")
-    input_modalities = ArrayField(
-        models.CharField(max_length=16, choices=InputModality.choices),
-        default=list,
-    )
-    output_modalities = ArrayField(
-        models.CharField(max_length=16, choices=OutputModality.choices),
-        default=list,
-    )
     quantization = models.CharField(max_length=8, choices=Quantization.choices)
     context_length = models.PositiveIntegerField(help_text="Input and output tokens together.")
     max_output_length = models.PositiveIntegerField(help_text="At most the context length.")
-    price_prompt = _price_field("prompt price", per_token=True)
-    price_completion = _price_field("completion price", per_token=True)
-    price_image = _price_field("image price", per_token=False)
-    price_request = _price_field("request price", per_token=False)
-    price_input_cache_read = _price_field("cached input price", per_token=True)
-    supported_sampling_parameters = ArrayField(
-        models.CharField(max_length=32, choices=SamplingParameter.choices),
-        default=list,
-        blank=True,
-    )
-    supported_features = ArrayField(
-        models.CharField(max_length=32, choices=Feature.choices),
-        default=list,
-        blank=True,
-    )
     datacenters = models.ManyToManyField(Datacenter, blank=True, related_name="models")
     deprecation_date = models.DateField(
         null=True, blank=True, help_text="The day the model stops being served, if planned."
+    )
+    deprecation_hour = models.PositiveSmallIntegerField(
+        "deprecation hour (UTC)",
+        null=True,
+        blank=True,
+        help_text="0-23; empty means the bare date, which OpenRouter reads as 13:00 UTC.",
+    )
+    description = models.TextField(blank=True)
+    tokenizer = models.CharField(max_length=200, blank=True)
+    is_ready = models.BooleanField(
+        "ready",
+        default=True,
+        help_text="Unticked keeps the model listed but hidden on OpenRouter (staged).",
+    )
+    is_free = models.BooleanField(
+        "free variant", default=False, help_text="OpenRouter ignores the prices of a free variant."
+    )
+    discount_to_user = _price_decimal(
+        "discount to user",
+        null=True,
+        blank=True,
+        help_text="Below 1: user price = price x (1 - discount); negative is a markup. "
+        "Empty means none.",
+    )
+    openrouter_slug = models.CharField(
+        "OpenRouter slug",
+        max_length=MODEL_ID_MAX_LENGTH,
+        blank=True,
+        help_text="The model on OpenRouter this one maps to; empty when unknown.",
+    )
+    deployment_region = models.CharField(max_length=64, blank=True)
+    compliance = models.JSONField(
+        default=dict, blank=True, help_text='Flags such as {"zdr": true, "hipaa": false}.'
+    )
+    passthrough_parameters = models.JSONField(
+        "request passthrough parameters", default=dict, blank=True
     )
     is_published = models.BooleanField(
         "published",
@@ -298,42 +347,67 @@ class ServedModel(models.Model):
                 name="servedmodel_quantization_known",
             ),
             models.CheckConstraint(
-                condition=Q(input_modalities__len__gt=0)
-                & Q(input_modalities__contained_by=InputModality.values),
-                name="servedmodel_input_modalities_known",
+                condition=Q(deprecation_hour__isnull=True)
+                | (
+                    Q(deprecation_date__isnull=False)
+                    & Q(deprecation_hour__gte=0)
+                    & Q(deprecation_hour__lte=23)
+                ),
+                name="servedmodel_deprecation_hour_of_a_date",
             ),
             models.CheckConstraint(
-                condition=Q(output_modalities__len__gt=0)
-                & Q(output_modalities__contained_by=OutputModality.values),
-                name="servedmodel_output_modalities_known",
+                condition=Q(discount_to_user__isnull=True) | Q(discount_to_user__lt=1),
+                name="servedmodel_discount_below_one",
             ),
             models.CheckConstraint(
-                condition=Q(supported_sampling_parameters__contained_by=SamplingParameter.values),
-                name="servedmodel_sampling_parameters_known",
-            ),
-            models.CheckConstraint(
-                condition=Q(supported_features__contained_by=Feature.values),
-                name="servedmodel_features_known",
-            ),
-            *(
-                models.CheckConstraint(
-                    condition=Q(**{f"{field}__gte": 0}), name=f"servedmodel_{field}_non_negative"
-                )
-                for field in PRICE_FIELDS
+                condition=Q(openrouter_slug__regex=r"^[^[:space:][:cntrl:]]*$"),
+                name="servedmodel_openrouter_slug_no_space_or_control",
             ),
         ]
+
+    if TYPE_CHECKING:
+        # The flat view of the offering, set on the class below (``_flat_property``).
+        input_modalities: list[str]
+        output_modalities: list[str]
+        supported_sampling_parameters: list[str]
+        supported_features: list[str]
+        price_prompt: Decimal
+        price_completion: Decimal
+        price_image: Decimal
+        price_request: Decimal
+        price_input_cache_read: Decimal
 
     def __str__(self):
         return self.model_id
 
+    def save(self, *args, **kwargs):
+        """Save the model, and its offering when one was assigned, with one history record."""
+        if not self.__dict__.get("_offering_changed"):
+            return super().save(*args, **kwargs)
+        from catalog.history import record_admin_save
+        from catalog.offering import write_offerings
+
+        offering = self.offering  # before the save: an unsaved model has no rows to read
+        created = self._state.adding
+        skipping = getattr(self, "skip_history_when_saving", False)
+        with transaction.atomic():
+            # The library would record the model before its offering is written.
+            self.skip_history_when_saving = True
+            try:
+                super().save(*args, **kwargs)
+            finally:
+                if not skipping:
+                    del self.skip_history_when_saving
+            self.__dict__["_offering"] = offering
+            write_offerings([self])
+            self.__dict__["_offering_changed"] = False
+            self.__dict__.pop("_flat_assigned", None)
+            if not skipping:
+                record_admin_save(self, created=created)
+        return None
+
     def clean(self):
-        """Canonical list order and the rules that span fields, keyed by field."""
-        self.input_modalities = canonical(self.input_modalities or [], InputModality)
-        self.output_modalities = canonical(self.output_modalities or [], OutputModality)
-        self.supported_sampling_parameters = canonical(
-            self.supported_sampling_parameters or [], SamplingParameter
-        )
-        self.supported_features = canonical(self.supported_features or [], Feature)
+        """The rules that span fields, keyed by field; the offering's own in ``Offering``."""
         errors = {}
         # PositiveIntegerField accepts 0; the format needs at least one token. Checked here
         # too (not only by the constraints) for callers that skip the per-row constraint
@@ -342,14 +416,6 @@ class ServedModel(models.Model):
             value = getattr(self, field)
             if value is not None and value < 1:
                 errors[field] = ValidationError("Must be at least 1 token.", code="min_value")
-        if not self.input_modalities:
-            errors["input_modalities"] = ValidationError(
-                "Choose at least one input modality.", code="required"
-            )
-        if not self.output_modalities:
-            errors["output_modalities"] = ValidationError(
-                "Choose at least one output modality.", code="required"
-            )
         if (
             self.context_length is not None
             and self.max_output_length is not None
@@ -361,8 +427,407 @@ class ServedModel(models.Model):
                 code="above_context_length",
                 params={"max": self.max_output_length, "context": self.context_length},
             )
+        if self.deprecation_hour is not None:
+            if not 0 <= self.deprecation_hour <= 23:
+                errors["deprecation_hour"] = ValidationError(
+                    "An hour of the day, 0 to 23 (UTC).", code="invalid_hour"
+                )
+            elif self.deprecation_date is None:
+                errors["deprecation_hour"] = ValidationError(
+                    "An hour needs a deprecation date.", code="hour_without_date"
+                )
+        if self.discount_to_user is not None and self.discount_to_user >= 1:
+            errors["discount_to_user"] = ValidationError(
+                "A discount must be below 1 (1 would make the model free; use the free "
+                "variant flag).",
+                code="discount_too_large",
+            )
+        if self.openrouter_slug and any(
+            char.isspace() or not char.isprintable() for char in self.openrouter_slug
+        ):
+            errors["openrouter_slug"] = ValidationError(
+                "The slug must not contain whitespace or control characters.",
+                code="invalid_characters",
+            )
+        for field in ("compliance", "passthrough_parameters"):
+            errors.update(_schema_errors(self, field))
+        errors.update(_flat_errors(self))
         if errors:
             raise ValidationError(errors)
+
+    # --- the offering: modalities, prices, capacities ------------------------------------------
+    @property
+    def offering(self):
+        """The model's modalities, prices and capacities (``catalog.offering.Offering``).
+
+        Read from the JSON column of ``with_offering()`` when the queryset has it, else with
+        three queries, once; flat values assigned meanwhile (``price_prompt``, ...)
+        are applied on top. Assigning one marks it to be written by ``save()``.
+        """
+        from catalog.formats.flat.offering import flat_offering, flat_view, price_scope
+        from catalog.offering import Offering
+
+        if "_offering" not in self.__dict__:
+            snapshot = self.__dict__.get("offering_snapshot")  # with_offering()'s column
+            if snapshot is not None:
+                offering = Offering.from_json(snapshot)
+            elif self.pk is not None:
+                offering = Offering.of_rows(self)
+            else:
+                offering = Offering()
+            self.__dict__["_offering"] = offering
+        pending = self.__dict__.pop("_flat_pending", None)
+        if pending:
+            base = self.__dict__["_offering"]
+            values = {**flat_view(base), **pending}
+            offering = flat_offering(base=base, **values)
+            self.__dict__["_offering"] = offering
+            # A price with no modality to hold it yet (assigned before the modalities) stays
+            # pending instead of being lost: it is placed once they are assigned too.
+            unplaced = {
+                name: value
+                for name, value in pending.items()
+                if name.startswith("price_")
+                and price_scope(offering, name.removeprefix("price_")) is None
+                and value
+            }
+            if unplaced:
+                self.__dict__["_flat_pending"] = unplaced
+        return self.__dict__["_offering"]
+
+    @offering.setter
+    def offering(self, value) -> None:
+        self.__dict__.pop("_flat_pending", None)
+        self.__dict__["_offering"] = value
+        self.__dict__["_offering_changed"] = True
+
+    def refresh_from_db(self, *args, **kwargs):
+        for key in (
+            "_offering",
+            "_flat_pending",
+            "_flat_assigned",
+            "_offering_changed",
+            "offering_snapshot",
+        ):
+            self.__dict__.pop(key, None)
+        return super().refresh_from_db(*args, **kwargs)
+
+
+def _flat_property(name: str) -> property:
+    """A flat field (``price_prompt``, ``input_modalities``, ...) read from and written to the
+    offering: the flat format's view, kept for code and forms that think in it."""
+
+    def get(self):
+        pending = self.__dict__.get("_flat_pending") or {}
+        if name in pending:
+            return pending[name]
+        from catalog.formats.flat.offering import flat_view
+
+        return flat_view(self.offering)[name]
+
+    def set(self, value):
+        self.__dict__.setdefault("_flat_pending", {})[name] = value
+        # Kept as assigned (until saved), for clean() to name values the offering cannot hold.
+        self.__dict__.setdefault("_flat_assigned", {})[name] = value
+        self.__dict__["_offering_changed"] = True
+
+    return property(get, set)
+
+
+# The flat names of the offering: its lists and the five prices (per token, image, request).
+FLAT_LIST_FIELDS = (
+    "input_modalities",
+    "output_modalities",
+    "supported_sampling_parameters",
+    "supported_features",
+)
+PRICE_FIELDS = (
+    "price_prompt",
+    "price_completion",
+    "price_image",
+    "price_request",
+    "price_input_cache_read",
+)
+# Prices charged per token; the others are per image and per request.
+PER_TOKEN_PRICE_FIELDS = ("price_prompt", "price_completion", "price_input_cache_read")
+FLAT_FIELDS = FLAT_LIST_FIELDS + PRICE_FIELDS
+for _name in FLAT_FIELDS:
+    setattr(ServedModel, _name, _flat_property(_name))
+
+
+def _flat_errors(model: ServedModel) -> dict[str, ValidationError]:
+    """The flat values assigned to ``model``, held against the rules of the flat format.
+
+    Lists are put in canonical order (as they are then saved); prices are checked as the
+    columns that held them were: exact decimals, at least 0, per-token ones under the ceiling.
+    """
+    assigned = model.__dict__.get("_flat_assigned", {})
+    pending = model.__dict__.get("_flat_pending") or {}
+    errors: dict[str, ValidationError] = {}
+    lists: dict[str, tuple[type[models.TextChoices], str | None]] = {
+        "input_modalities": (InputModality, "Choose at least one input modality."),
+        "output_modalities": (OutputModality, "Choose at least one output modality."),
+        "supported_sampling_parameters": (SamplingParameter, None),
+        "supported_features": (Feature, None),
+    }
+    for name, (choices, required) in lists.items():
+        if name not in assigned:
+            continue
+        values = canonical(assigned[name] or [], choices)
+        if name in pending:
+            pending[name] = values
+        unknown = [value for value in values if value not in choices.values]
+        if unknown:
+            errors[name] = ValidationError(
+                [
+                    ValidationError(
+                        "Value %(value)r is not a valid choice.",
+                        code="invalid_choice",
+                        params={"value": value},
+                    )
+                    for value in unknown
+                ]
+            )
+        elif required and not values:
+            errors[name] = ValidationError(required, code="required")
+    cost = PriceEntry._meta.get_field("cost_usd")
+    for name in PRICE_FIELDS:
+        if name not in assigned:
+            continue
+        try:
+            value = cost.clean(assigned[name], model)
+            if name in PER_TOKEN_PRICE_FIELDS:
+                validate_price_per_token(value)
+        except ValidationError as error:
+            errors[name] = error
+    return errors
+
+
+def _schema_errors(model: ServedModel, field: str) -> dict[str, ValidationError]:
+    from catalog.formats.typed.schema import field_errors
+
+    component = {"compliance": "Compliance", "passthrough_parameters": "DescriptorMap"}[field]
+    messages = field_errors(getattr(model, field), component)
+    return {field: ValidationError(messages, code="schema")} if messages else {}
+
+
+class Modality(models.Model):
+    """A kind of input or output a model takes or gives, with what the typed format says of it.
+
+    The flat ``input_modalities``/``output_modalities`` are the kinds. Descriptor maps and
+    ``supported_inputs`` are JSON validated against the official schema's components.
+    """
+
+    model = models.ForeignKey(ServedModel, on_delete=models.CASCADE, related_name="modalities")
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    kind = models.CharField(
+        max_length=16,
+        choices=sorted(
+            set(InputModality.choices) | set(OutputModality.choices), key=lambda c: c[0]
+        ),
+    )
+    # The order of the typed document's list; the flat format lists kinds in canonical order.
+    position = models.PositiveSmallIntegerField(default=0)
+    supported_inputs = models.JSONField(
+        default=dict, blank=True, help_text="Input only: sources, formats, limits."
+    )
+    supported_parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Output only: parameter -> descriptor, such as "
+        '{"temperature": {"type": "range", "min": 0, "max": 2}, "tools": {"type": "boolean"}}.',
+    )
+    passthrough_parameters = models.JSONField(default=dict, blank=True)
+    streaming = models.BooleanField(null=True, blank=True, help_text="Output only.")
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["model", "direction", "position", "kind"]
+        verbose_name_plural = "modalities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "direction", "kind"], name="modality_one_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=Direction.INPUT, kind__in=InputModality.values)
+                | Q(direction=Direction.OUTPUT, kind__in=OutputModality.values),
+                name="modality_kind_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=Direction.OUTPUT)
+                | (Q(supported_parameters={}) & Q(streaming__isnull=True)),
+                name="modality_output_fields_on_outputs",
+            ),
+            models.CheckConstraint(
+                condition=Q(direction=Direction.INPUT) | Q(supported_inputs={}),
+                name="modality_supported_inputs_on_inputs",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.direction} {self.kind}"
+
+    def clean(self):
+        errors = {}
+        for field, component in (
+            ("supported_parameters", "DescriptorMap"),
+            ("passthrough_parameters", "DescriptorMap"),
+        ):
+            from catalog.formats.typed.schema import field_errors
+
+            messages = field_errors(getattr(self, field), component)
+            if messages:
+                errors[field] = ValidationError(messages, code="schema")
+        if self.direction == Direction.INPUT and self.supported_parameters:
+            errors["supported_parameters"] = ValidationError(
+                "Only an output modality has supported parameters.", code="input_parameters"
+            )
+        if self.direction == Direction.OUTPUT and self.supported_inputs:
+            errors["supported_inputs"] = ValidationError(
+                "Only an input modality has supported inputs.", code="output_inputs"
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+def _price_scope_rules(type_field: str, unit_field: str, *, with_concurrency: bool) -> Q:
+    """Each type in its own scope (root = no modality) with the units that scope allows."""
+    root = Q(modality__isnull=True) & (
+        Q(**{type_field: "request", unit_field: REQUEST_UNITS["request"]})
+        | Q(**{type_field: "web_search", unit_field: REQUEST_UNITS["web_search"]})
+    )
+    on_modality = Q(modality__isnull=False) & (
+        Q(**{f"{type_field}__in": INPUT_TYPES, f"{unit_field}__in": INPUT_UNITS})
+        | Q(**{f"{type_field}__in": OUTPUT_TYPES, f"{unit_field}__in": OUTPUT_UNITS})
+    )
+    rule = root | on_modality
+    if with_concurrency:
+        rule |= Q(**{type_field: "concurrency", unit_field: "request"})
+    return rule
+
+
+class PriceEntry(models.Model):
+    """One price: what it charges for (type, unit), in which scope, and its qualifiers.
+
+    The scope is a modality, or none for the request as a whole (``request``, ``web_search``).
+    The identity is the scope, the type and the qualifiers (cache lifetime, implicit caching,
+    time window): two entries with one identity are refused. ``overrides`` are the conditional
+    prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the later winning.
+    A price is a row so that a later change can supersede it (issue 15 schedules them).
+    """
+
+    model = models.ForeignKey(ServedModel, on_delete=models.CASCADE, related_name="prices")
+    modality = models.ForeignKey(
+        Modality, on_delete=models.CASCADE, null=True, blank=True, related_name="prices"
+    )
+    price_type = models.CharField("type", max_length=20, choices=PriceType.choices)
+    unit = models.CharField(max_length=12, choices=PriceUnit.choices)
+    cost_usd = _price_decimal("cost (USD per unit)", validators=[MinValueValidator(Decimal(0))])
+    ttl_seconds = models.PositiveIntegerField("cache lifetime (seconds)", null=True, blank=True)
+    implicit = models.BooleanField("implicit caching", null=True, blank=True)
+    utc_start = models.PositiveSmallIntegerField("window start (HHMM UTC)", null=True, blank=True)
+    utc_end = models.PositiveSmallIntegerField("window end (HHMM UTC)", null=True, blank=True)
+    overrides = models.JSONField(default=list, blank=True)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["model", "modality", "price_type", "utc_start", "ttl_seconds"]
+        verbose_name = "price"
+        verbose_name_plural = "prices"
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "model",
+                    "modality",
+                    "price_type",
+                    "unit",
+                    "ttl_seconds",
+                    "implicit",
+                    "utc_start",
+                    "utc_end",
+                ],
+                name="priceentry_one_per_identity",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_usd__gte=0), name="priceentry_cost_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=_price_scope_rules("price_type", "unit", with_concurrency=False),
+                name="priceentry_type_unit_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(utc_start__isnull=True, utc_end__isnull=True)
+                | (
+                    Q(utc_start__isnull=False, utc_end__isnull=False)
+                    & ~Q(utc_start=models.F("utc_end"))
+                ),
+                name="priceentry_window_both_ends_differ",
+            ),
+            models.CheckConstraint(
+                condition=_hhmm("utc_start") & _hhmm("utc_end"), name="priceentry_window_hhmm"
+            ),
+            models.CheckConstraint(
+                condition=Q(ttl_seconds__isnull=True) | Q(ttl_seconds__gt=0),
+                name="priceentry_ttl_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(ttl_seconds__isnull=True, implicit__isnull=True)
+                | Q(price_type__in=CACHE_TYPES),
+                name="priceentry_cache_qualifiers_on_cache_prices",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.price_type} per {self.unit}: {self.cost_usd}"
+
+
+class CapacityEntry(models.Model):
+    """How much of a priced quantity the provider can take per minute, hour or day, or how many
+    requests at once (``concurrency``, which has no window). Identity: scope, type, unit, per."""
+
+    model = models.ForeignKey(ServedModel, on_delete=models.CASCADE, related_name="capacities")
+    modality = models.ForeignKey(
+        Modality, on_delete=models.CASCADE, null=True, blank=True, related_name="capacities"
+    )
+    capacity_type = models.CharField("type", max_length=20, choices=CapacityType.choices)
+    unit = models.CharField(max_length=12, choices=PriceUnit.choices)
+    # NULL, not "", for concurrency, which has no window: the typed format omits ``per`` there,
+    # and the identity constraint reads NULLs as equal (nulls_distinct=False).
+    per = models.CharField(  # noqa: DJ001
+        max_length=6, choices=CapacityWindow.choices, null=True, blank=True
+    )
+    value = models.PositiveBigIntegerField()
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["model", "modality", "capacity_type", "unit", "per"]
+        verbose_name = "capacity"
+        verbose_name_plural = "capacities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "modality", "capacity_type", "unit", "per"],
+                name="capacityentry_one_per_identity",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(condition=Q(value__gt=0), name="capacityentry_value_positive"),
+            models.CheckConstraint(
+                condition=_price_scope_rules("capacity_type", "unit", with_concurrency=True),
+                name="capacityentry_type_unit_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_type="concurrency", per__isnull=True)
+                | (~Q(capacity_type="concurrency") & Q(per__in=CapacityWindow.values)),
+                name="capacityentry_window_unless_concurrency",
+            ),
+        ]
+
+    def __str__(self):
+        per = f" per {self.per}" if self.per else " at once"
+        return f"{self.capacity_type}: {self.value} {self.unit}{per}"
 
 
 class CatalogRevision(models.Model):

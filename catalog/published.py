@@ -5,25 +5,94 @@ The endpoint (``router.cache``) and ``export_models`` serve what ``published_cat
 
 from __future__ import annotations
 
-from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection, transaction
-from django.db.models import Q
+from collections import defaultdict
+from decimal import Decimal
+from typing import NamedTuple
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection, transaction
+from django.db.models import OuterRef
+
+from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
-from catalog.models import ServedModel
+from catalog.formats.flat.offering import PRICE_SOURCES, flat_fields
+from catalog.models import Modality, PriceEntry, ServedModel
+from catalog.offering import ROOT, Scope, base_price_order
 from catalog.revision import current_revision
 
 
 def published_records() -> list[WireRecord]:
-    """Every published model's record, in one query whatever the catalog's size."""
-    models = ServedModel.objects.filter(is_published=True).annotate(
-        datacenter_codes=ArrayAgg(
-            "datacenters__country_code",
-            filter=Q(datacenters__isnull=False),
-            default=[],
+    """Every published model's record, in three queries whatever the catalog's size: the models
+    with their datacenter codes, their modalities, and their prices that a flat record can show.
+
+    The offering's rows are read as plain tuples and joined here by model, straight into the
+    flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
+    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit).
+    """
+    codes = ServedModel.datacenters.through.objects.filter(servedmodel_id=OuterRef("pk")).values(
+        "datacenter__country_code"
+    )
+    models = list(
+        ServedModel.objects.filter(is_published=True).annotate(
+            datacenter_codes=ArraySubquery(codes)
         )
     )
-    return [wire_record(model, model.datacenter_codes) for model in models]
+    inputs: defaultdict[int, list[str]] = defaultdict(list)
+    outputs: defaultdict[int, list[str]] = defaultdict(list)
+    names: defaultdict[int, set[str]] = defaultdict(set)
+    scope_of: dict[int, Scope] = {}
+    for pk, model_pk, direction, kind, parameters in (
+        Modality.objects.filter(model__is_published=True)
+        .order_by()
+        .values_list("pk", "model_id", "direction", "kind", "supported_parameters")
+    ):
+        scope_of[pk] = (direction, kind)
+        if direction == Direction.INPUT:
+            inputs[model_pk].append(kind)
+        else:
+            outputs[model_pk].append(kind)
+            names[model_pk].update(parameters)
+    # model pk -> (scope, type, unit) -> the base entry: windowed entries are never flat prices.
+    base: defaultdict[int, dict[tuple, _PriceRow]] = defaultdict(dict)
+    for row in (
+        PriceEntry.objects.filter(
+            model__is_published=True, utc_start__isnull=True, price_type__in=_FLAT_PRICE_TYPES
+        )
+        .order_by()
+        .values_list(
+            "model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds", "implicit"
+        )
+    ):
+        entry = _PriceRow(*row)
+        key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
+               entry.price_type, entry.unit)  # fmt: skip
+        held = base[entry.model_id].get(key)
+        if held is None or base_price_order(entry) < base_price_order(held):
+            base[entry.model_id][key] = entry
+    records = []
+    for model in models:
+        prices = base.get(model.pk, {})
+
+        def price_of(scope: Scope, price_type: str, unit: str, prices=prices) -> Decimal | None:
+            entry = prices.get((scope, price_type, unit))
+            return entry.cost_usd if entry is not None else None
+
+        flat = flat_fields(inputs[model.pk], outputs[model.pk], names[model.pk], price_of)
+        records.append(wire_record(model, model.datacenter_codes, flat))
+    return records
+
+
+class _PriceRow(NamedTuple):
+    model_id: int
+    modality_id: int | None
+    price_type: str
+    unit: str
+    cost_usd: Decimal
+    ttl_seconds: int | None
+    implicit: bool | None
+
+
+_FLAT_PRICE_TYPES = sorted({price_type for _, _, price_type, _ in PRICE_SOURCES.values()})
 
 
 def published_catalog() -> tuple[int, bytes]:

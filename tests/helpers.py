@@ -19,7 +19,7 @@ import yaml
 from django.conf import settings
 from django.urls import reverse
 
-from catalog.models import ServedModel
+from catalog.models import PriceEntry, ServedModel
 
 ENDPOINT = "/inference/router/openrouter/models"
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,22 @@ def load_contract() -> dict:
 
 
 # --- The admin's edit form ------------------------------------------------------------------
+# A model's prompt price (its text input's prompt per token) written around the models, as
+# ``QuerySet.update()`` and raw SQL do: no signal, no history; only the triggers hear of it.
+RAW_PROMPT_PRICE_UPDATE = (
+    "UPDATE catalog_priceentry SET cost_usd = %s WHERE price_type = 'prompt' AND unit = 'token'"
+)
+
+
+def update_prompt_price(model_id: str, price: Decimal) -> int:
+    """Set ``model_id``'s prompt price with ``QuerySet.update()``: the model must have one."""
+    updated = PriceEntry.objects.filter(
+        model__model_id=model_id, price_type="prompt", unit="token"
+    ).update(cost_usd=price)
+    assert updated == 1, f"{model_id} has no prompt price to update"
+    return updated
+
+
 LIST_URL = reverse("admin:catalog_servedmodel_changelist")
 ADD_URL = reverse("admin:catalog_servedmodel_add")
 

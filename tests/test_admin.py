@@ -230,7 +230,8 @@ def test_list_page_makes_the_same_queries_whatever_the_rows(
         make_model(f"acme/model-{index:03}", countries=("US", "DE"))
 
     # session, user, the user's permissions, their groups' permissions, the datacenter filter's
-    # choices, the filtered count, the total count, the page of models, their datacenters.
+    # choices, the filtered count, the total count, the page of models (with their offerings,
+    # for the price columns), their datacenters.
     with django_assert_num_queries(9):
         response = editor_client.get(LIST_URL)
 

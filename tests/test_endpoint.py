@@ -237,14 +237,28 @@ def test_every_price_of_a_record_is_served_plain(prices):
     model = ServedModel(
         model_id="acme/m",
         created=datetime(2025, 1, 1, tzinfo=UTC),
-        **dict(zip(PRICING_FIELDS.values(), prices, strict=True)),
     )
+    # A price belongs to a modality (the flat format requires one of each direction).
+    model.input_modalities, model.output_modalities = ["text"], ["text"]
+    for field, price in zip(PRICING_FIELDS.values(), prices, strict=True):
+        setattr(model, field, price)
 
     pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
 
     for key, price in zip(PRICING_FIELDS, prices, strict=True):
         assert PLAIN_DECIMAL.match(pricing[key]), pricing[key]
         assert Decimal(pricing[key]) == price
+
+
+def test_a_price_assigned_before_the_modalities_is_kept():
+    model = ServedModel(model_id="acme/m", created=datetime(2025, 1, 1, tzinfo=UTC))
+    model.price_prompt = Decimal("1E-24")
+    assert model.offering.prices == ()  # no modality yet: nowhere to hold it, still pending
+    model.input_modalities, model.output_modalities = ["text"], ["text"]
+
+    pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
+
+    assert pricing["prompt"] == "0.000000000000000000000001"
 
 
 @pytest.mark.parametrize(

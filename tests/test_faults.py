@@ -17,10 +17,10 @@ from django.db import close_old_connections, connection, connections
 from psycopg import sql
 
 from catalog.formats.flat.encode import plain_decimal
-from catalog.models import ServedModel
 from router.cache import DATABASE_RETRY_SECONDS, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
+from tests.helpers import RAW_PROMPT_PRICE_UPDATE, update_prompt_price
 
 URL = "/inference/router/openrouter/models"
 MODEL_ID = "acme/model-1"
@@ -182,7 +182,7 @@ def hung_redis(settings):
 
 
 def change_catalog(price: Decimal) -> None:
-    ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=price)
+    update_prompt_price(MODEL_ID, price)
 
 
 def test_a_hung_redis_costs_one_request_a_few_milliseconds_then_is_skipped(
@@ -273,7 +273,7 @@ def test_two_databases_sharing_one_redis_never_serve_each_other(
         row = conn.execute("SELECT number FROM catalog_catalogrevision").fetchone()
         assert row is not None
         revision = row[0]
-        conn.execute("UPDATE catalog_servedmodel SET price_prompt = %s", [NEW_PRICE])
+        conn.execute(RAW_PROMPT_PRICE_UPDATE, [NEW_PRICE])
         conn.execute("UPDATE catalog_catalogrevision SET number = %s", [revision])
 
     script = "print(price(), catalog_cache.current().revision)"

@@ -19,6 +19,7 @@ from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
 from router.listener import RETRY_SECONDS
 from tests import processes
+from tests.helpers import RAW_PROMPT_PRICE_UPDATE
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
@@ -52,7 +53,7 @@ def price_in(rendered) -> Decimal:
 def raw_update(price: Decimal) -> None:
     """A write that no Django signal announces: only the notification tells of it."""
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE catalog_servedmodel SET price_prompt = %s", [price])
+        cursor.execute(RAW_PROMPT_PRICE_UPDATE, [price])
 
 
 def revision_queries(queries) -> int:
@@ -140,9 +141,10 @@ print(json.dumps([fresh, [q["sql"] for q in queries]]), flush=True)
         processes.stop(other)
 
     assert Decimal(fresh) == NEW_PRICE
-    # Only the render of the new revision, in its own snapshot: no revision asked before it.
+    # Only the render of the new revision, in its own snapshot: no revision asked before it
+    # (BEGIN, SET TRANSACTION, the revision, the models, their modalities, prices, COMMIT).
     assert queries[0] == "BEGIN"
-    assert len(queries) == 5, queries
+    assert len(queries) == 7, queries
 
 
 def test_a_warm_request_makes_no_query_when_the_revision_is_pushed(

@@ -89,7 +89,7 @@ BAD_INPUTS = [
     ("unknown feature", catalog_file(record(supported_features=["telepathy"])), "telepathy"),
     (
         "unknown sampling parameter",
-        catalog_file(record(supported_sampling_parameters=["min_p"])),
+        catalog_file(record(supported_sampling_parameters=["mood"])),
         "supported_sampling_parameters",
     ),
     ("unknown input modality", catalog_file(record(input_modalities=["smell"])), "smell"),
@@ -494,10 +494,12 @@ def test_creating_models_costs_the_same_queries_for_10_or_200(
     saved_catalog, count, django_assert_num_queries
 ):
     data = catalog_file(*_many_records(count, "bulk"))
-    # SAVEPOINT (the test's transaction), the import lock, SELECT the file's models,
-    # SELECT the datacenters, INSERT the models, INSERT their datacenter links, INSERT their
-    # history records (with their datacenters), RELEASE.
-    with django_assert_num_queries(8):
+    # SAVEPOINT (the test's transaction), the import lock, SELECT the file's models (with
+    # their offerings), SELECT the datacenters, INSERT the models, INSERT their modalities,
+    # INSERT their prices (the offering's rows: a price is a row of its own since issue 13),
+    # INSERT their datacenter links, INSERT their history records (with their datacenters),
+    # RELEASE.
+    with django_assert_num_queries(10):
         result = import_catalog(data)
     assert len(result.created) == count
 
@@ -511,19 +513,21 @@ def test_updating_models_costs_the_same_queries_for_10_or_200(
     for entry in records:
         entry["pricing"]["prompt"] = "0.0000001"
         entry["datacenters"] = [{"country_code": "DE"}]
-    # SAVEPOINT, the import lock, SELECT the file's models, SELECT the datacenters,
-    # SELECT their datacenter links, UPDATE the models, DELETE the old links,
-    # INSERT the new links, INSERT their history records, RELEASE.
-    with django_assert_num_queries(10):
+    # SAVEPOINT, the import lock, SELECT the file's models (with their offerings), SELECT the
+    # datacenters, SELECT their datacenter links, UPDATE the models, SELECT their price rows
+    # (the keys of the rows to update; modalities and capacities, unchanged, are not read),
+    # UPDATE the prices, DELETE the old links, INSERT the new links, INSERT their history
+    # records, RELEASE.
+    with django_assert_num_queries(12):
         result = import_catalog(catalog_file(*records))
     assert len(result.updated) == count
 
 
 def test_queries_grow_with_batches(saved_catalog, django_assert_num_queries):
     data = catalog_file(*_many_records(250, "bulk"))
-    # As for one batch, with three INSERTs of models, three of links and three of history
-    # records (100 + 100 + 50).
-    with django_assert_num_queries(14):
+    # As for one batch, with three INSERTs (100 + 100 + 50) each of models, modalities, prices,
+    # links and history records.
+    with django_assert_num_queries(20):
         import_catalog(data, batch_size=100)
 
 

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +27,13 @@ from catalog.models import ServedModel
 from catalog.revision import current_revision
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
-from tests.helpers import change_url, form_data
+from tests.helpers import (
+    RAW_PROMPT_PRICE_UPDATE,
+    build_model,
+    change_url,
+    form_data,
+    update_prompt_price,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
@@ -132,7 +137,7 @@ def test_datacenter_add_remove_clear_are_visible_on_the_next_request(
 
 
 def test_queryset_update_is_visible_on_the_next_request(client, served_model):
-    ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
+    update_prompt_price(MODEL_ID, NEW_PRICE)
 
     assert served_price(client) == plain_decimal(NEW_PRICE)
 
@@ -145,21 +150,7 @@ def test_unpublishing_by_bulk_update_is_visible_on_the_next_request(client, serv
 
 
 def test_bulk_create_is_visible_on_the_next_request(client, served_model):
-    ServedModel.objects.bulk_create(
-        [
-            ServedModel(
-                model_id="acme/bulk",
-                name="Bulk",
-                created=datetime(2025, 1, 1, tzinfo=UTC),
-                input_modalities=["text"],
-                output_modalities=["text"],
-                quantization="int8",
-                context_length=4096,
-                max_output_length=1024,
-                is_published=True,
-            )
-        ]
-    )
+    ServedModel.objects.bulk_create([build_model("acme/bulk", name="Bulk")])
 
     assert "acme/bulk" in served(client)
 
@@ -167,7 +158,8 @@ def test_bulk_create_is_visible_on_the_next_request(client, served_model):
 def test_raw_sql_update_is_visible_once_notified(client, served_model, cache_mode):
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE catalog_servedmodel SET price_prompt = %s WHERE model_id = %s",
+            RAW_PROMPT_PRICE_UPDATE
+            + " AND model_id = (SELECT id FROM catalog_servedmodel WHERE model_id = %s)",
             [NEW_PRICE, MODEL_ID],
         )
 
@@ -179,7 +171,7 @@ def test_raw_sql_update_is_visible_once_notified(client, served_model, cache_mod
 
 def test_write_is_invisible_until_commit_and_announced_only_after_it(client, served_model):
     with transaction.atomic():
-        ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
+        update_prompt_price(MODEL_ID, NEW_PRICE)
         # Another connection (another request, another process) still sees the old catalog.
         assert in_another_thread(lambda: served_price(Client())) == plain_decimal(OLD_PRICE)
         assert not catalog_cache.listener.wait(timeout=0)  # nothing announced yet
@@ -192,7 +184,7 @@ def test_rolled_back_write_changes_nothing(client, served_model, cache_mode):
 
     def abandoned_edit():
         with transaction.atomic():
-            ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
+            update_prompt_price(MODEL_ID, NEW_PRICE)
             raise RuntimeError("abandon the edit")
 
     with pytest.raises(RuntimeError):
@@ -211,7 +203,7 @@ def test_a_write_in_one_process_is_seen_by_another_on_its_next_call(served_model
     other = CatalogCache()
     assert price_in(catalog_cache.current()) == price_in(other.current()) == OLD_PRICE
 
-    ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
+    update_prompt_price(MODEL_ID, NEW_PRICE)
 
     if cache_mode != "strict":  # its next call after the notification has arrived
         assert other.listener.wait(timeout=10)
@@ -232,9 +224,7 @@ def test_body_is_stored_under_the_revision_of_its_snapshot_when_a_commit_lands_m
     read_models = published.published_records
 
     def commit_then_read_models():
-        in_another_thread(
-            lambda: ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
-        )
+        in_another_thread(lambda: update_prompt_price(MODEL_ID, NEW_PRICE))
         return read_models()
 
     monkeypatch.setattr(published, "published_records", commit_then_read_models)
@@ -256,9 +246,7 @@ def test_commit_between_revision_check_and_render_is_rendered_with_its_own_revis
     render = router_cache.published_catalog
 
     def commit_then_render():
-        in_another_thread(
-            lambda: ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)
-        )
+        in_another_thread(lambda: update_prompt_price(MODEL_ID, NEW_PRICE))
         return render()
 
     monkeypatch.setattr(router_cache, "published_catalog", commit_then_render)
@@ -283,7 +271,7 @@ def test_readers_racing_a_writer_see_every_commit_at_once_and_never_a_mismatch(
         try:
             for index in range(1, len(prices)):
                 with transaction.atomic():
-                    ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=prices[index])
+                    update_prompt_price(MODEL_ID, prices[index])
                     revision_prices[current_revision()] = prices[index]
                 committed[0] = index
         finally:
@@ -415,7 +403,7 @@ def test_every_server_process_serves_a_commit_and_never_goes_back(
     for port in two_servers:  # both warm: the second request of each is a cache hit
         assert [price_from_server(port) for _ in range(2)] == [OLD_PRICE, OLD_PRICE]
 
-    ServedModel.objects.filter(model_id=MODEL_ID).update(price_prompt=NEW_PRICE)  # commits
+    update_prompt_price(MODEL_ID, NEW_PRICE)  # commits
 
     for port in two_servers:
         if cache_mode == "strict":

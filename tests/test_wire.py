@@ -5,19 +5,28 @@ import json
 import pytest
 from django.db import connection
 
-from catalog.models import ServedModel
+from catalog.models import Modality
 from catalog.published import published_catalog
 from catalog.revision import current_revision
 
 
 def test_lists_are_served_in_canonical_order_even_when_stored_otherwise(make_model):
     model = make_model("acme/unordered")
-    # A shell update skips clean(), which is where lists are canonicalised on the way in.
-    ServedModel.objects.filter(pk=model.pk).update(
-        input_modalities=["image", "text", "image"],
-        output_modalities=["text"],
-        supported_sampling_parameters=["seed", "temperature", "seed"],
-        supported_features=["reasoning", "tools", "json_mode"],
+    # Rows written around the model (a shell, the typed format's order) in another order.
+    Modality.objects.filter(model=model).delete()
+    Modality.objects.create(model=model, direction="input", kind="image", position=0)
+    Modality.objects.create(model=model, direction="input", kind="text", position=1)
+    Modality.objects.create(
+        model=model,
+        direction="output",
+        kind="text",
+        supported_parameters={
+            "seed": {"type": "integer"},
+            "reasoning": {"type": "boolean"},
+            "temperature": {"type": "range", "min": 0, "max": 2},
+            "tools": {"type": "boolean"},
+            "json_mode": {"type": "boolean"},
+        },
     )
     (record,) = json.loads(published_catalog()[1])["data"]
     assert record["input_modalities"] == ["text", "image"]

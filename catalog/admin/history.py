@@ -12,8 +12,8 @@ from django.utils.text import capfirst
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.names import FIELD_NAMES, MODEL_FIELDS
 from catalog.forms import PRICE_LABELS, shown_price
-from catalog.history import HistoricalServedModel, load_previous, with_previous
-from catalog.models import PRICE_FIELDS, ServedModel
+from catalog.history import HistoricalServedModel, load_previous, state_of, with_previous
+from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
 
 
 def verbose_name(field_name: str) -> str:
@@ -28,7 +28,11 @@ def _field_label(name: str) -> str:
     if name == "datacenters":
         return "Datacenters"
     field_name = MODEL_FIELDS.get(name, name)
-    return str(PRICE_LABELS.get(field_name) or capfirst(verbose_name(field_name)))
+    if field_name in PRICE_LABELS:
+        return str(PRICE_LABELS[field_name])
+    if field_name in FLAT_LIST_FIELDS:
+        return capfirst(field_name.replace("_", " "))
+    return capfirst(verbose_name(field_name))
 
 
 def _shown_value(record, name: str) -> str:
@@ -36,7 +40,7 @@ def _shown_value(record, name: str) -> str:
     if name == "datacenters":
         return ", ".join(record.country_codes) or "none"
     field_name = MODEL_FIELDS.get(name, name)
-    value = getattr(record, field_name)
+    value = getattr(state_of(record), field_name)
     if field_name in PRICE_FIELDS:
         return shown_price(field_name, value)
     if isinstance(value, bool):
@@ -54,7 +58,9 @@ def changes_html(record) -> str:
     if previous is None:  # the model's first record: no values to compare with
         labels = ", ".join(_field_label(name) for name in record.changed_fields)
         return f"Changed {labels or 'the model'} (no earlier record to compare with)"
-    names = changed_fields(previous, previous.country_codes, record, record.country_codes)
+    names = changed_fields(
+        state_of(previous), previous.country_codes, state_of(record), record.country_codes
+    )
     if not names:
         return "No change"
     return format_html(

@@ -15,11 +15,12 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
 from catalog.admin.history import changed_by, changes_html, verbose_name
-from catalog.choices import Feature
+from catalog.choices import Direction, Feature
 from catalog.formats.flat.encode import model_record
 from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
 from catalog.history import load_previous, record_admin_save, with_previous
-from catalog.models import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, ServedModel
+from catalog.models import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, Modality, ServedModel
+from catalog.offering import with_offering
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -33,18 +34,26 @@ def _models(count: int) -> str:
 
 def _price_column(field_name: str):
     """A price as staff type it; per-token prices per million tokens, under a short header."""
-    name = verbose_name(field_name)  # "prompt price"
+    name = PRICE_NAMES[field_name]  # "prompt price"
     if field_name in PER_TOKEN_PRICE_FIELDS:
         description = name.removesuffix(" price") + " per 1M tokens"
     else:
         description = name
 
-    @admin.display(description=description, ordering=field_name)
+    @admin.display(description=description)
     def column(self, obj):
         return shown_price(field_name, getattr(obj, field_name))
 
     return column
 
+
+PRICE_NAMES = {
+    "price_prompt": "prompt price",
+    "price_completion": "completion price",
+    "price_image": "image price",
+    "price_request": "request price",
+    "price_input_cache_read": "cached input price",
+}
 
 # A column per price, named after its field: price_prompt -> prompt_price. The list shows two;
 # staff who may only look see all five as read-only fields, which Django would otherwise show
@@ -69,7 +78,12 @@ class FeatureFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(supported_features__contains=[self.value()])
+            # A feature is a descriptor of an output modality (catalog.formats.flat.offering).
+            return queryset.filter(
+                pk__in=Modality.objects.filter(
+                    direction=Direction.OUTPUT, supported_parameters__has_key=self.value()
+                ).values("model_id")
+            )
         return queryset
 
 
@@ -137,7 +151,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     object_history_list_template = "catalog/servedmodel_history_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("datacenters")
+        return with_offering(super().get_queryset(request).prefetch_related("datacenters"))
 
     def save_model(self, request, obj, form, change):
         # One history record per save, written once the datacenters are saved (save_related).
@@ -201,7 +215,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         if obj.pk is None:
             return "Shown once the model is saved."
         # As saved: after a refused edit the form's instance holds the values it refused.
-        saved = ServedModel.objects.prefetch_related("datacenters").get(pk=obj.pk)
+        saved = with_offering(ServedModel.objects.prefetch_related("datacenters")).get(pk=obj.pk)
         preview = format_html(
             "<pre>{}</pre>", json.dumps(model_record(saved), indent=2, ensure_ascii=False)
         )

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter
 from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.names import (
     MODEL_FIELDS,
@@ -64,6 +65,21 @@ class Entry:
     raw: JSONObject
     # The fields the record leaves unset: reported already when required, so not checked.
     unset: frozenset[str]
+
+    def has_unknown_values(self) -> bool:
+        """Whether a list holds a value no stored model can (reported by ``rule_problems``)."""
+        lists = {
+            "input_modalities": InputModality,
+            "output_modalities": OutputModality,
+            "supported_sampling_parameters": SamplingParameter,
+            "supported_features": Feature,
+        }
+        assigned = self.model.__dict__.get("_flat_assigned", {})
+        return any(
+            value not in choices.values
+            for name, choices in lists.items()
+            for value in assigned.get(name) or ()
+        )
 
     def rule_problems(self) -> list[Problem]:
         """The record held against the field rules (``full_clean()``, as in the admin).

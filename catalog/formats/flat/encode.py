@@ -12,8 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
-from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter, canonical
-from catalog.formats.flat.names import PRICING_FIELDS
+from catalog.formats.flat.names import PRICING_KEYS
+from catalog.formats.flat.offering import FlatFields, offering_flat_fields
 from catalog.models import ServedModel
 
 
@@ -64,26 +64,27 @@ def iso_date(day: date) -> str:
     return day.isoformat()
 
 
-def wire_record(model: ServedModel, datacenter_codes: Sequence[str]) -> WireRecord:
+def wire_record(
+    model: ServedModel, datacenter_codes: Sequence[str], flat: FlatFields | None = None
+) -> WireRecord:
+    """The flat record of ``model`` with these datacenters: its columns, and the flat fields of
+    its offering (``flat``, when the caller read them from rows; else from ``model.offering``)."""
+    if flat is None:
+        flat = offering_flat_fields(model.offering)
+    prices = flat["prices"]
     record: WireRecord = {
         "id": model.model_id,
         "hugging_face_id": model.hugging_face_id,
         "name": model.name,
         "created": unix_seconds(model.created),
-        # Canonical order whatever the storage holds: clean() canonicalises, but writes that
-        # skip it (a shell, raw SQL) must not change what is served.
-        "input_modalities": canonical(model.input_modalities, InputModality),
-        "output_modalities": canonical(model.output_modalities, OutputModality),
+        "input_modalities": flat["input_modalities"],
+        "output_modalities": flat["output_modalities"],
         "quantization": model.quantization,
         "context_length": model.context_length,
         "max_output_length": model.max_output_length,
-        "pricing": {
-            key: plain_decimal(getattr(model, field)) for key, field in PRICING_FIELDS.items()
-        },  # type: ignore[typeddict-item]  # the keys are PRICING_KEYS, which mypy cannot follow
-        "supported_sampling_parameters": canonical(
-            model.supported_sampling_parameters, SamplingParameter
-        ),
-        "supported_features": canonical(model.supported_features, Feature),
+        "pricing": {key: plain_decimal(prices[key]) for key in PRICING_KEYS},  # type: ignore[typeddict-item]  # the keys are PRICING_KEYS, which mypy cannot follow
+        "supported_sampling_parameters": flat["supported_sampling_parameters"],
+        "supported_features": flat["supported_features"],
         "datacenters": [{"country_code": code} for code in sorted(set(datacenter_codes))],
     }
     if model.deprecation_date is not None:
