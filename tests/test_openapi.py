@@ -17,6 +17,7 @@ from catalog.formats.flat.schema import (
     RouterOpenRouterModelSerializer,
     RouterOpenRouterModelsResSerializer,
 )
+from catalog.formats.typed import schema as typed_schema
 from tests.helpers import CONTRACT, SHARED_CONTRACT, load_contract, require_service
 
 PATH = "/inference/router/openrouter/models"
@@ -27,6 +28,15 @@ def test_the_suites_copy_of_the_contract_is_the_published_one():
     if not SHARED_CONTRACT.exists():
         require_service(f"no published contract at {SHARED_CONTRACT}")
     assert CONTRACT.read_bytes() == SHARED_CONTRACT.read_bytes()
+
+
+def test_the_apps_copy_of_the_typed_schema_is_the_official_one():
+    # The app validates descriptors and overrides against its own copy (a deployment has no
+    # ../shared); it must be OpenRouter's file, byte for byte.
+    shared = SHARED_CONTRACT.with_name(typed_schema.SCHEMA_PATH.name)
+    if not shared.exists():
+        require_service(f"no published schema at {shared}")
+    assert typed_schema.SCHEMA_PATH.read_bytes() == shared.read_bytes()
 
 
 @pytest.fixture
