@@ -31,6 +31,7 @@ from catalog.choices import (
     PriceUnit,
     Quantization,
     SamplingParameter,
+    _positions,
     canonical,
 )
 from catalog.validators import (
@@ -576,7 +577,10 @@ def _flat_errors(model: ServedModel) -> dict[str, ValidationError]:
         values = canonical(assigned[name] or [], choices)
         if name in pending:
             pending[name] = values
-        unknown = [value for value in values if value not in choices.values]
+        # The cached positions, not ``choices.values``: that list is rebuilt on every access
+        # (1.3 s of an import of 10,000 models, profiled).
+        known = _positions(choices)
+        unknown = [value for value in values if value not in known]
         if unknown:
             errors[name] = ValidationError(
                 [

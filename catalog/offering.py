@@ -11,13 +11,15 @@ validity in time).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Func, JSONField, QuerySet
+from django.db import connection
+from django.db.models import F, Func, JSONField, Model, QuerySet
 
 from catalog.choices import Direction, InputModality, OutputModality, _positions
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
@@ -338,6 +340,48 @@ _MODALITY_FIELDS = (
 _SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality__kind")}
 
 
+def _json_value(value):
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _insert(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:
+    """Insert ``rows`` (new instances of one model) in one statement, their values as one JSON
+    document that PostgreSQL takes apart (``jsonb_to_recordset``).
+
+    What ``bulk_create`` would write, for a fraction of its cost: it adapts every value of every
+    row in Python (10,000 models, ~55,000 rows: ~2 s of a 7 s import). With ``match``, the
+    fields that identify a row among these, each row gets its ``pk`` (matched, not by order).
+    """
+    model = type(rows[0])
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    # Types without modifiers: the insert coerces to the columns' own, as for any parameter.
+    record = ", ".join(
+        f"{quote(field.column)} {str(field.db_type(connection)).split('(')[0]}" for field in fields
+    )
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = [
+        {field.column: _json_value(getattr(row, field.attname)) for field in fields} for row in rows
+    ]
+    column_of = {field.attname: field.column for field in fields}
+    returning = ", ".join(
+        quote(column) for column in (meta.pk.column, *(column_of[name] for name in match))
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+        f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
+        + (f" RETURNING {returning}" if match else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(values)])
+        if match:
+            pks = {tuple(found): pk for pk, *found in cursor.fetchall()}
+            for row in rows:
+                row.pk = pks[tuple(getattr(row, name) for name in match)]
+    model._default_manager.all()._announce()  # type: ignore[attr-defined]  # a CatalogQuerySet
+
+
 def _differs(row, values: dict) -> bool:
     return any(getattr(row, name) != value for name, value in values.items())
 
@@ -427,7 +471,7 @@ def write_offerings(
         # Cascades to the prices and capacities of those modalities, which are gone too.
         Modality.objects.filter(pk__in=modality_deletes).delete()
     if modality_creates:
-        Modality.objects.bulk_create(modality_creates)
+        _insert(modality_creates, match=("model_id", "direction", "kind"))
     if modality_updates:
         Modality.objects.bulk_update(modality_updates, _MODALITY_FIELDS, batch_size=batch_size)
     deleted = set(modality_deletes)
@@ -510,12 +554,12 @@ def write_offerings(
     if capacity_deletes:
         CapacityEntry.objects.filter(pk__in=capacity_deletes).delete()
     if price_creates:
-        PriceEntry.objects.bulk_create(price_creates)
+        _insert(price_creates)
     if price_updates:
         PriceEntry.objects.bulk_update(
             price_updates, ["cost_usd", "overrides"], batch_size=batch_size
         )
     if capacity_creates:
-        CapacityEntry.objects.bulk_create(capacity_creates)
+        _insert(capacity_creates)
     if capacity_updates:
         CapacityEntry.objects.bulk_update(capacity_updates, ["value"], batch_size=batch_size)

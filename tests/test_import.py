@@ -426,6 +426,33 @@ def test_prices_compare_as_decimals_not_as_text(saved_catalog):
     assert len(result.unchanged) == 2
 
 
+def test_new_models_offering_rows_are_written_exactly_and_under_their_modalities(db):
+    # The offering rows go in as one JSON document per table: exact decimals (24 places), JSON
+    # descriptors and the modality each price belongs to must survive the trip.
+    prices = {"prompt": "0.000000000000000000000001", "image": "12.5", "request": "0.25"}
+    file_record = record(
+        prices, input_modalities=["image", "text"], output_modalities=["text"], id="acme/exact"
+    )
+    import_catalog(catalog_file(file_record))
+
+    model = ServedModel.objects.get(model_id="acme/exact")
+    stored = {
+        (price.scope, price.price_type, price.unit): price.cost_usd
+        for price in model.offering.prices
+    }
+    assert stored == {
+        (("input", "text"), "prompt", "token"): Decimal("1E-24"),
+        (("output", "text"), "completion", "token"): Decimal("0.0000006"),
+        (("input", "image"), "prompt", "image"): Decimal("12.5"),
+        ((None, None), "request", "request"): Decimal("0.25"),
+    }
+    [output] = model.offering.modalities[2:]
+    assert output.supported_parameters["tools"] == {"type": "boolean"}
+    assert set(output.supported_parameters) == {"temperature", "top_p", "tools"}
+    [served] = served_records()
+    assert served["pricing"] == {**file_record["pricing"], "prompt": "0.000000000000000000000001"}
+
+
 def test_prune_unpublishes_absent_models_and_deletes_nothing(saved_catalog, run_import):
     count = ServedModel.objects.count()
     run_import(catalog_file(NEW_RECORD), "--prune")
