@@ -32,6 +32,11 @@ from bench import ROOT, setup_django
 # A change that moves the revision and alters nothing served (updated_at is not in the format).
 FIRST = "(SELECT min(id) FROM catalog_servedmodel)"
 TOUCH = f"UPDATE catalog_servedmodel SET updated_at = now() WHERE id = {FIRST}"
+# The first model's base prompt price (per token, no time window).
+PROMPT_PRICE_STEP = (
+    "UPDATE catalog_priceentry SET cost_usd = cost_usd + %s "
+    f"WHERE model_id = {FIRST} AND price_type = 'prompt' AND unit = 'token' AND utc_start IS NULL"
+)
 REVISION = "SELECT number FROM catalog_catalogrevision"
 STEP = Decimal("0.000000000001")
 
@@ -99,10 +104,9 @@ def fresh_response(database: psycopg.Connection, changes: int, url: str) -> dict
     delays = []
     for step in range(changes):
         before = head_etag(url)
-        database.execute(
-            f"UPDATE catalog_servedmodel SET price_prompt = price_prompt + %s WHERE id = {FIRST}",
-            [STEP if step % 2 == 0 else -STEP],
-        )
+        updated = database.execute(PROMPT_PRICE_STEP, [STEP if step % 2 == 0 else -STEP])
+        if updated.rowcount != 1:  # else the ETag never changes and the wait below never ends
+            raise RuntimeError(f"model {FIRST} has no base prompt price to change")
         committed = time.monotonic()
         while head_etag(url) == before:
             pass
