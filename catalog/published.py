@@ -6,17 +6,18 @@ The endpoint (``router.cache``) and ``export_models`` serve what ``published_cat
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Func, OuterRef, When
+from django.db.models import Case, CharField, F, Func, OuterRef, Q, When
 
 from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
-from catalog.formats.flat.offering import PRICE_SOURCES, flat_fields
+from catalog.formats.flat.offering import PRICE_SOURCES, FlatFields, flat_fields
 from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import ROOT, Scope, base_price_order
 from catalog.revision import current_revision
@@ -24,26 +25,35 @@ from catalog.revision import current_revision
 
 def published_records() -> list[WireRecord]:
     """Every published model's record, in three queries whatever the catalog's size: the models
-    with their datacenter codes, their modalities, and their prices that a flat record can show.
-
-    The offering's rows are read as plain tuples and joined here by model, straight into the
-    flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
-    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit).
+    with their datacenter codes, and their flat fields (``stored_flat_fields``).
     """
     codes = ServedModel.datacenters.through.objects.filter(servedmodel_id=OuterRef("pk")).values(
         "datacenter__country_code"
     )
     models = list(
         ServedModel.objects.filter(is_published=True)
-        .only(*_RECORD_FIELDS)
+        .only(*RECORD_FIELDS)
         .annotate(datacenter_codes=ArraySubquery(codes))
     )
+    flat = stored_flat_fields(Q(model__is_published=True), [model.pk for model in models])
+    return [wire_record(model, model.datacenter_codes, flat[model.pk]) for model in models]
+
+
+def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
+    """The flat fields of the models ``pks``, by pk, in two queries whatever their number: their
+    modalities and their prices that a flat record can show, the rows that ``rows`` selects (a
+    filter on the models, by ``model__`` lookups, holding at least ``pks``).
+
+    The offering's rows are read as plain tuples and joined here by model, straight into the
+    flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
+    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit).
+    """
     inputs: defaultdict[int, list[str]] = defaultdict(list)
     outputs: defaultdict[int, list[str]] = defaultdict(list)
     names: defaultdict[int, set[str]] = defaultdict(set)
     scope_of: dict[int, Scope] = {}
     for pk, model_pk, direction, kind, parameters in (
-        Modality.objects.filter(model__is_published=True)
+        Modality.objects.filter(rows)
         .order_by()
         .values_list("pk", "model_id", "direction", "kind", _OUTPUT_PARAMETER_NAMES)
     ):
@@ -56,9 +66,7 @@ def published_records() -> list[WireRecord]:
     # model pk -> (scope, type, unit) -> the base entry: windowed entries are never flat prices.
     base: defaultdict[int, dict[tuple, _PriceRow]] = defaultdict(dict)
     for row in (
-        PriceEntry.objects.filter(
-            model__is_published=True, utc_start__isnull=True, price_type__in=_FLAT_PRICE_TYPES
-        )
+        PriceEntry.objects.filter(rows, utc_start__isnull=True, price_type__in=_FLAT_PRICE_TYPES)
         .order_by()
         .values_list(
             "model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds", "implicit"
@@ -70,22 +78,21 @@ def published_records() -> list[WireRecord]:
         held = base[entry.model_id].get(key)
         if held is None or base_price_order(entry) < base_price_order(held):
             base[entry.model_id][key] = entry
-    records = []
-    for model in models:
-        prices = base.get(model.pk, {})
+    flat = {}
+    for pk in pks:
+        prices = base.get(pk, {})
 
         def price_of(scope: Scope, price_type: str, unit: str, prices=prices) -> Decimal | None:
             entry = prices.get((scope, price_type, unit))
             return entry.cost_usd if entry is not None else None
 
-        flat = flat_fields(inputs[model.pk], outputs[model.pk], names[model.pk], price_of)
-        records.append(wire_record(model, model.datacenter_codes, flat))
-    return records
+        flat[pk] = flat_fields(inputs[pk], outputs[pk], names[pk], price_of)
+    return flat
 
 
 # The columns a flat record shows (``wire_record``): loading the others (JSON among them) was
 # ~0.1 s of a cold render of 10,000 models.
-_RECORD_FIELDS = (
+RECORD_FIELDS = (
     "model_id",
     "hugging_face_id",
     "name",

@@ -540,12 +540,13 @@ def test_updating_models_costs_the_same_queries_for_10_or_200(
     for entry in records:
         entry["pricing"]["prompt"] = "0.0000001"
         entry["datacenters"] = [{"country_code": "DE"}]
-    # SAVEPOINT, the import lock, SELECT the file's models (with their offerings), SELECT the
-    # datacenters, SELECT their datacenter links, UPDATE the models, SELECT their price rows
-    # (the keys of the rows to update; modalities and capacities, unchanged, are not read),
-    # UPDATE the prices, DELETE the old links, INSERT the new links, INSERT their history
-    # records, RELEASE.
-    with django_assert_num_queries(12):
+    # SAVEPOINT, the import lock, SELECT the file's models (their served columns), SELECT their
+    # modalities and SELECT their flat prices (to compare as served), SELECT the datacenters,
+    # SELECT their datacenter links, SELECT the models that differ (with their offerings),
+    # UPDATE the models, SELECT their price rows (the keys of the rows to update; modalities
+    # and capacities, unchanged, are not read), UPDATE the prices, DELETE the old links, INSERT
+    # the new links, INSERT their history records, RELEASE.
+    with django_assert_num_queries(15):
         result = import_catalog(catalog_file(*records))
     assert len(result.updated) == count
 

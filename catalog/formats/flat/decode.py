@@ -55,6 +55,16 @@ _PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+# Built once: ``Choices.values`` builds its list anew on every access (1.4 s of a no-op
+# re-import of 10,000 models).
+_KNOWN_LIST_VALUES = {
+    "input_modalities": frozenset(InputModality.values),
+    "output_modalities": frozenset(OutputModality.values),
+    "supported_sampling_parameters": frozenset(SamplingParameter.values),
+    "supported_features": frozenset(Feature.values),
+}
+
+
 @dataclass
 class Entry:
     """A record as read: the unsaved model, its datacenter codes, and where it is in the file."""
@@ -68,16 +78,10 @@ class Entry:
 
     def has_unknown_values(self) -> bool:
         """Whether a list holds a value no stored model can (reported by ``rule_problems``)."""
-        lists = {
-            "input_modalities": InputModality,
-            "output_modalities": OutputModality,
-            "supported_sampling_parameters": SamplingParameter,
-            "supported_features": Feature,
-        }
         assigned = self.model.__dict__.get("_flat_assigned", {})
         return any(
-            value not in choices.values
-            for name, choices in lists.items()
+            value not in known
+            for name, known in _KNOWN_LIST_VALUES.items()
             for value in assigned.get(name) or ()
         )
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from catalog.formats.flat.encode import WireRecord, wire_record
 from catalog.formats.flat.names import PRICING_KEYS, PUBLISHED, RECORD_KEYS
+from catalog.formats.flat.offering import FlatFields
 from catalog.models import ServedModel
 
 
@@ -29,10 +30,18 @@ def changed_keys(before: WireRecord, after: WireRecord) -> list[str]:
 
 
 def changed_fields(
-    before: ServedModel, before_codes: Sequence[str], after: ServedModel, after_codes: Sequence[str]
+    before: ServedModel,
+    before_codes: Sequence[str],
+    after: ServedModel,
+    after_codes: Sequence[str],
+    *,
+    before_flat: FlatFields | None = None,
 ) -> list[str]:
-    """The names of what differs between two states of a model, compared as they are served."""
-    changed = changed_keys(wire_record(before, before_codes), wire_record(after, after_codes))
+    """The names of what differs between two states of a model, compared as they are served;
+    ``before``'s flat fields as ``before_flat`` when read from rows, else from its offering."""
+    changed = changed_keys(
+        wire_record(before, before_codes, before_flat), wire_record(after, after_codes)
+    )
     if before.is_published != after.is_published:
         changed.append(PUBLISHED)
     return changed
