@@ -633,7 +633,7 @@ class ModalityForm(forms.ModelForm):
         self.initial["supported_parameters"] = {
             name: descriptor
             for name, descriptor in (self.instance.supported_parameters or {}).items()
-            if not _said_by_ticks(name, descriptor)
+            if not said_by_ticks(name, descriptor)
         }
 
     @property
@@ -668,7 +668,7 @@ class ModalityForm(forms.ModelForm):
         said = {
             name: descriptor
             for name, descriptor in (spec.supported_parameters if spec else {}).items()
-            if _said_by_ticks(name, descriptor)
+            if said_by_ticks(name, descriptor)
         }
         return {**said, **value}
 
@@ -676,7 +676,8 @@ class ModalityForm(forms.ModelForm):
 _FLAT_NAMES = frozenset(SamplingParameter.values) | frozenset(Feature.values)
 
 
-def _said_by_ticks(name: str, descriptor) -> bool:
+def said_by_ticks(name: str, descriptor) -> bool:
+    """Whether a descriptor is what ticking a sampling parameter or feature writes."""
     if name in Feature.values:
         return descriptor == FEATURE_DESCRIPTOR
     return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR

@@ -146,6 +146,12 @@ class _OfferingInline(admin.TabularInline):
         # All of them, so that the form leaves out the columns that stand in for fields.
         return self.get_fields(request, obj)
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.model is Modality:
+            return queryset
+        return queryset.select_related("modality")  # each row's scope, in the same query
+
     @admin.display(description="scope")
     def scope(self, row):
         return scope_value(row_scope(row))
