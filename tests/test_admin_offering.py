@@ -289,6 +289,19 @@ def test_a_further_price_is_changed_and_deleted_in_place(editor_client, model):
     assert further_prices(model) == []
 
 
+def test_a_new_model_is_added_with_a_further_price_in_one_save(editor_client, model):
+    data = with_rows(form_data(model, model_id="acme/new"), "prices", [WINDOW_PRICE])
+
+    response = editor_client.post(reverse("admin:catalog_servedmodel_add"), data)
+
+    assert response.status_code == 302
+    added = ServedModel.objects.get(model_id="acme/new")
+    ((price,), (created,)) = further_prices(added), records_of(added)
+    assert (price.utc_start, price.cost_usd) == (2200, Decimal("0.0000006"))
+    assert created.history_type == "+"
+    assert Offering.from_json(created.offering) == Offering.of_rows(added)
+
+
 # --- Capacities -----------------------------------------------------------------------------
 
 

@@ -281,15 +281,17 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         ),
         ("Datacenters", {"fields": ("datacenters",)}),
         (
-            "OpenRouter listing",
+            "OpenRouter listing (current flat revision)",
             {
-                "description": "Fields of the current flat revision, shown on OpenRouter.",
+                "description": "Optional fields that OpenRouter's current flat revision (and "
+                "the typed format) show.",
                 "fields": (
                     "description",
                     "is_ready",
                     "is_free",
                     "discount_to_user",
                     "openrouter_slug",
+                    "deprecation_hour",
                 ),
             },
         ),
@@ -313,7 +315,6 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 "fields": (
                     "is_published",
                     "deprecation_date",
-                    "deprecation_hour",
                     "updated_at",
                     "public_record",
                 )
