@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from catalog.admin.history import Change, offering_changes
@@ -280,6 +281,10 @@ def test_a_further_price_is_changed_and_deleted_in_place(editor_client, model):
         with_rows(form_data(model), "prices", [{**stored, "cost_usd": "0.4"}], initial=1),
     )
     (changed,) = further_prices(model)
+    # The admin log names the row in plain notation, per token as stored.
+    assert LogEntry.objects.latest("pk").get_change_message() == (
+        "Changed Cost (USD) for price “completion per token: 0.0000004”."
+    )
     editor_client.post(
         change_url(model),
         with_rows(form_data(model), "prices", [{**stored, "DELETE": "on"}], initial=1),

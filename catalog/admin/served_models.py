@@ -296,7 +296,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
             },
         ),
         (
-            f"Carried only by the typed format (schema 2.4): {TYPED_ONLY}",
+            "Carried only by the typed format (schema 2.4)",
             {
                 "classes": ("collapse",),
                 "description": "The flat format has no place for these: only the typed "
