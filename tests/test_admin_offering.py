@@ -4,6 +4,7 @@ capacities as inlines beside the simple page of five prices, and the history sho
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -614,6 +615,33 @@ def test_history_shows_an_inline_price_change_per_million(editor_client, model):
     for page in (history.content.decode(), recent.content.decode()):
         assert line in page
         assert added in page
+
+
+@pytest.mark.parametrize("edits", [1, 8])
+def test_history_page_makes_the_same_queries_whatever_the_price_changes(
+    editor_client, model, window_price, django_assert_num_queries, edits
+):
+    model.refresh_from_db()  # with the window price
+    for number in range(edits):
+        offering = model.offering
+        prices = tuple(
+            replace(price, cost_usd=Decimal(number + 1).scaleb(-7)) if price.windowed else price
+            for price in offering.prices
+        )
+        model.offering = offering.replacing(prices=prices)
+        model.save()
+    url = reverse("admin:catalog_servedmodel_history", args=[model.pk])
+    editor_client.get(url)  # the user model's content type, cached for the process
+
+    # As tests/test_history.py counts: the offerings come with the records, no query each.
+    with django_assert_num_queries(10):
+        response = editor_client.get(url)
+
+    page = response.content.decode()
+    # Each edit of the window price, and the datacenters set when the model was made.
+    assert page.count("&rarr;") == edits + 1
+    # Written with the ORM, the window price had no record before the first edit.
+    assert "(window 22:00-06:00)</strong>: none &rarr; $0.1 per 1M tokens" in page
 
 
 @pytest.mark.parametrize("rows", [1, 10])

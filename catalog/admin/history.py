@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -212,7 +213,7 @@ def _plain_value(value) -> str:
         return _json(value)
     if value is None or value == "":
         return "none"
-    return plain_decimal(value) if hasattr(value, "as_tuple") else str(value)
+    return plain_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def changes_html(record) -> str:
