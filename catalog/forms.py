@@ -3,7 +3,11 @@
 Staff type prices per million tokens; the database keeps them per token. The conversion moves
 the decimal point (``Decimal.scaleb``), never goes through a float, and never rounds, so what
 is typed is what is stored. The rules themselves live in ``catalog.validators`` and
-``ServedModel.clean()``; these forms only convert units and word messages in the unit typed.
+``ServedModel.clean()``/``Modality.clean()``; these forms convert units and word messages in
+the unit typed. The inlines' rows add what only a page with both the main form and the rows can
+check (a scope among the modalities ticked, one row per identity, the five prices left to the
+main form), and say in staff's words what the rows' constraints, the last line, would refuse
+(a type or unit outside its scope, a half window, a lifetime on a price that is not a cache's).
 """
 
 from __future__ import annotations
@@ -462,6 +466,22 @@ class PriceEntryForm(_ScopedRowForm):
                 )
             else:
                 data["cost_usd"] = per_token(cost)
+                if unit == "token":
+                    try:
+                        validate_price_per_token(data["cost_usd"])
+                    except ValidationError as error:
+                        ceiling = per_million((error.params or {})["ceiling"])
+                        self.add_error(
+                            "cost_usd",
+                            ValidationError(
+                                PerMillionPriceField.default_error_messages["implausible_price"],
+                                code="implausible_price",
+                                params={
+                                    "value": plain_decimal(cost),
+                                    "ceiling": plain_decimal(ceiling),
+                                },
+                            ),
+                        )
         cache = price_type in CACHE_TYPES
         for name in ("ttl_seconds", "implicit"):
             if data.get(name) is not None and not cache:

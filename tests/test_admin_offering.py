@@ -258,6 +258,22 @@ def test_a_price_row_that_does_not_fit_its_scope_is_refused_by_field(
     assert further_prices(model) == []
 
 
+def test_an_implausible_further_price_is_refused_in_the_unit_typed(editor_client, model, settings):
+    settings.CATALOG_MAX_PRICE_PER_TOKEN = Decimal("0.00005")
+    data = with_rows(form_data(model), "prices", [{**WINDOW_PRICE, "cost_usd": "60"}])
+
+    response = editor_client.post(change_url(model), data)
+
+    assert formset_errors(response, "prices") == [
+        {
+            "cost_usd": [
+                "60 USD per million tokens is above the ceiling of 50 USD per million tokens; "
+                "check the price and its unit."
+            ]
+        }
+    ]
+
+
 def test_overrides_are_validated_as_the_official_pricing_overrides(editor_client, model):
     overrides = [{"when": {"prompt_tokens": {"gte": "many"}}, "cost_usd": "0.0000003"}]
     data = with_rows(
