@@ -3,11 +3,16 @@
 Staff type prices per million tokens; the database keeps them per token. The conversion moves
 the decimal point (``Decimal.scaleb``), never goes through a float, and never rounds, so what
 is typed is what is stored. The rules themselves live in ``catalog.validators`` and
-``ServedModel.clean()``; these forms only convert units and word messages in the unit typed.
+``ServedModel.clean()``/``Modality.clean()``; these forms convert units and word messages in
+the unit typed. The inlines' rows add what only a page with both the main form and the rows can
+check (a scope among the modalities ticked, one row per identity, the five prices left to the
+main form), and say in staff's words what the rows' constraints, the last line, would refuse
+(a type or unit outside its scope, a half window, a lifetime on a price that is not a cache's).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Context, Decimal, Inexact
 
 from django import forms
@@ -15,17 +20,44 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.formsets import DELETION_FIELD_NAME
 
-from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter
+from catalog.choices import (
+    CACHE_TYPES,
+    INPUT_TYPES,
+    INPUT_UNITS,
+    OUTPUT_TYPES,
+    OUTPUT_UNITS,
+    PER_MILLION_UNITS,
+    REQUEST_UNITS,
+    Direction,
+    Feature,
+    InputModality,
+    OutputModality,
+    SamplingParameter,
+)
 from catalog.formats.flat.encode import plain_decimal
+from catalog.formats.flat.offering import (
+    FEATURE_DESCRIPTOR,
+    PRICE_SOURCES,
+    SAMPLING_DESCRIPTOR,
+    base_price,
+    flat_prices,
+    flat_view,
+)
+from catalog.formats.typed.schema import field_errors
 from catalog.models import (
     FLAT_FIELDS,
     PER_TOKEN_PRICE_FIELDS,
     PRICE_DECIMAL_PLACES,
     PRICE_FIELDS,
     PRICE_MAX_DIGITS,
+    CapacityEntry,
+    Modality,
+    PriceEntry,
     ServedModel,
 )
+from catalog.offering import OFFERING_SNAPSHOT, ROOT, Capacity, Offering, Price, Scope
 from catalog.validators import validate_price_per_token
 
 # A price per million tokens is the price per token with the decimal point six places right.
@@ -146,6 +178,14 @@ def _price(per_token: bool, field_name: str) -> PriceField:
     )
 
 
+def _compare_json_with_the_instance(form: forms.ModelForm) -> None:
+    # A JSON field with a callable default would compare a change with a hidden copy of the
+    # initial value posted along; the instance's own value is the one to compare with.
+    for field in form.fields.values():
+        if isinstance(field, forms.JSONField):
+            field.show_hidden_initial = False
+
+
 class ServedModelForm(forms.ModelForm):
     """Every field of the flat format on one page, validated by ``ServedModel.full_clean()``.
 
@@ -165,6 +205,7 @@ class ServedModelForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        _compare_json_with_the_instance(self)
         if self.instance.pk is not None:
             for name in FLAT_FIELDS:
                 if name in self.fields:
@@ -200,10 +241,20 @@ class ServedModelForm(forms.ModelForm):
             "price_image",
             "price_request",
             "datacenters",
+            "description",
+            "is_ready",
+            "is_free",
+            "discount_to_user",
+            "openrouter_slug",
+            "tokenizer",
+            "deployment_region",
+            "compliance",
+            "passthrough_parameters",
             "is_published",
             "deprecation_date",
+            "deprecation_hour",
         )
-        field_classes = {"datacenters": DatacenterChoiceField}
+        field_classes = {"datacenters": DatacenterChoiceField, "discount_to_user": PriceField}
         widgets = {"datacenters": forms.CheckboxSelectMultiple}
 
 
@@ -213,3 +264,445 @@ class CatalogActionForm(ActionForm):
     deprecation_date = forms.DateField(
         label="Deprecation date:", required=False, widget=AdminDateWidget
     )
+
+
+# --- The offering's other rows: modality details, further prices, capacities ----------------
+# The main form holds the common case (modalities ticked, five prices); the inlines hold every
+# other row. The five prices are rows too (the base entries the flat keys map to), so the price
+# inline leaves them out and refuses an entry that would take their place: no row is editable
+# in two places on one page (docs/ARCHITECTURE.md, "The admin").
+
+ROOT_SCOPE = "request"
+
+
+def scope_value(scope: Scope) -> str:
+    """A scope as staff pick it: "input text", "output image", "request"."""
+    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
+
+
+def parse_scope(value: str) -> Scope:
+    if value == ROOT_SCOPE:
+        return ROOT
+    direction, kind = value.split(" ", 1)
+    return (direction, kind)
+
+
+SCOPE_CHOICES = [
+    *((f"input {kind}", f"input {kind}") for kind in InputModality.values),
+    *((f"output {kind}", f"output {kind}") for kind in OutputModality.values),
+    (ROOT_SCOPE, "request (the model as a whole)"),
+]
+
+
+def row_scope(row: PriceEntry | CapacityEntry) -> Scope:
+    modality = row.modality
+    return ROOT if modality is None else (modality.direction, modality.kind)
+
+
+def stored_offering(model: ServedModel) -> Offering:
+    """The offering as saved: from the admin queryset's snapshot column, else from the rows."""
+    snapshot = model.__dict__.get(OFFERING_SNAPSHOT)
+    if snapshot is not None:
+        return Offering.from_json(snapshot)
+    return Offering() if model.pk is None else Offering.of_rows(model)
+
+
+def base_identities(offering: Offering) -> dict[tuple, str]:
+    """The identity of each of the five flat prices' entries -> its label on the main form."""
+    identities = {}
+    for key in PRICE_SOURCES:
+        entry = base_price(offering, key)
+        if entry is not None:
+            identities[entry.identity] = PRICE_LABELS[f"price_{key}"]
+    return identities
+
+
+def scope_problems(scope: Scope, kind: str, unit: str, *, capacity: bool = False) -> dict:
+    """What is wrong with a type and unit in a scope (the typed format's pricing components),
+    keyed by the form field to blame; empty when they fit."""
+    type_field = "capacity_type" if capacity else "price_type"
+    if capacity and kind == "concurrency":
+        return {} if unit == "request" else {"unit": "Concurrency is counted in requests."}
+    direction = scope[0]
+    if direction is None:
+        if kind not in REQUEST_UNITS:
+            return {type_field: "The request scope has only request and web_search entries."}
+        if REQUEST_UNITS[kind] != unit:
+            return {"unit": f"A {kind} entry of the request is per {REQUEST_UNITS[kind]}."}
+        return {}
+    types, units = (
+        (INPUT_TYPES, INPUT_UNITS) if direction == Direction.INPUT else (OUTPUT_TYPES, OUTPUT_UNITS)
+    )
+    if kind not in types:
+        return {type_field: f"An {direction} modality has {', '.join(types)} entries."}
+    if unit not in units:
+        return {"unit": f"An {direction} modality is priced per {', '.join(units)}."}
+    return {}
+
+
+def _hhmm_problem(value: int) -> str | None:
+    if not 0 <= value <= 2359 or value % 100 >= 60:
+        return "A UTC clock time written HHMM, 0 to 2359 (2200 is 22:00)."
+    return None
+
+
+class _ScopedRowForm(forms.ModelForm):
+    """A price or capacity row with its scope picked from a list, checked against the modalities
+    the model has once the main form is applied."""
+
+    scope = forms.ChoiceField(
+        choices=SCOPE_CHOICES,
+        initial="input text",
+        help_text="One of the model's modalities, or the request.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The row as stored (its identity is what this form stands for), None for a new row.
+        self.stored_entry = None
+        if self.instance.pk is not None:
+            self.initial["scope"] = scope_value(row_scope(self.instance))
+            self.stored_entry = self.entry_of(self.instance, row_scope(self.instance))
+
+    @staticmethod
+    def entry_of(row, scope: Scope):
+        raise NotImplementedError
+
+    def entry(self):
+        return self.entry_of(self.instance, parse_scope(self.cleaned_data["scope"]))
+
+    def save(self, commit=True):
+        scope = parse_scope(self.cleaned_data["scope"])
+        # The modality may be new in this very save (ticked on the main form, saved first).
+        self.instance.modality = (
+            None
+            if scope == ROOT
+            else Modality.objects.get(
+                model_id=self.instance.model_id, direction=scope[0], kind=scope[1]
+            )
+        )
+        return super().save(commit)
+
+
+class PriceEntryForm(_ScopedRowForm):
+    """One further price; per million where the unit is tokens or characters, else per unit."""
+
+    cost_usd = PriceField(
+        label="Cost (USD)",
+        max_digits=PRICE_MAX_DIGITS,
+        decimal_places=PRICE_DECIMAL_PLACES,
+        min_value=Decimal(0),
+        help_text="Per million tokens or characters; per one image, megapixel, second, "
+        "request or search.",
+    )
+    overrides = forms.JSONField(
+        required=False,
+        initial=list,
+        help_text='Conditional prices, later ones winning: [{"when": {"prompt_tokens": '
+        '{"gte": 128001}}, "cost_usd": "0.0000003"}]; cost_usd per unit (per token).',
+    )
+
+    class Meta:
+        model = PriceEntry
+        fields = (
+            "scope",
+            "price_type",
+            "unit",
+            "cost_usd",
+            "ttl_seconds",
+            "implicit",
+            "utc_start",
+            "utc_end",
+            "overrides",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and self.instance.unit in PER_MILLION_UNITS:
+            self.initial["cost_usd"] = per_million(self.instance.cost_usd)
+
+    @staticmethod
+    def entry_of(row, scope: Scope) -> Price:
+        return Price(
+            scope=scope,
+            price_type=row.price_type,
+            unit=row.unit,
+            cost_usd=row.cost_usd,
+            ttl_seconds=row.ttl_seconds,
+            implicit=row.implicit,
+            utc_start=row.utc_start,
+            utc_end=row.utc_end,
+            overrides=tuple(row.overrides or ()),
+        )
+
+    def clean_overrides(self):
+        value = self.cleaned_data["overrides"]
+        if value is None:
+            return []
+        messages = field_errors(value, "PricingOverrides")
+        if messages:
+            raise ValidationError(messages, code="schema")
+        return value
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        scope = parse_scope(data["scope"]) if data.get("scope") else None
+        price_type, unit = data.get("price_type"), data.get("unit")
+        if scope is not None and price_type and unit:
+            for name, message in scope_problems(scope, price_type, unit).items():
+                self.add_error(name, ValidationError(message, code="scope"))
+        cost = data.get("cost_usd")
+        if cost is not None and unit in PER_MILLION_UNITS:
+            places = -int(cost.as_tuple().exponent)
+            if places > PRICE_DECIMAL_PLACES - MILLION_EXPONENT:
+                self.add_error(
+                    "cost_usd",
+                    ValidationError(
+                        f"A price per million {unit}s has at most "
+                        f"{PRICE_DECIMAL_PLACES - MILLION_EXPONENT} decimal places.",
+                        code="max_decimal_places",
+                    ),
+                )
+            else:
+                data["cost_usd"] = per_token(cost)
+                if unit == "token":
+                    try:
+                        validate_price_per_token(data["cost_usd"])
+                    except ValidationError as error:
+                        ceiling = per_million((error.params or {})["ceiling"])
+                        self.add_error(
+                            "cost_usd",
+                            ValidationError(
+                                PerMillionPriceField.default_error_messages["implausible_price"],
+                                code="implausible_price",
+                                params={
+                                    "value": plain_decimal(cost),
+                                    "ceiling": plain_decimal(ceiling),
+                                },
+                            ),
+                        )
+        cache = price_type in CACHE_TYPES
+        for name in ("ttl_seconds", "implicit"):
+            if data.get(name) is not None and not cache:
+                self.add_error(
+                    name, ValidationError("Only cache prices have this.", code="not_cache")
+                )
+        if data.get("ttl_seconds") == 0:
+            self.add_error("ttl_seconds", ValidationError("At least 1 second.", code="min_value"))
+        start, end = data.get("utc_start"), data.get("utc_end")
+        for name, value in (("utc_start", start), ("utc_end", end)):
+            if value is not None and (problem := _hhmm_problem(value)):
+                self.add_error(name, ValidationError(problem, code="hhmm"))
+        if (start is None) != (end is None):
+            self.add_error(
+                "utc_end" if end is None else "utc_start",
+                ValidationError("A window needs both its start and its end.", code="half_window"),
+            )
+        elif start is not None and start == end:
+            self.add_error(
+                "utc_end", ValidationError("The window must end when it does not start.", "empty")
+            )
+        return data
+
+
+class CapacityEntryForm(_ScopedRowForm):
+    class Meta:
+        model = CapacityEntry
+        fields = ("scope", "capacity_type", "unit", "per", "value")
+
+    @staticmethod
+    def entry_of(row, scope: Scope) -> Capacity:
+        return Capacity(scope, row.capacity_type, row.unit, row.per or None, row.value)
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        scope = parse_scope(data["scope"]) if data.get("scope") else None
+        kind, unit = data.get("capacity_type"), data.get("unit")
+        if scope is not None and kind and unit:
+            for name, message in scope_problems(scope, kind, unit, capacity=True).items():
+                self.add_error(name, ValidationError(message, code="scope"))
+        if kind == "concurrency" and data.get("per"):
+            self.add_error("per", ValidationError("Concurrency has no window.", code="window"))
+        elif kind and kind != "concurrency" and not data.get("per"):
+            self.add_error(
+                "per", ValidationError("Per minute, hour or day.", code="required_window")
+            )
+        if not data.get("per"):
+            data["per"] = None
+        return data
+
+
+class _ScopedRowFormSet(forms.BaseInlineFormSet):
+    """Checks the rows against the offering the main form leaves: scopes among its modalities,
+    one row per identity."""
+
+    part = ""  # "prices" or "capacities"
+
+    def others(self, offering: Offering, replaced: set) -> list:
+        """The entries of ``offering`` of this part that no form here stands for."""
+        return [entry for entry in getattr(offering, self.part) if entry.identity not in replaced]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        offering = self.instance.offering  # with the main form's values applied
+        scopes = {spec.scope for spec in offering.modalities} | {ROOT}
+        replaced, entries = set(), []
+        for form in self.forms:
+            if form.stored_entry is not None:
+                replaced.add(form.stored_entry.identity)
+            if not form.cleaned_data or form.cleaned_data.get(DELETION_FIELD_NAME):
+                continue
+            entry = form.entry()
+            if entry.scope not in scopes:
+                form.add_error(
+                    "scope",
+                    ValidationError(
+                        "The model has no %(scope)s modality: tick it above, or delete this row.",
+                        code="unknown_scope",
+                        params={"scope": scope_value(entry.scope)},
+                    ),
+                )
+            entries.append((form, entry))
+        seen = {entry.identity for entry in self.others(offering, replaced)}
+        for form, entry in entries:
+            problem = self.identity_problem(offering, entry)
+            if problem is None and entry.identity in seen:
+                problem = "Another row has the same scope, type, unit and qualifiers."
+            if problem:
+                form.add_error(None, ValidationError(problem, code="duplicate"))
+            seen.add(entry.identity)
+        self.composed = replace(
+            offering,
+            **{self.part: (*self.others(offering, replaced), *(entry for _, entry in entries))},
+        )
+
+    def identity_problem(self, offering: Offering, entry) -> str | None:
+        return None
+
+
+class PriceEntryFormSet(_ScopedRowFormSet):
+    """Every price but the five on the main form (whose entries it leaves out)."""
+
+    part = "prices"
+
+    def get_queryset(self):
+        if not hasattr(self, "_other_rows"):
+            rows = super().get_queryset().select_related("modality")
+            base = base_identities(stored_offering(self.instance))
+            self._other_rows = rows.exclude(
+                pk__in=[
+                    row.pk
+                    for row in rows
+                    if PriceEntryForm.entry_of(row, row_scope(row)).identity in base
+                ]
+            )
+        return self._other_rows
+
+    def identity_problem(self, offering: Offering, entry: Price) -> str | None:
+        label = base_identities(offering).get(entry.identity)
+        if label is not None:
+            return f"This is the {label} of the main form; change it there."
+        return None
+
+    def clean(self):
+        super().clean()
+        if any(self.errors) or not hasattr(self, "composed"):
+            return
+        # A further price must never become one of the five (the lowest cache lifetime is the
+        # flat cached input price, for one): the main form would show one value, the public
+        # another.
+        before, after = flat_prices(self.instance.offering), flat_prices(self.composed)
+        moved = [key for key in PRICE_SOURCES if before[key] != after[key]]
+        if moved:
+            raise ValidationError(
+                "These rows would change the %(labels)s set on the main form; change it there.",
+                code="shadows_flat_price",
+                params={"labels": ", ".join(PRICE_LABELS[f"price_{key}"] for key in moved)},
+            )
+
+
+class CapacityEntryFormSet(_ScopedRowFormSet):
+    part = "capacities"
+
+
+class ModalityForm(forms.ModelForm):
+    """A modality's details; which modalities there are is ticked on the main form.
+
+    The descriptors of the ticked sampling parameters and features, as the flat format writes
+    them (``{"type": "unknown"}``, ``{"type": "boolean"}``), are not repeated here: the ticks
+    say them. Described here: the other parameters, and details (a range) of ticked ones.
+    """
+
+    class Meta:
+        model = Modality
+        fields = ("supported_inputs", "supported_parameters", "passthrough_parameters", "streaming")
+        help_texts = {
+            "supported_parameters": "Output only: parameter -> descriptor, such as "
+            '{"temperature": {"type": "range", "min": 0, "max": 2}}. Sampling parameters and '
+            "features ticked above need no entry unless they have details.",
+        }
+
+    def __init__(self, *args, parent: ServedModel, **kwargs):
+        super().__init__(*args, **kwargs)
+        _compare_json_with_the_instance(self)
+        self.parent = parent
+        self.initial["supported_parameters"] = {
+            name: descriptor
+            for name, descriptor in (self.instance.supported_parameters or {}).items()
+            if not said_by_ticks(name, descriptor)
+        }
+
+    @property
+    def scope(self) -> Scope:
+        return (self.instance.direction, self.instance.kind)
+
+    def has_changed(self):
+        # A modality unticked on the main form is gone, details and all: nothing to save.
+        still = self.parent.offering.modality(*self.scope) is not None
+        return still and super().has_changed()
+
+    def clean_supported_parameters(self):
+        value = self.cleaned_data["supported_parameters"] or {}
+        if not isinstance(value, dict):
+            return value  # Modality.clean() names what the schema wants
+        ticked = flat_view(self.parent.offering)
+        unticked = [
+            name
+            for name in value
+            if name in _FLAT_NAMES
+            and name not in ticked["supported_sampling_parameters"]
+            and name not in ticked["supported_features"]
+        ]
+        if unticked:
+            raise ValidationError(
+                "%(names)s: tick it under Sampling parameters or Features above, or remove it "
+                "here.",
+                code="unticked",
+                params={"names": ", ".join(unticked)},
+            )
+        spec = self.parent.offering.modality(*self.scope)
+        said = {
+            name: descriptor
+            for name, descriptor in (spec.supported_parameters if spec else {}).items()
+            if said_by_ticks(name, descriptor)
+        }
+        return {**said, **value}
+
+
+_FLAT_NAMES = frozenset(SamplingParameter.values) | frozenset(Feature.values)
+
+
+def said_by_ticks(name: str, descriptor) -> bool:
+    """Whether a descriptor is what ticking a sampling parameter or feature writes."""
+    if name in Feature.values:
+        return descriptor == FEATURE_DESCRIPTOR
+    return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR
+
+
+class ModalityFormSet(forms.BaseInlineFormSet):
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "parent": self.instance}

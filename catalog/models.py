@@ -785,7 +785,8 @@ class PriceEntry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.price_type} per {self.unit}: {self.cost_usd}"
+        # Plain notation: staff read it on the edit page and in the admin log (4E-7 otherwise).
+        return f"{self.price_type} per {self.unit}: {self.cost_usd.normalize():f}"
 
 
 class CapacityEntry(models.Model):

@@ -83,6 +83,8 @@ def update_prompt_price(model_id: str, price: Decimal) -> int:
     return updated
 
 
+# The formsets of the change page's inlines, by prefix.
+INLINE_PREFIXES = ("modalities", "prices", "capacities")
 LIST_URL = reverse("admin:catalog_servedmodel_changelist")
 ADD_URL = reverse("admin:catalog_servedmodel_add")
 
@@ -116,9 +118,26 @@ def form_data(model: ServedModel, **overrides) -> dict:
         "price_request": _typed(model.price_request),
         "datacenters": [datacenter.pk for datacenter in model.datacenters.all()],
         "deprecation_date": model.deprecation_date.isoformat() if model.deprecation_date else "",
+        "deprecation_hour": "" if model.deprecation_hour is None else model.deprecation_hour,
+        "description": model.description,
+        "discount_to_user": ""
+        if model.discount_to_user is None
+        else _typed(model.discount_to_user),
+        "openrouter_slug": model.openrouter_slug,
+        "tokenizer": model.tokenizer,
+        "deployment_region": model.deployment_region,
+        "compliance": json.dumps(model.compliance),
+        "passthrough_parameters": json.dumps(model.passthrough_parameters),
+        # The inlines (modality details, further prices, capacities), left untouched.
+        **{
+            f"{prefix}-{count}": 0
+            for prefix in INLINE_PREFIXES
+            for count in ("TOTAL_FORMS", "INITIAL_FORMS")
+        },
     }
-    if model.is_published:
-        data["is_published"] = "on"
+    for flag in ("is_published", "is_ready", "is_free"):
+        if getattr(model, flag):
+            data[flag] = "on"
     data.update(overrides)
     return data
 

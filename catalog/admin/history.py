@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Field
@@ -9,11 +13,15 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
+from catalog.choices import PER_MILLION_UNITS
 from catalog.formats.flat.diff import changed_fields
+from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.names import FIELD_NAMES, MODEL_FIELDS
-from catalog.forms import PRICE_LABELS, shown_price
+from catalog.formats.flat.offering import PRICE_SOURCES, base_price
+from catalog.forms import PRICE_LABELS, per_million, said_by_ticks, scope_value, shown_price
 from catalog.history import HistoricalServedModel, load_previous, state_of, with_previous
 from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
+from catalog.offering import Capacity, ModalitySpec, Offering, Price
 
 
 def verbose_name(field_name: str) -> str:
@@ -50,6 +58,164 @@ def _shown_value(record, name: str) -> str:
     return "none" if value is None else str(value)
 
 
+# The model's fields of the current flat revision and the typed format, which the flat diff of
+# today's wire record does not name (yet): listed after it, unless it names them.
+MODEL_LEVEL_FIELDS = (
+    "description",
+    "is_ready",
+    "is_free",
+    "discount_to_user",
+    "openrouter_slug",
+    "deprecation_hour",
+    "tokenizer",
+    "deployment_region",
+    "compliance",
+    "passthrough_parameters",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a history record: what, and its value before and after ("none": absent)."""
+
+    label: str
+    old: str
+    new: str
+
+
+def _clock(hhmm: int) -> str:
+    return f"{hhmm // 100:02}:{hhmm % 100:02}"
+
+
+def price_label(price: Price) -> str:
+    """ "output text completion per token (window 22:00-06:00)" """
+    qualifiers = []
+    if price.ttl_seconds is not None:
+        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
+    if price.implicit is not None:
+        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
+    if price.utc_start is not None and price.utc_end is not None:
+        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
+    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
+    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
+
+
+def _cost(price: Price | None) -> str:
+    if price is None:
+        return "none"
+    if price.unit in PER_MILLION_UNITS:
+        return f"${plain_decimal(per_million(price.cost_usd))} per 1M {price.unit}s"
+    return f"${plain_decimal(price.cost_usd)} per {price.unit}"
+
+
+def _capacity_label(entry: Capacity) -> str:
+    per = f" per {entry.per}" if entry.per else " at once"
+    return f"capacity: {scope_value(entry.scope)} {entry.capacity_type.replace('_', ' ')}{per}"
+
+
+def _capacity_value(entry: Capacity | None) -> str:
+    return "none" if entry is None else f"{entry.value} {entry.unit}s"
+
+
+def _details(spec: ModalitySpec) -> dict:
+    """What the typed format says of a modality beyond its kind and the ticked names."""
+    return {
+        "supported inputs": spec.supported_inputs,
+        "descriptors": {
+            name: descriptor
+            for name, descriptor in spec.supported_parameters.items()
+            if not said_by_ticks(name, descriptor)
+        },
+        "passthrough parameters": spec.passthrough_parameters,
+        "streaming": spec.streaming,
+    }
+
+
+def _json(value) -> str:
+    if value in (None, {}, []):
+        return "none"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def offering_changes(before: Offering, after: Offering) -> list[Change]:
+    """What differs between two offerings beyond the flat format's lists and five prices (which
+    ``changed_fields`` names): each further price (per million tokens or characters, as staff
+    type it), each capacity, and each modality's details, in the offerings' canonical order."""
+    flat = {
+        entry.identity
+        for offering in (before, after)
+        for key in PRICE_SOURCES
+        if (entry := base_price(offering, key)) is not None
+    }
+    changes = []
+    old_prices = {price.identity: price for price in before.prices}
+    new_prices = {price.identity: price for price in after.prices}
+    for identity in dict.fromkeys([*old_prices, *new_prices]):
+        old, new = old_prices.get(identity), new_prices.get(identity)
+        either = old or new
+        assert either is not None
+        label = price_label(either)
+        if identity not in flat and _cost(old) != _cost(new):
+            changes.append(Change(label, _cost(old), _cost(new)))
+        old_overrides = old.overrides if old else ()
+        new_overrides = new.overrides if new else ()
+        if old_overrides != new_overrides:
+            changes.append(
+                Change(f"{label}, conditional prices", _json(old_overrides), _json(new_overrides))
+            )
+    old_capacities = {entry.identity: entry for entry in before.capacities}
+    new_capacities = {entry.identity: entry for entry in after.capacities}
+    for identity in dict.fromkeys([*old_capacities, *new_capacities]):
+        old_capacity, new_capacity = old_capacities.get(identity), new_capacities.get(identity)
+        if old_capacity != new_capacity:
+            either_capacity = old_capacity or new_capacity
+            assert either_capacity is not None
+            changes.append(
+                Change(
+                    _capacity_label(either_capacity),
+                    _capacity_value(old_capacity),
+                    _capacity_value(new_capacity),
+                )
+            )
+    for spec in after.modalities:
+        old_spec = before.modality(spec.direction, spec.kind)
+        if old_spec is None:  # a new modality: the flat lists name it
+            continue
+        old_details, new_details = _details(old_spec), _details(spec)
+        for name, value in new_details.items():
+            if old_details[name] != value:
+                changes.append(
+                    Change(
+                        f"{scope_value(spec.scope)} {name}", _json(old_details[name]), _json(value)
+                    )
+                )
+    return changes
+
+
+def _model_level_changes(previous, record, names: list[str]) -> list[Change]:
+    before, after = state_of(previous), state_of(record)
+    changes = []
+    for field_name in MODEL_LEVEL_FIELDS:
+        if field_name in names:
+            continue
+        old, new = getattr(before, field_name), getattr(after, field_name)
+        if old != new:
+            changes.append(
+                Change(capfirst(verbose_name(field_name)), _plain_value(old), _plain_value(new))
+            )
+    return changes
+
+
+def _plain_value(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return _json(value)
+    if value is None or value == "":
+        return "none"
+    return plain_decimal(value) if isinstance(value, Decimal) else str(value)
+
+
 def changes_html(record) -> str:
     """What a record (prepared by ``load_previous``) changed: each field, old -> new."""
     if record.history_type != "~":
@@ -61,17 +227,20 @@ def changes_html(record) -> str:
     names = changed_fields(
         state_of(previous), previous.country_codes, state_of(record), record.country_codes
     )
-    if not names:
+    changes = [
+        Change(_field_label(name), _shown_value(previous, name), _shown_value(record, name))
+        for name in names
+    ]
+    changes += _model_level_changes(previous, record, names)
+    changes += offering_changes(state_of(previous).offering, state_of(record).offering)
+    if not changes:
         return "No change"
     return format_html(
         "<ul>{}</ul>",
         format_html_join(
             "",
             "<li><strong>{}</strong>: {} &rarr; {}</li>",
-            (
-                (_field_label(name), _shown_value(previous, name), _shown_value(record, name))
-                for name in names
-            ),
+            ((change.label, change.old, change.new) for change in changes),
         ),
     )
 

@@ -15,12 +15,32 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
 from catalog.admin.history import changed_by, changes_html, verbose_name
-from catalog.choices import Direction, Feature
-from catalog.formats.flat.encode import model_record
-from catalog.forms import CatalogActionForm, ServedModelForm, shown_price
+from catalog.choices import PER_MILLION_UNITS, Direction, Feature
+from catalog.formats.flat.encode import model_record, plain_decimal
+from catalog.forms import (
+    CapacityEntryForm,
+    CapacityEntryFormSet,
+    CatalogActionForm,
+    ModalityForm,
+    ModalityFormSet,
+    PriceEntryForm,
+    PriceEntryFormSet,
+    ServedModelForm,
+    per_million,
+    row_scope,
+    scope_value,
+    shown_price,
+)
 from catalog.history import load_previous, record_admin_save, with_previous
-from catalog.models import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, Modality, ServedModel
-from catalog.offering import with_offering
+from catalog.models import (
+    PER_TOKEN_PRICE_FIELDS,
+    PRICE_FIELDS,
+    CapacityEntry,
+    Modality,
+    PriceEntry,
+    ServedModel,
+)
+from catalog.offering import OFFERING_SNAPSHOT, with_offering
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -87,9 +107,127 @@ class FeatureFilter(admin.SimpleListFilter):
         return queryset
 
 
+TYPED_ONLY = "typed format only"
+
+
+def shown_cost(cost, unit: str) -> str:
+    """A price entry's cost as staff type it: per million tokens or characters, else per unit."""
+    if unit in PER_MILLION_UNITS:
+        return f"{plain_decimal(per_million(cost))} per 1M {unit}s"
+    return f"{plain_decimal(cost)} per {unit}"
+
+
+class _OfferingInline(admin.TabularInline):
+    """A part of the offering, editable by whoever may change the served model (the staff
+    groups hold permissions on served models, not on their rows)."""
+
+    extra = 0
+
+    def _served_models(self):
+        return self.admin_site.get_model_admin(ServedModel)
+
+    def has_view_permission(self, request, obj=None):
+        return self._served_models().has_view_or_change_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self._served_models().has_add_permission(request)
+        return self._served_models().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj):  # type: ignore[override]  # as InlineModelAdmin's stub: it takes the parent
+        return self.has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return super().get_readonly_fields(request, obj)
+        # All of them, so that the form leaves out the columns that stand in for fields.
+        return self.get_fields(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.model is Modality:
+            return queryset
+        return queryset.select_related("modality")  # each row's scope, in the same query
+
+    @admin.display(description="scope")
+    def scope(self, row):
+        return scope_value(row_scope(row))
+
+
+class ModalityInline(_OfferingInline):
+    model = Modality
+    form = ModalityForm
+    formset = ModalityFormSet
+    verbose_name = "modality detail"
+    verbose_name_plural = (
+        f"Modality details ({TYPED_ONLY}; tick the modalities themselves under Capabilities)"
+    )
+    fields = (
+        "direction",
+        "kind",
+        "supported_inputs",
+        "supported_parameters",
+        "passthrough_parameters",
+        "streaming",
+    )
+    readonly_fields = ("direction", "kind")
+
+    def has_add_permission(self, request, obj):  # type: ignore[override]  # as InlineModelAdmin's stub: it takes the parent
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PriceEntryInline(_OfferingInline):
+    model = PriceEntry
+    form = PriceEntryForm
+    formset = PriceEntryFormSet
+    verbose_name = "further price"
+    verbose_name_plural = (
+        f"Further prices ({TYPED_ONLY}): cache writes and lifetimes, time windows, per image, "
+        "megapixel or second, conditional prices; the five prices above are not repeated here"
+    )
+    fields = (
+        "scope",
+        "price_type",
+        "unit",
+        "cost_usd",
+        "ttl_seconds",
+        "implicit",
+        "utc_start",
+        "utc_end",
+        "overrides",
+    )
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        # Read-only, Django would show the stored per-token cost with 24 decimal places.
+        return [("cost" if name == "cost_usd" else name) for name in fields]
+
+    @admin.display(description="cost (USD)")
+    def cost(self, row):
+        return shown_cost(row.cost_usd, row.unit)
+
+
+class CapacityEntryInline(_OfferingInline):
+    model = CapacityEntry
+    form = CapacityEntryForm
+    formset = CapacityEntryFormSet
+    verbose_name = "capacity"
+    verbose_name_plural = f"Capacity ({TYPED_ONLY})"
+    fields = ("scope", "capacity_type", "unit", "per", "value")
+
+
 @admin.register(ServedModel)
 class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     form = ServedModelForm
+    inlines = (ModalityInline, PriceEntryInline, CapacityEntryInline)
     action_form = CatalogActionForm
     list_display = (
         "model_id",
@@ -143,8 +281,44 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         ),
         ("Datacenters", {"fields": ("datacenters",)}),
         (
+            "OpenRouter listing (current flat revision)",
+            {
+                "description": "Optional fields that OpenRouter's current flat revision (and "
+                "the typed format) show.",
+                "fields": (
+                    "description",
+                    "is_ready",
+                    "is_free",
+                    "discount_to_user",
+                    "openrouter_slug",
+                    "deprecation_hour",
+                ),
+            },
+        ),
+        (
+            "Carried only by the typed format (schema 2.4)",
+            {
+                "classes": ("collapse",),
+                "description": "The flat format has no place for these: only the typed "
+                "documents show them.",
+                "fields": (
+                    "tokenizer",
+                    "deployment_region",
+                    "compliance",
+                    "passthrough_parameters",
+                ),
+            },
+        ),
+        (
             "Publication",
-            {"fields": ("is_published", "deprecation_date", "updated_at", "public_record")},
+            {
+                "fields": (
+                    "is_published",
+                    "deprecation_date",
+                    "updated_at",
+                    "public_record",
+                )
+            },
         ),
     )
 
@@ -159,10 +333,16 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
+        # The main form's offering is saved (save_model); the inlines' rows after it, as their
+        # scopes may be modalities it has just created.
         super().save_related(request, form, formsets, change)
-        del form.instance.skip_history_when_saving
-        if form.has_changed() or not change:
-            record_admin_save(form.instance, created=not change)
+        model = form.instance
+        del model.skip_history_when_saving
+        if form.has_changed() or any(formset.has_changed() for formset in formsets) or not change:
+            # The record keeps the offering as saved, inline rows included: read it anew.
+            for key in ("_offering", OFFERING_SNAPSHOT):
+                model.__dict__.pop(key, None)
+            record_admin_save(model, created=not change)
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
         return with_previous(
