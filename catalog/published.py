@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -137,7 +138,7 @@ def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
             scope: Scope, price_type: str, unit: str, prices=prices, pk=pk
         ) -> Conditional:
             entry = prices.get((scope, price_type, unit))
-            overrides = json.loads(entry.overrides) if entry is not None and entry.overrides else ()
+            overrides = _decoded(entry.overrides) if entry is not None and entry.overrides else ()
             return overrides, windows[pk].get((scope, price_type, unit), {})
 
         flat[pk] = flat_fields(
@@ -205,6 +206,12 @@ _OUTPUT_PARAMETER_NAMES = Case(
 _OVERRIDES_IF_ANY = Func(
     F("overrides"), Value([], output_field=JSONField()), function="NULLIF", output_field=TextField()
 )
+
+
+@lru_cache(maxsize=1024)
+def _decoded(overrides: str) -> tuple:
+    # A catalog has few distinct lists of overrides (tiers are shared by families of models).
+    return tuple(json.loads(overrides))
 
 
 class _PriceRow(NamedTuple):

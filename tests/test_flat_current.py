@@ -501,7 +501,7 @@ BAD_RECORDS = [
         "discount_to_user a string",
         {"discount_to_user": "0.1"},
         "discount_to_user",
-        "without quotes",
+        "no quotes",
     ),
     ("capacity_tpm zero", {"capacity_tpm": 0}, "capacity_tpm", "from 1"),
     ("capacity_tpm negative", {"capacity_tpm": -100}, "capacity_tpm", "from 1"),

@@ -1,7 +1,8 @@
 """Decode a catalog file in the flat format into unsaved served models, strictly.
 
 JSON types become Python values here (prices are strings in plain notation, lengths JSON
-integers, ``created`` Unix seconds, dates ``YYYY-MM-DD``), each record an unsaved
+integers, ``created`` Unix seconds, dates ``YYYY-MM-DD`` or on a UTC hour, ``discount_to_user``
+an exact JSON number, ``pricing.overrides`` tiers or windows), each record an unsaved
 ``ServedModel``, and its datacenters are checked by ``validate_country_code``: that is the
 format's job. A file that breaks the format anywhere is refused (``CatalogFileInvalid``) before
 any query, with every problem in it. Whether a record follows the field rules is
@@ -214,7 +215,7 @@ def _boolean(value: object) -> bool:
 def _discount(value: object) -> Decimal:
     """A JSON number, read exactly (its text, never the binary float)."""
     if isinstance(value, str):
-        raise _Invalid(f"must be a JSON number, not a string: write {value} without quotes.")
+        raise _Invalid(f"must be a JSON number (no quotes), not {describe(value)}.")
     if isinstance(value, JSONFloat):
         return Decimal(value.text)
     if type(value) is int:
@@ -409,11 +410,11 @@ class _RecordChecker:
             self.report("openrouter.slug", value["slug"], str(error))
             return None
         if not slug:
-            self.report(
-                "openrouter.slug",
-                slug,
-                "must not be empty; leave openrouter out when there is no slug.",
-            )
+            reason = "must not be empty; leave openrouter out when there is no slug."
+            self.report("openrouter.slug", slug, reason)
+            return None
+        if lone_surrogate(slug):
+            self.report("openrouter.slug", slug, LONE_SURROGATE)
             return None
         return slug
 

@@ -22,7 +22,7 @@ from catalog.formats.flat.offering import (
 )
 from catalog.models import ServedModel
 
-__all__ = ["WireRecord", "model_record", "plain_decimal", "render", "wire_record"]
+__all__ = ["WireRecord", "dumps", "model_record", "plain_decimal", "render", "wire_record"]
 
 
 class WirePricing(TypedDict):
@@ -37,8 +37,9 @@ class WirePricing(TypedDict):
 class JSONNumber(str):
     """A decimal served as a JSON number, exactly (``discount_to_user``): never a float.
 
-    ``json`` writes it as a string between NUL characters, which ``render`` then unquotes. No
-    stored text holds a NUL (PostgreSQL's text cannot), so nothing else is ever unquoted.
+    ``json`` writes it as a string between NUL characters, which ``dumps`` (and ``render``)
+    then unquotes. No stored text holds a NUL (PostgreSQL's text cannot, and the decoder
+    refuses one), so nothing else is ever unquoted.
     """
 
     __slots__ = ()
@@ -159,7 +160,16 @@ def model_record(model: ServedModel) -> WireRecord:
 def render(records: Iterable[WireRecord]) -> bytes:
     """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, records sorted by id."""
     ordered = sorted(records, key=lambda record: record["id"])  # code-point order
-    text = json.dumps({"data": ordered}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return dumps({"data": ordered}).encode()
+
+
+def dumps(value: object, *, indent: int | None = None) -> str:
+    """``value`` (records, or anything holding them) as JSON text, each ``JSONNumber`` a
+    number: compact as served, or indented for reading (``indent``)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(
+        value, ensure_ascii=False, separators=separators, indent=indent, allow_nan=False
+    )
     if "\\u0000" in text:  # a JSONNumber (a NUL is in no other text): served as a number
         text = _JSON_NUMBER_RE.sub(r"\1", text)
-    return text.encode()
+    return text
