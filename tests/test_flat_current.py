@@ -644,3 +644,28 @@ def test_cold_render_queries_are_unchanged_and_independent_of_size(
     # The revision; BEGIN, SET TRANSACTION, the revision, models, modalities, prices; COMMIT:
     # as for a catalog of the original contract (tests/test_endpoint_snapshots.py).
     assert len(queries) == 8, [query["sql"] for query in queries]
+
+
+def test_writes_to_overrides_windows_and_capacities_reach_the_endpoint_with_a_new_etag(db, client):
+    import_catalog(catalog_file(full_record(), windowed_record()))
+    first = client.get(ENDPOINT)
+    etag = first["ETag"]
+    assert client.get(ENDPOINT, headers={"If-None-Match": etag}).status_code == 304
+
+    CapacityEntry.objects.update(value=7)  # a bulk write, as from a shell
+    second = client.get(ENDPOINT, headers={"If-None-Match": etag})
+    assert second.status_code == 200
+    assert json.loads(second.content)["data"][0]["capacity_tpm"] == 7
+
+    with connection.cursor() as cursor:  # raw SQL: only the revision trigger knows
+        cursor.execute(
+            "UPDATE catalog_priceentry SET cost_usd = 0.0000009 WHERE utc_start IS NOT NULL"
+        )
+        cursor.execute(
+            "UPDATE catalog_priceentry SET overrides = '[]'::jsonb WHERE overrides <> '[]'::jsonb"
+        )
+    entries = {entry["id"]: entry for entry in json.loads(client.get(ENDPOINT).content)["data"]}
+    assert "overrides" not in entries["acme/new-model"]["pricing"]
+    assert {window["prompt"] for window in entries["acme/windowed"]["pricing"]["overrides"]} == {
+        "0.0000009"
+    }

@@ -323,7 +323,7 @@ def flat_offering(
             replaced.add(old.identity)
             kept_overrides = tuple(o for o in old.overrides if tier_threshold(o) is None)
             base_has_tiers = base_has_tiers or len(kept_overrides) < len(old.overrides)
-        old_scope = price_scope(base, key)
+        old_scope = price_scope(base, key) if base.prices else None
         if old_scope is not None:
             old_sources.add((old_scope, price_type, unit))
         scope = price_scope(shaped, key)
@@ -375,14 +375,15 @@ def flat_offering(
             and (price.scope, price.price_type, price.unit) in old_sources
         )
     ]
-    capacity_scope = price_scope(shaped, "prompt")
-    old_capacity = (price_scope(base, "prompt"), *CAPACITY_TPM)
-    capacities = [
-        entry
-        for entry in base.capacities
-        if entry.scope in scopes and entry.identity != old_capacity
-    ]
-    if capacity_tpm is not None and capacity_scope is not None:
+    capacities = []
+    if base.capacities:
+        old_capacity = (price_scope(base, "prompt"), *CAPACITY_TPM)
+        capacities = [
+            entry
+            for entry in base.capacities
+            if entry.scope in scopes and entry.identity != old_capacity
+        ]
+    if capacity_tpm is not None and (capacity_scope := price_scope(shaped, "prompt")):
         capacities.append(Capacity(capacity_scope, *CAPACITY_TPM, value=capacity_tpm))
     return Offering(
         modalities=shaped.modalities,
