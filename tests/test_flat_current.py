@@ -13,7 +13,9 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import jsonschema
 import pytest
+import yaml
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -114,6 +116,25 @@ def test_every_new_field_is_served_after_the_original_keys_in_order(db, client):
     assert entry["openrouter"] == {"slug": "acme/new-model"}
     # A JSON number, not a string.
     assert b'"discount_to_user":0.125,' in body
+
+
+def test_served_records_meet_the_documented_schema_with_no_key_outside_it(db, client):
+    import_catalog(catalog_file(full_record(), windowed_record()))
+    generated = yaml.safe_load(client.get("/api/schema/").content)
+    schemas = generated["components"]["schemas"]
+    for schema in schemas.values():
+        schema["additionalProperties"] = False
+    root = {
+        "$ref": "#/components/schemas/RouterOpenRouterModelsRes",
+        "components": generated["components"],
+    }
+    validator = jsonschema.Draft202012Validator(root)
+
+    validator.validate(json.loads(client.get(ENDPOINT).content))
+    bad = served()["acme/windowed"]
+    bad["pricing"]["overrides"][0]["min_prompt_tokens"] = 5  # a window that is a tier too
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"data": [bad]})
 
 
 def test_new_fields_are_stored_in_their_columns_and_rows(db):
