@@ -1,7 +1,7 @@
 """A served model as one record of the flat format, and records as the exact bytes served.
 
 The endpoint, the exporter, the admin's preview and the history's ``--as-of`` all render through
-``wire_record`` and ``render``.
+``wire_record`` and ``render`` (``dumps`` writes records indented, exact numbers included).
 """
 
 from __future__ import annotations
@@ -47,10 +47,6 @@ class JSONNumber(str):
     def __new__(cls, value: Decimal) -> JSONNumber:
         return super().__new__(cls, f"\x00{plain_decimal(value)}\x00")
 
-    @property
-    def text(self) -> str:
-        return self[1:-1]
-
 
 # A JSONNumber as ``json.dumps`` writes it (ensure_ascii=False escapes NUL all the same).
 _JSON_NUMBER_RE = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
@@ -85,10 +81,6 @@ class WireRecord(TypedDict):
 
 def unix_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
-
-
-def iso_date(day: date) -> str:
-    return day.isoformat()
 
 
 def deprecation(day: date, hour: int | None) -> str:
