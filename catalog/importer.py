@@ -31,11 +31,11 @@ from django.utils import timezone
 
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
-from catalog.formats.flat.names import MODEL_FIELDS
+from catalog.formats.flat.names import CHANGED_COLUMNS, MODEL_FIELDS, OFFERING_CHANGES
 from catalog.formats.flat.offering import flat_offering, flat_view
 from catalog.formats.problems import CatalogFileInvalid, Problem, file_problem
 from catalog.history import Change, record_bulk
-from catalog.models import FLAT_FIELDS, Datacenter, ServedModel
+from catalog.models import Datacenter, ServedModel
 from catalog.offering import Offering, with_offering, write_offerings
 from catalog.published import RECORD_FIELDS, stored_flat_fields
 from catalog.services import unpublish
@@ -226,12 +226,12 @@ def _plan_update(
         if wire == "datacenters":
             plan.unlink += [pk for code, pk in old_links.items() if code not in entry.codes]
             plan.link += [(old, code) for code in entry.codes if code not in old_links]
-        elif MODEL_FIELDS.get(wire, wire) in FLAT_FIELDS:
+        elif wire in OFFERING_CHANGES:
             plan.offering_changed[old.pk] = old
         else:
-            model_field = MODEL_FIELDS.get(wire, wire)
-            setattr(old, model_field, getattr(entry.model, model_field))
-            plan.update_fields.add(model_field)
+            for model_field in CHANGED_COLUMNS.get(wire, (MODEL_FIELDS.get(wire, wire),)):
+                setattr(old, model_field, getattr(entry.model, model_field))
+                plan.update_fields.add(model_field)
     if old.pk in plan.offering_changed:
         plan.stored_offerings[old.pk] = old.offering
         # The file's flat values over what the flat format cannot say (kept from the catalog).

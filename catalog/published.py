@@ -5,19 +5,39 @@ The endpoint (``router.cache``) and ``export_models`` serve what ``published_cat
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Func, OuterRef, Q, When
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    FilteredRelation,
+    Func,
+    JSONField,
+    OuterRef,
+    Q,
+    TextField,
+    Value,
+    When,
+)
 
 from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
-from catalog.formats.flat.offering import PRICE_SOURCES, FlatFields, flat_fields
+from catalog.formats.flat.offering import (
+    CAPACITY_TPM,
+    PRICE_SOURCES,
+    Conditional,
+    FlatFields,
+    flat_fields,
+)
 from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import ROOT, Scope, base_price_order
 from catalog.revision import current_revision
@@ -41,40 +61,68 @@ def published_records() -> list[WireRecord]:
 
 def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
     """The flat fields of the models ``pks``, by pk, in two queries whatever their number: their
-    modalities and their prices that a flat record can show, the rows that ``rows`` selects (a
-    filter on the models, by ``model__`` lookups, holding at least ``pks``).
+    modalities (an input's ``capacity_tpm`` with it) and their prices that a flat record can
+    show, the rows that ``rows`` selects (a filter on the models, by ``model__`` lookups,
+    holding at least ``pks``).
 
     The offering's rows are read as plain tuples and joined here by model, straight into the
     flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
-    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit).
+    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit). Overrides are
+    read only where a row has some, and windows and capacities are looked at only for the
+    models that have them.
     """
     inputs: defaultdict[int, list[str]] = defaultdict(list)
     outputs: defaultdict[int, list[str]] = defaultdict(list)
     names: defaultdict[int, set[str]] = defaultdict(set)
+    capacities: defaultdict[int, dict[Scope, int]] = defaultdict(dict)
     scope_of: dict[int, Scope] = {}
-    for pk, model_pk, direction, kind, parameters in (
+    for pk, model_pk, direction, kind, parameters, capacity in (
         Modality.objects.filter(rows)
+        .annotate(tpm=_capacity_tpm())
         .order_by()
-        .values_list("pk", "model_id", "direction", "kind", _OUTPUT_PARAMETER_NAMES)
+        .values_list("pk", "model_id", "direction", "kind", _OUTPUT_PARAMETER_NAMES, "tpm__value")
     ):
         scope_of[pk] = (direction, kind)
         if direction == Direction.INPUT:
             inputs[model_pk].append(kind)
+            if capacity is not None:
+                capacities[model_pk][direction, kind] = capacity
         else:
             outputs[model_pk].append(kind)
             names[model_pk].update(parameters)
-    # model pk -> (scope, type, unit) -> the base entry: windowed entries are never flat prices.
+    # model pk -> (scope, type, unit) -> the base entry, and the flat windows' costs there.
     base: defaultdict[int, dict[tuple, _PriceRow]] = defaultdict(dict)
+    windows: defaultdict[int, defaultdict[tuple, dict[tuple[int, int], Decimal]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    conditional_models = set()
     for row in (
-        PriceEntry.objects.filter(rows, utc_start__isnull=True, price_type__in=_FLAT_PRICE_TYPES)
+        PriceEntry.objects.filter(rows, price_type__in=_FLAT_PRICE_TYPES)
         .order_by()
         .values_list(
-            "model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds", "implicit"
+            "model_id",
+            "modality_id",
+            "price_type",
+            "unit",
+            "cost_usd",
+            "ttl_seconds",
+            "implicit",
+            "utc_start",
+            "utc_end",
+            _OVERRIDES_IF_ANY,
         )
     ):
         entry = _PriceRow(*row)
         key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
                entry.price_type, entry.unit)  # fmt: skip
+        if entry.utc_start is not None:
+            # Never a base price; a flat window when it has no cache qualifiers.
+            if entry.ttl_seconds is None and entry.implicit is None:
+                windows[entry.model_id][key][entry.utc_start, entry.utc_end] = entry.cost_usd  # type: ignore[index]  # a window has both ends
+                conditional_models.add(entry.model_id)
+            continue
+        if entry.overrides:
+            conditional_models.add(entry.model_id)
         held = base[entry.model_id].get(key)
         if held is None or base_price_order(entry) < base_price_order(held):
             base[entry.model_id][key] = entry
@@ -86,7 +134,21 @@ def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
             entry = prices.get((scope, price_type, unit))
             return entry.cost_usd if entry is not None else None
 
-        flat[pk] = flat_fields(inputs[pk], outputs[pk], names[pk], price_of)
+        def conditional(
+            scope: Scope, price_type: str, unit: str, prices=prices, pk=pk
+        ) -> Conditional:
+            entry = prices.get((scope, price_type, unit))
+            overrides = _decoded(entry.overrides) if entry is not None and entry.overrides else ()
+            return overrides, windows[pk].get((scope, price_type, unit), {})
+
+        flat[pk] = flat_fields(
+            inputs[pk],
+            outputs[pk],
+            names[pk],
+            price_of,
+            conditional if pk in conditional_models else None,
+            capacities[pk].get if pk in capacities else None,
+        )
     return flat
 
 
@@ -101,7 +163,28 @@ RECORD_FIELDS = (
     "context_length",
     "max_output_length",
     "deprecation_date",
+    "deprecation_hour",
+    "description",
+    "is_ready",
+    "is_free",
+    "discount_to_user",
+    "openrouter_slug",
 )
+
+
+def _capacity_tpm() -> FilteredRelation:
+    """A modality's capacity that ``capacity_tpm`` counts, as a join (a subquery per row cost
+    ~0.04 s at 10,000 models); the identity constraint allows at most one. A new one per query:
+    a query names (mutates) its own."""
+    return FilteredRelation(
+        "capacities",
+        condition=Q(
+            capacities__capacity_type=CAPACITY_TPM[0],
+            capacities__unit=CAPACITY_TPM[1],
+            capacities__per=CAPACITY_TPM[2],
+        ),
+    )
+
 
 # Only the names of an output modality's parameters show in a flat record: reading them as a
 # text array skips decoding every descriptor's JSON (10,000 models: ~0.3 s of a ~1 s render).
@@ -118,6 +201,19 @@ _OUTPUT_PARAMETER_NAMES = Case(
 )
 
 
+# A price row's overrides as JSON text, NULL when it has none: decoded (``json.loads``) only
+# where there are some; a JSON column's converter costs even its NULLs (~0.03 s at 10,000).
+_OVERRIDES_IF_ANY = Func(
+    F("overrides"), Value([], output_field=JSONField()), function="NULLIF", output_field=TextField()
+)
+
+
+@lru_cache(maxsize=1024)
+def _decoded(overrides: str) -> tuple:
+    # A catalog has few distinct lists of overrides (tiers are shared by families of models).
+    return tuple(json.loads(overrides))
+
+
 class _PriceRow(NamedTuple):
     model_id: int
     modality_id: int | None
@@ -126,6 +222,9 @@ class _PriceRow(NamedTuple):
     cost_usd: Decimal
     ttl_seconds: int | None
     implicit: bool | None
+    utc_start: int | None
+    utc_end: int | None
+    overrides: str | None  # JSON text
 
 
 _FLAT_PRICE_TYPES = sorted({price_type for _, _, price_type, _ in PRICE_SOURCES.values()})

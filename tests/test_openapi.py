@@ -10,7 +10,14 @@ import yaml
 from django.core.management import call_command
 
 from catalog.formats.flat.encode import WireDatacenter
-from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_KEYS, RECORD_KEYS
+from catalog.formats.flat.names import (
+    CURRENT_RECORD_KEYS,
+    OPTIONAL_PRICING_KEYS,
+    OPTIONAL_RECORD_KEYS,
+    OVERRIDES,
+    PRICING_KEYS,
+    RECORD_KEYS,
+)
 from catalog.formats.flat.schema import (
     DatacenterSerializer,
     PricingSerializer,
@@ -85,10 +92,20 @@ ADDED_VALUES = {
 }
 
 
+# The optional properties the current flat revision added, after the seed's.
+ADDED_PROPERTIES = {
+    "RouterOpenRouterModel": CURRENT_RECORD_KEYS,
+    "Pricing": (OVERRIDES,),
+}
+
+
 def _without_added_values(name: str, component: dict) -> dict:
-    """``component`` with the added values taken out of its enums (the rest must be the seed's,
-    in the seed's order)."""
+    """``component`` with the added values taken out of its enums and the added (optional)
+    properties out of its properties (the rest must be the seed's, in the seed's order)."""
     component = json.loads(json.dumps(component))
+    for key in ADDED_PROPERTIES.get(name, ()):
+        assert key not in component["required"], f"{name}.{key} must be optional"
+        del component["properties"][key]
     for (component_name, key), added in ADDED_VALUES.items():
         if component_name == name:
             schema = component["properties"][key]
@@ -126,7 +143,9 @@ def test_documented_record_lists_exactly_the_rendered_keys():
 
     assert tuple(fields) == RECORD_KEYS
     assert {key for key, field in fields.items() if not field.required} == OPTIONAL_RECORD_KEYS
-    assert tuple(PricingSerializer().fields) == PRICING_KEYS
+    pricing = PricingSerializer().fields
+    assert tuple(pricing) == (*PRICING_KEYS, OVERRIDES)
+    assert {key for key, field in pricing.items() if not field.required} == OPTIONAL_PRICING_KEYS
     assert tuple(DatacenterSerializer().fields) == tuple(WireDatacenter.__annotations__)
     assert tuple(RouterOpenRouterModelsResSerializer().fields) == ("data",)
 
@@ -136,3 +155,24 @@ def test_swagger_ui_reads_the_local_schema(client):
 
     assert response.status_code == 200
     assert '"/api/schema/"' in response.content.decode()
+
+
+def test_the_current_revisions_properties_are_documented(generated):
+    schemas = generated["components"]["schemas"]
+    model = schemas["RouterOpenRouterModel"]["properties"]
+    assert list(model)[-len(CURRENT_RECORD_KEYS) :] == list(CURRENT_RECORD_KEYS)
+    assert model["description"]["type"] == "string"
+    assert model["is_ready"]["type"] == model["is_free"]["type"] == "boolean"
+    assert model["discount_to_user"]["type"] == "number"
+    assert model["discount_to_user"]["exclusiveMaximum"] == 1
+    assert model["capacity_tpm"]["type"] == "integer"
+    assert model["openrouter"]["required"] == ["slug"]
+    overrides = schemas["Pricing"]["properties"][OVERRIDES]
+    assert overrides["type"] == "array"
+    assert overrides["maxItems"] == 2
+    tier, window = overrides["items"]["oneOf"]
+    assert tier["required"] == ["min_prompt_tokens"]
+    assert window["required"] == ["utc_start", "utc_end"]
+    assert set(tier["properties"]) == {"min_prompt_tokens", *PRICING_KEYS}
+    assert set(window["properties"]) == {"utc_start", "utc_end", *PRICING_KEYS}
+    assert tier["additionalProperties"] is window["additionalProperties"] is False

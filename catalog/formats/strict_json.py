@@ -59,6 +59,18 @@ class JSONObject(dict):
     may_hold_lone_surrogates = False
 
 
+class JSONFloat(float):
+    """A JSON number with a fraction or exponent, which keeps its text: a reader that needs the
+    number exactly (``Decimal(number.text)``) never goes through the binary float."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JSONFloat:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 class _SurrogateEscapesJSONObject(JSONObject):
     may_hold_lone_surrogates = True
 
@@ -182,7 +194,7 @@ def load_json(text: str) -> object:
     if _SURROGATE_ESCAPE.search(text):
         hook = functools.partial(_object, cls=_SurrogateEscapesJSONObject)
     try:
-        return json.loads(text, object_pairs_hook=hook, parse_int=_integer)
+        return json.loads(text, object_pairs_hook=hook, parse_int=_integer, parse_float=JSONFloat)
     except RecursionError:
         # Not reached through load_document, which measures the depth first.
         raise CatalogFileInvalid(

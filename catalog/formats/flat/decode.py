@@ -1,7 +1,8 @@
 """Decode a catalog file in the flat format into unsaved served models, strictly.
 
 JSON types become Python values here (prices are strings in plain notation, lengths JSON
-integers, ``created`` Unix seconds, dates ``YYYY-MM-DD``), each record an unsaved
+integers, ``created`` Unix seconds, dates ``YYYY-MM-DD`` or on a UTC hour, ``discount_to_user``
+an exact JSON number, ``pricing.overrides`` tiers or windows), each record an unsaved
 ``ServedModel``, and its datacenters are checked by ``validate_country_code``: that is the
 format's job. A file that breaks the format anywhere is refused (``CatalogFileInvalid``) before
 any query, with every problem in it. Whether a record follows the field rules is
@@ -11,6 +12,7 @@ the records that would change the catalog.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -21,15 +23,20 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from catalog.choices import Feature, InputModality, OutputModality, SamplingParameter
-from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.names import (
     MODEL_FIELDS,
+    OPENROUTER_KEYS,
+    OPTIONAL_PRICING_KEYS,
     OPTIONAL_RECORD_KEYS,
+    OVERRIDES,
     PRICING_FIELDS,
     PRICING_KEYS,
     RECORD_KEYS,
+    TIER_KEYS,
+    WINDOW_KEYS,
     WIRE_NAMES,
 )
+from catalog.formats.flat.offering import flat_offering, flat_view, plain_decimal
 from catalog.formats.problems import (
     ABSENT,
     MAX_PROBLEMS,
@@ -41,18 +48,25 @@ from catalog.formats.problems import (
 )
 from catalog.formats.strict_json import (
     LONE_SURROGATE,
+    JSONFloat,
     JSONObject,
     load_document,
     lone_surrogate,
     non_finite,
 )
-from catalog.models import ServedModel
-from catalog.validators import validate_country_code
+from catalog.models import PER_TOKEN_PRICE_FIELDS, PriceEntry, ServedModel
+from catalog.validators import validate_country_code, validate_price_per_token
 
 # 10**11 seconds is the year 5138; a larger "created" is a time in milliseconds.
 _MILLISECONDS_FROM = 10**11
 _PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A deprecation: a bare date, or a UTC moment (on the hour, checked apart).
+_DEPRECATION_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})Z)?")
+# The largest capacity a row holds (PositiveBigIntegerField).
+_MAX_CAPACITY = 2**63 - 1
+# Flat overrides: at most this many tiers, and this many windows (../shared/docs/CONTRACTS.md).
+_MAX_OVERRIDES = 2
 
 
 # Built once: ``Choices.values`` builds its list anew on every access (1.4 s of a no-op
@@ -168,6 +182,74 @@ def _date(value: object) -> date:
         raise _Invalid(f"is not a real date ({error}).") from None
 
 
+def _deprecation(value: object) -> tuple[date, int | None]:
+    """A deprecation date and its UTC hour (None for a bare date)."""
+    if value is None:
+        raise _Invalid("must be a date YYYY-MM-DD; leave the key out when there is none.")
+    match = _DEPRECATION_RE.fullmatch(_string(value))
+    if match is None:
+        raise _Invalid("must be a date written YYYY-MM-DD, or a UTC hour YYYY-MM-DDTHH:00:00Z.")
+    day = _date(match[1])
+    if match[2] is None:
+        return day, None
+    if (match[3], match[4]) != ("00", "00"):
+        raise _Invalid(f"must be on the hour, such as {match[1]}T{match[2]}:00:00Z.")
+    if int(match[2]) > 23:
+        raise _Invalid("is not a real hour of the day (00 to 23).")
+    return day, int(match[2])
+
+
+def _description(value: object) -> str:
+    text = _string(value)
+    if "\x00" in text:  # PostgreSQL's text cannot hold it
+        raise _Invalid("must not contain the NUL character (\\u0000).")
+    return text
+
+
+def _boolean(value: object) -> bool:
+    if type(value) is not bool:
+        raise _Invalid(f"must be true or false, not {describe(value)}.")
+    return value
+
+
+def _discount(value: object) -> Decimal:
+    """A JSON number, read exactly (its text, never the binary float)."""
+    if isinstance(value, str):
+        raise _Invalid(f"must be a JSON number (no quotes), not {describe(value)}.")
+    if isinstance(value, JSONFloat):
+        return Decimal(value.text)
+    if type(value) is int:
+        return Decimal(value)
+    if isinstance(value, float):  # NaN or Infinity, reported with the record's keys
+        raise _Invalid("NaN and Infinity are not JSON.")
+    raise _Invalid(f"must be a JSON number below 1, such as 0.1, not {describe(value)}.")
+
+
+def _positive_integer(value: object, largest: int) -> int:
+    number = _integer(value)
+    if not 1 <= number <= largest:
+        raise _Invalid(f"must be a whole number from 1 to {largest}.")
+    return number
+
+
+def _threshold(value: object) -> int:
+    """A tier's ``min_prompt_tokens``: a number of tokens, 0 or more."""
+    number = _integer(value)
+    if not 0 <= number <= _MAX_CAPACITY:
+        raise _Invalid(f"must be a whole number of prompt tokens, from 0 to {_MAX_CAPACITY}.")
+    return number
+
+
+def _clock(value: object) -> int:
+    """A UTC clock time written HHMM, as a JSON integer (0 to 2359)."""
+    number = _integer(value)
+    if not 0 <= number <= 2359:
+        raise _Invalid("must be a UTC time written HHMM, from 0 to 2359.")
+    if number % 100 > 59:
+        raise _Invalid(f"must be a UTC time written HHMM: minutes {number % 100} are past 59.")
+    return number
+
+
 def _price(value: object) -> Decimal:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise _Invalid(
@@ -202,7 +284,11 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
     "max_output_length": _integer,
     "supported_sampling_parameters": _string_list,
     "supported_features": _string_list,
-    "deprecation_date": _date,
+    "deprecation_date": _deprecation,
+    "description": _description,
+    "is_ready": _boolean,
+    "is_free": _boolean,
+    "discount_to_user": _discount,
 }
 
 
@@ -212,6 +298,14 @@ def _wire_value(raw: JSONObject, wire: str) -> object:
     for part in wire.split(".") if wire else ():
         value = value.get(part, ABSENT) if isinstance(value, dict) else ABSENT
     return value
+
+
+_OPTIONAL_KEYS = OPTIONAL_RECORD_KEYS | OPTIONAL_PRICING_KEYS
+_COST_FIELD = PriceEntry._meta.get_field("cost_usd")
+
+
+def _prices_of(override: dict) -> dict:
+    return {key: value for key, value in override.items() if key in PRICING_KEYS}
 
 
 # The ServedModel fields a record sets, all checked by full_clean().
@@ -244,7 +338,7 @@ class _RecordChecker:
         """
         prefix = f"{path}." if path else ""
         for key in known:
-            if key not in obj and key not in OPTIONAL_RECORD_KEYS:
+            if key not in obj and key not in _OPTIONAL_KEYS:
                 self.report(prefix + key, ABSENT, "required key missing.")
         for key in obj.repeated_keys:
             self.report(prefix + key, obj[key], "the key appears more than once in the object.")
@@ -267,21 +361,76 @@ class _RecordChecker:
                     values[MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
                 except _Invalid as error:
                     self.report(key, self.raw[key], str(error))
+        if "deprecation_date" in values:
+            values["deprecation_date"], values["deprecation_hour"] = values["deprecation_date"]  # type: ignore[misc]  # _deprecation's pair
+        if "openrouter" in self.raw:
+            slug = self.openrouter_slug(self.raw["openrouter"])
+            if slug is not None:
+                values["openrouter_slug"] = slug
         values.update(self.prices())
+        # The flat fields of the offering that are not ServedModel properties.
+        extra: dict[str, object] = {}
+        if "capacity_tpm" in self.raw:
+            try:
+                extra["capacity_tpm"] = _positive_integer(self.raw["capacity_tpm"], _MAX_CAPACITY)
+            except _Invalid as error:
+                self.report("capacity_tpm", self.raw["capacity_tpm"], str(error))
+        pricing = self.raw.get("pricing")
+        if isinstance(pricing, JSONObject) and OVERRIDES in pricing:
+            extra["overrides"] = self.overrides(pricing[OVERRIDES])
         codes = self.datacenter_codes()
         unset = frozenset(
             model_field for model_field in _RECORD_FIELDS if model_field not in values
         )
-        return Entry(ServedModel(**values, is_published=True), codes, self.index, self.raw, unset)
+        model = ServedModel(**values, is_published=True)
+        if extra and not self.has_problems:
+            model.offering = flat_offering(**{**flat_view(model.offering), **extra})
+        return Entry(model, codes, self.index, self.raw, unset)
+
+    def openrouter_slug(self, value: object) -> str | None:
+        if not isinstance(value, JSONObject):
+            self.report(
+                "openrouter", value, f'must be an object {{"slug": …}}, not {describe(value)}.'
+            )
+            return None
+        for key in value.repeated_keys:
+            self.report(
+                f"openrouter.{key}", value[key], "the key appears more than once in the object."
+            )
+        for key in sorted(value.keys() - set(OPENROUTER_KEYS)):
+            self.report(
+                f"openrouter.{key}", value[key], 'unknown key: openrouter holds only "slug".'
+            )
+        if "slug" not in value:
+            self.report("openrouter.slug", ABSENT, "required key missing.")
+            return None
+        try:
+            slug = _string(value["slug"])
+        except _Invalid as error:
+            self.report("openrouter.slug", value["slug"], str(error))
+            return None
+        if not slug:
+            reason = "must not be empty; leave openrouter out when there is no slug."
+            self.report("openrouter.slug", slug, reason)
+            return None
+        if lone_surrogate(slug):
+            self.report("openrouter.slug", slug, LONE_SURROGATE)
+            return None
+        return slug
 
     def prices(self) -> dict[str, Decimal]:
         pricing = self.raw.get("pricing", ABSENT)
         if pricing is ABSENT:
             return {}
         if not isinstance(pricing, JSONObject):
-            self.report("pricing", pricing, f"must be an object, not {describe(pricing)}.")
+            reason = f"must be an object, not {describe(pricing)}."
+            if isinstance(pricing, list):
+                reason += " The older list of tiers (min_context) is not read: use overrides."
+            self.report("pricing", pricing, reason)
             return {}
-        self.check_keys(pricing, PRICING_KEYS, path="pricing", pattern="data[].pricing")
+        self.check_keys(
+            pricing, (*PRICING_KEYS, OVERRIDES), path="pricing", pattern="data[].pricing"
+        )
         prices = {}
         for key, model_field in PRICING_FIELDS.items():
             if key in pricing:
@@ -290,6 +439,113 @@ class _RecordChecker:
                 except _Invalid as error:
                     self.report(f"pricing.{key}", pricing[key], str(error))
         return prices
+
+    def override_price(self, path: str, key: str, value: object) -> Decimal | None:
+        """A price of an override, held to the rules of the price it overrides."""
+        try:
+            price = _price(value)
+            _COST_FIELD.clean(price, None)
+            if PRICING_FIELDS[key] in PER_TOKEN_PRICE_FIELDS:
+                validate_price_per_token(price)
+        except _Invalid as error:
+            self.report(path, value, str(error))
+        except ValidationError as error:
+            for message in error.messages:
+                self.report(path, value, message)
+        else:
+            return price
+        return None
+
+    def overrides(self, value: object) -> list[dict]:
+        """``pricing.overrides`` as read (tiers or windows), or none if any has a problem."""
+        path = f"pricing.{OVERRIDES}"
+        if not isinstance(value, list):
+            reason = f"must be a list of tiers or of windows, not {describe(value)}."
+            self.report(path, value, reason)
+            return []
+        problems_before = len(self.parsed.problems)
+        read: dict[str, list[tuple[int, dict]]] = {"tier": [], "window": []}
+        for position, item in enumerate(value):
+            item_path = f"{path}[{position}]"
+            if not isinstance(item, JSONObject):
+                self.report(item_path, item, f"must be an object, not {describe(item)}.")
+                continue
+            override = self.override(item_path, item)
+            if override is not None:
+                kind = "tier" if "min_prompt_tokens" in override else "window"
+                read[kind].append((position, override))
+        tiers, windows = read["tier"], read["window"]
+        if tiers and windows:
+            reason = "mixes tiers and windows: a model has one kind of override or the other."
+            self.report(path, ABSENT, reason)
+        for kind, overrides in read.items():
+            for position, _ in overrides[_MAX_OVERRIDES:]:
+                reason = f"one {kind} too many: at most {_MAX_OVERRIDES} {kind}s."
+                self.report(f"{path}[{position}]", value[position], reason)
+        for (_, before), (position, tier) in itertools.pairwise(tiers):
+            threshold, previous = tier["min_prompt_tokens"], before["min_prompt_tokens"]
+            if threshold <= previous:
+                reason = (
+                    f"must be above the tier before it ({previous}): tiers go in ascending "
+                    "order, each threshold once."
+                )
+                self.report(f"{path}[{position}].min_prompt_tokens", threshold, reason)
+        for position, window in windows[1:]:
+            first_position, first = windows[0]
+            if _prices_of(window) != _prices_of(first):
+                reason = (
+                    f"must have the prices of {path}[{first_position}]: all windows of a "
+                    "model have the same prices."
+                )
+                self.report(f"{path}[{position}]", value[position], reason)
+        if len(self.parsed.problems) > problems_before:
+            return []
+        return [override for _, override in sorted(tiers + windows, key=lambda item: item[0])]
+
+    def override(self, path: str, item: JSONObject) -> dict | None:
+        """One tier or window as read, or None if it has a problem (reported)."""
+        problems_before = len(self.parsed.problems)
+        for key in item.repeated_keys:
+            self.report(f"{path}.{key}", item[key], "the key appears more than once in the object.")
+        tier = "min_prompt_tokens" in item
+        if tier and ("utc_start" in item or "utc_end" in item):
+            self.report(path, item, "is both a tier (min_prompt_tokens) and a window (utc_start).")
+            return None
+        if not tier and "utc_start" not in item and "utc_end" not in item:
+            reason = "must be a tier (min_prompt_tokens) or a window (utc_start and utc_end)."
+            self.report(path, item, reason)
+            return None
+        known = TIER_KEYS if tier else WINDOW_KEYS
+        for key in sorted(item.keys() - set(known)):
+            reason = f"unknown key: a {'tier' if tier else 'window'} holds {', '.join(known)}."
+            self.report(f"{path}.{key}", item[key], reason)
+        readers: dict[str, Callable[[object], int]] = (
+            {"min_prompt_tokens": _threshold} if tier else {"utc_start": _clock, "utc_end": _clock}
+        )
+        override: dict = {}
+        for key, reader in readers.items():
+            if key not in item:
+                self.report(f"{path}.{key}", ABSENT, "required key missing.")
+                continue
+            try:
+                override[key] = reader(item[key])
+            except _Invalid as error:
+                self.report(f"{path}.{key}", item[key], str(error))
+        if (
+            not tier
+            and "utc_start" in override
+            and override.get("utc_end") == override["utc_start"]
+        ):
+            self.report(f"{path}.utc_end", item["utc_end"], "must differ from utc_start.")
+        named = [key for key in PRICING_KEYS if key in item]
+        if not named:
+            reason = f"names no price: give at least one of {', '.join(PRICING_KEYS)}."
+            self.report(path, item, reason)
+        for key in named:
+            price = self.override_price(f"{path}.{key}", key, item[key])
+            if price is not None:
+                override[key] = price
+        return None if len(self.parsed.problems) > problems_before else override
 
     def datacenter_codes(self) -> list[str]:
         datacenters = self.raw.get("datacenters", ABSENT)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from catalog.formats.flat.encode import WireRecord, wire_record
-from catalog.formats.flat.names import PRICING_KEYS, PUBLISHED, RECORD_KEYS
+from catalog.formats.flat.names import OVERRIDES, PRICING_KEYS, PUBLISHED, RECORD_KEYS
 from catalog.formats.flat.offering import FlatFields
 from catalog.models import ServedModel
 
 
 def changed_keys(before: WireRecord, after: WireRecord) -> list[str]:
-    """The keys whose served value differs, in record order; prices as ``pricing.<key>``."""
+    """The keys whose served value differs, in record order; prices as ``pricing.<key>``, then
+    ``pricing.overrides``."""
     changed = []
     for key in RECORD_KEYS:
         if key == "pricing":
@@ -24,6 +25,8 @@ def changed_keys(before: WireRecord, after: WireRecord) -> list[str]:
                 for price in PRICING_KEYS
                 if before["pricing"][price] != after["pricing"][price]  # type: ignore[literal-required]  # price is one of PRICING_KEYS
             ]
+            if before["pricing"].get(OVERRIDES) != after["pricing"].get(OVERRIDES):
+                changed.append(f"pricing.{OVERRIDES}")
         elif before.get(key) != after.get(key):
             changed.append(key)
     return changed

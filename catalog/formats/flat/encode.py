@@ -1,20 +1,28 @@
 """A served model as one record of the flat format, and records as the exact bytes served.
 
 The endpoint, the exporter, the admin's preview and the history's ``--as-of`` all render through
-``wire_record`` and ``render``.
+``wire_record`` and ``render`` (``dumps`` writes records indented, exact numbers included).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
 from catalog.formats.flat.names import PRICING_KEYS
-from catalog.formats.flat.offering import FlatFields, offering_flat_fields
+from catalog.formats.flat.offering import (
+    FlatFields,
+    FlatOverride,
+    offering_flat_fields,
+    plain_decimal,
+)
 from catalog.models import ServedModel
+
+__all__ = ["WireRecord", "dumps", "model_record", "plain_decimal", "render", "wire_record"]
 
 
 class WirePricing(TypedDict):
@@ -23,6 +31,25 @@ class WirePricing(TypedDict):
     image: str
     request: str
     input_cache_read: str
+    overrides: NotRequired[list[dict[str, int | str]]]
+
+
+class JSONNumber(str):
+    """A decimal served as a JSON number, exactly (``discount_to_user``): never a float.
+
+    ``json`` writes it as a string between NUL characters, which ``dumps`` (and ``render``)
+    then unquotes. No stored text holds a NUL (PostgreSQL's text cannot, and the decoder
+    refuses one), so nothing else is ever unquoted.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, value: Decimal) -> JSONNumber:
+        return super().__new__(cls, f"\x00{plain_decimal(value)}\x00")
+
+
+# A JSONNumber as ``json.dumps`` writes it (ensure_ascii=False escapes NUL all the same).
+_JSON_NUMBER_RE = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
 
 
 class WireDatacenter(TypedDict):
@@ -44,24 +71,33 @@ class WireRecord(TypedDict):
     supported_features: list[str]
     datacenters: list[WireDatacenter]
     deprecation_date: NotRequired[str]
-
-
-def plain_decimal(value: Decimal) -> str:
-    """A price in plain notation: no exponent, no trailing zeros ("0.00000015", "0", "12")."""
-    if value.is_zero():
-        return "0"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    description: NotRequired[str]
+    is_ready: NotRequired[bool]
+    is_free: NotRequired[bool]
+    discount_to_user: NotRequired[JSONNumber]
+    capacity_tpm: NotRequired[int]
+    openrouter: NotRequired[dict[str, str]]
 
 
 def unix_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def iso_date(day: date) -> str:
-    return day.isoformat()
+def deprecation(day: date, hour: int | None) -> str:
+    """A deprecation date as served: the bare date, or with its UTC hour."""
+    return day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}:00:00Z"
+
+
+def wire_overrides(overrides: Sequence[FlatOverride]) -> list[dict[str, int | str]]:
+    """The flat overrides as served: prices in plain notation, thresholds and clock times as
+    integers."""
+    return [
+        {
+            key: plain_decimal(value) if isinstance(value, Decimal) else value
+            for key, value in override.items()
+        }
+        for override in overrides
+    ]
 
 
 def wire_record(
@@ -87,8 +123,23 @@ def wire_record(
         "supported_features": flat["supported_features"],
         "datacenters": [{"country_code": code} for code in sorted(set(datacenter_codes))],
     }
+    if flat["overrides"]:
+        record["pricing"]["overrides"] = wire_overrides(flat["overrides"])
     if model.deprecation_date is not None:
-        record["deprecation_date"] = iso_date(model.deprecation_date)
+        record["deprecation_date"] = deprecation(model.deprecation_date, model.deprecation_hour)
+    # The current revision's fields, each only when set and not at its default.
+    if model.description:
+        record["description"] = model.description
+    if not model.is_ready:
+        record["is_ready"] = False
+    if model.is_free:
+        record["is_free"] = True
+    if model.discount_to_user:  # neither None nor zero
+        record["discount_to_user"] = JSONNumber(model.discount_to_user)
+    if flat["capacity_tpm"] is not None:
+        record["capacity_tpm"] = flat["capacity_tpm"]
+    if model.openrouter_slug:
+        record["openrouter"] = {"slug": model.openrouter_slug}
     return record
 
 
@@ -101,6 +152,16 @@ def model_record(model: ServedModel) -> WireRecord:
 def render(records: Iterable[WireRecord]) -> bytes:
     """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, records sorted by id."""
     ordered = sorted(records, key=lambda record: record["id"])  # code-point order
-    return json.dumps(
-        {"data": ordered}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode()
+    return dumps({"data": ordered}).encode()
+
+
+def dumps(value: object, *, indent: int | None = None) -> str:
+    """``value`` (records, or anything holding them) as JSON text, each ``JSONNumber`` a
+    number: compact as served, or indented for reading (``indent``)."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(
+        value, ensure_ascii=False, separators=separators, indent=indent, allow_nan=False
+    )
+    if "\\u0000" in text:  # a JSONNumber (a NUL is in no other text): served as a number
+        text = _JSON_NUMBER_RE.sub(r"\1", text)
+    return text

@@ -12,11 +12,18 @@ docs/ARCHITECTURE.md):
 - ``supported_sampling_parameters``/``supported_features``: the known names among the output
   modalities' descriptors, in canonical order; new ones are written as ``{"type": "unknown"}``
   and ``{"type": "boolean"}`` on the text output (else the first output).
+- ``capacity_tpm``: the capacity ``prompt`` per ``token`` per ``minute`` of the scope of
+  ``pricing.prompt`` (the text input, else the first input).
+- ``pricing.overrides``: a long-context tier ``min_prompt_tokens: N`` is an override
+  ``{"when": {"prompt_tokens": {"gte": N + 1}}, "cost_usd": …}`` of the base entry of each
+  price it names; a time-of-day window is an entry of the same scope, type and unit with that
+  window (and no cache qualifiers). Other overrides and entries are the typed format's only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
@@ -30,7 +37,7 @@ from catalog.choices import (
     SamplingParameter,
     canonical,
 )
-from catalog.offering import ROOT, ModalitySpec, Offering, Price, Scope
+from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 
 # Flat pricing key -> (direction, preferred kind, type, unit); direction None is the root.
 PRICE_SOURCES: dict[str, tuple[str | None, str | None, str, str]] = {
@@ -47,6 +54,16 @@ _ZERO = Decimal(0)
 # ``.values`` is rebuilt from the enum at each access: a third of a cold render's Python time.
 _SAMPLING_NAMES = tuple(SamplingParameter.values)
 _FEATURE_NAMES = tuple(Feature.values)
+# The capacity ``capacity_tpm`` is, on the scope of ``pricing.prompt``: (type, unit, per).
+CAPACITY_TPM = ("prompt", "token", "minute")
+_DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+# A flat override as read and rendered: a tier ``{"min_prompt_tokens": N, <key>: Decimal, ...}``
+# or a window ``{"utc_start": HHMM, "utc_end": HHMM, <key>: Decimal, ...}``.
+FlatOverride = dict[str, int | Decimal]
+# The conditional prices of a scope, type and unit: its base entry's overrides, and its windowed
+# entries' costs by (utc_start, utc_end).
+Conditional = tuple[Sequence[object], Mapping[tuple[int, int], Decimal]]
 
 
 class FlatFields(TypedDict):
@@ -55,6 +72,63 @@ class FlatFields(TypedDict):
     supported_sampling_parameters: list[str]
     supported_features: list[str]
     prices: dict[str, Decimal]  # by flat pricing key
+    overrides: list[FlatOverride]  # tiers or windows, in the order served
+    capacity_tpm: int | None
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A price in plain notation: no exponent, no trailing zeros ("0.00000015", "0", "12")."""
+    if value.is_zero():
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def tier_threshold(override: object) -> int | None:
+    """The ``min_prompt_tokens`` of a stored override the flat format can say (a tier), else
+    None: exactly ``{"when": {"prompt_tokens": {"gte": N + 1}}, "cost_usd": "<decimal>"}``."""
+    if not isinstance(override, dict) or override.keys() != {"when", "cost_usd"}:
+        return None
+    when, cost = override["when"], override["cost_usd"]
+    if not isinstance(when, dict) or when.keys() != {"prompt_tokens"}:
+        return None
+    condition = when["prompt_tokens"]
+    if not isinstance(condition, dict) or condition.keys() != {"gte"}:
+        return None
+    gte = condition["gte"]
+    if type(gte) is not int or gte < 1 or not isinstance(cost, str):
+        return None
+    return gte - 1 if _DECIMAL_RE.fullmatch(cost) else None
+
+
+def tier_override(threshold: int, cost: Decimal) -> dict:
+    """The stored override of a flat tier's price."""
+    return {"when": {"prompt_tokens": {"gte": threshold + 1}}, "cost_usd": plain_decimal(cost)}
+
+
+def _flat_overrides(
+    sources: Mapping[str, tuple[Scope, str, str]],
+    conditional: Callable[[Scope, str, str], Conditional],
+) -> list[FlatOverride]:
+    """The flat ``pricing.overrides`` of the prices at ``sources``: its tiers in ascending
+    threshold, else its windows by start; each with its keys in ``PRICE_SOURCES`` order."""
+    tiers: dict[int, FlatOverride] = {}
+    windows: dict[tuple[int, int], FlatOverride] = {}
+    for key, source in sources.items():
+        overrides, windowed = conditional(*source)
+        for override in overrides:
+            threshold = tier_threshold(override)
+            if threshold is not None:
+                tiers.setdefault(threshold, {})[key] = Decimal(override["cost_usd"])  # type: ignore[index]  # a tier is a dict (tier_threshold)
+        for window, cost in windowed.items():
+            windows.setdefault(window, {})[key] = cost
+    if tiers:
+        # Both kinds on one model only come from the typed format: its windows stay typed-only.
+        return [{"min_prompt_tokens": threshold, **tiers[threshold]} for threshold in sorted(tiers)]
+    return [{"utc_start": start, "utc_end": end, **windows[start, end]}
+            for start, end in sorted(windows)]  # fmt: skip
 
 
 def _choose(kinds: Sequence[str], preferred: str | None, direction: str | None) -> Scope | None:
@@ -93,24 +167,34 @@ def flat_fields(
     outputs: Iterable[str],
     parameter_names: Collection[str],
     price_of: Callable[[Scope, str, str], Decimal | None],
+    conditional: Callable[[Scope, str, str], Conditional] | None = None,
+    capacity_of: Callable[[Scope], int | None] | None = None,
 ) -> FlatFields:
     """The flat fields of an offering given by its parts: the kinds of its input and output
-    modalities, the parameter names of its output modalities, and its base price of a scope,
-    type and unit (``price_of``; None where it has none). The one place the flat view is made,
-    from an ``Offering`` (``flat_view``) as from rows (``catalog.published``)."""
+    modalities, the parameter names of its output modalities, its base price of a scope, type
+    and unit (``price_of``; None where it has none), its conditional prices there
+    (``conditional``; None when it has none at all) and its ``CAPACITY_TPM`` of a scope
+    (``capacity_of``; None when it has none). The one place the flat view is made, from an
+    ``Offering`` (``flat_view``) as from rows (``catalog.published``)."""
     kinds: dict[str, list[str]] = {
         Direction.INPUT: list(_canonical_kinds(tuple(inputs), InputModality)),
         Direction.OUTPUT: list(_canonical_kinds(tuple(outputs), OutputModality)),
     }
     prices = {}
+    sources: dict[str, tuple[Scope, str, str]] = {}
     for key, (direction, preferred, price_type, unit) in PRICE_SOURCES.items():
         cost = None
         if direction is None:
+            sources[key] = (ROOT, price_type, unit)
             cost = price_of(ROOT, price_type, unit)
         elif ordered := kinds[direction]:
             kind = preferred if preferred in ordered else ordered[0]
+            sources[key] = ((direction, kind), price_type, unit)
             cost = price_of((direction, kind), price_type, unit)
         prices[key] = cost if cost is not None else _ZERO
+    capacity = None
+    if capacity_of is not None and "prompt" in sources:
+        capacity = capacity_of(sources["prompt"][0])
     return {
         "input_modalities": kinds[Direction.INPUT],
         "output_modalities": kinds[Direction.OUTPUT],
@@ -119,7 +203,14 @@ def flat_fields(
         ],
         "supported_features": [name for name in _FEATURE_NAMES if name in parameter_names],
         "prices": prices,
+        "overrides": _flat_overrides(sources, conditional) if conditional is not None else [],
+        "capacity_tpm": capacity,
     }
+
+
+def _flat_window(price: Price) -> bool:
+    """Whether a windowed entry can be a flat window (one without cache qualifiers)."""
+    return price.windowed and price.ttl_seconds is None and price.implicit is None
 
 
 def offering_flat_fields(offering: Offering) -> FlatFields:
@@ -127,14 +218,34 @@ def offering_flat_fields(offering: Offering) -> FlatFields:
         entry = offering.price(scope, price_type, unit)
         return entry.cost_usd if entry is not None else None
 
+    def conditional(scope: Scope, price_type: str, unit: str) -> Conditional:
+        entry = offering.price(scope, price_type, unit)
+        windowed = {
+            (price.utc_start, price.utc_end): price.cost_usd
+            for price in offering.prices
+            if _flat_window(price)
+            and (price.scope, price.price_type, price.unit) == (scope, price_type, unit)
+        }
+        return (entry.overrides if entry is not None else ()), windowed  # type: ignore[return-value]  # a window's ends are set
+
+    def capacity_of(scope: Scope) -> int | None:
+        entry = offering.capacity(scope, *CAPACITY_TPM)
+        return entry.value if entry is not None else None
+
     names = {
         name
         for spec in offering.modalities
         if spec.direction == Direction.OUTPUT
         for name in spec.supported_parameters
     }
+    has_conditional = any(price.overrides or price.windowed for price in offering.prices)
     return flat_fields(
-        offering.kinds(Direction.INPUT), offering.kinds(Direction.OUTPUT), names, price_of
+        offering.kinds(Direction.INPUT),
+        offering.kinds(Direction.OUTPUT),
+        names,
+        price_of,
+        conditional if has_conditional else None,
+        capacity_of if offering.capacities else None,
     )
 
 
@@ -150,14 +261,18 @@ def flat_offering(
     supported_sampling_parameters: Sequence[str],
     supported_features: Sequence[str],
     base: Offering | None = None,
+    overrides: Sequence[Mapping] = (),
+    capacity_tpm: int | None = None,
     **prices: Decimal,
 ) -> Offering:
     """The offering a flat record describes, keeping what of ``base`` the flat format cannot say.
 
     Kept from ``base``: the modalities' typed-only fields, descriptors of names the flat lists
     do not know (and the stored descriptor of a name still listed, such as a range), prices and
-    capacities the flat prices do not map to, and the qualifiers of a base entry whose price
-    changes. Unknown values are kept as given, for validation to name.
+    capacities the flat fields do not map to, the qualifiers of a base entry whose price
+    changes, its overrides that are not tiers, and windowed entries that are not flat windows
+    (or that were not rendered: a model with tiers too). Unknown values are kept as given, for
+    validation to name. A base price of zero is a row only when it carries overrides.
     """
     base = base or Offering()
     inputs = canonical(input_modalities, InputModality)
@@ -195,12 +310,22 @@ def flat_offering(
     shaped = Offering(modalities=tuple(specs))
     scopes = {spec.scope for spec in specs} | {ROOT}
 
+    tiers = [override for override in overrides if "min_prompt_tokens" in override]
+    windows = [override for override in overrides if "utc_start" in override]
     replaced = set()
+    old_sources = set()  # (scope, type, unit) of base's flat prices: where its windows are
+    base_has_tiers = False
     new_prices: list[Price] = []
     for key, (_, _, price_type, unit) in PRICE_SOURCES.items():
         old = base_price(base, key)
+        kept_overrides: tuple = ()
         if old is not None:
             replaced.add(old.identity)
+            kept_overrides = tuple(o for o in old.overrides if tier_threshold(o) is None)
+            base_has_tiers = base_has_tiers or len(kept_overrides) < len(old.overrides)
+        old_scope = price_scope(base, key) if base.prices else None
+        if old_scope is not None:
+            old_sources.add((old_scope, price_type, unit))
         scope = price_scope(shaped, key)
         cost = prices.get(key, Decimal(0))
         if not isinstance(cost, Decimal):  # unvalidated input: checked by clean()
@@ -208,19 +333,62 @@ def flat_offering(
                 cost = Decimal(str(cost))
             except ArithmeticError:
                 continue
-        if scope is None or not cost.is_finite() or cost.is_zero():
+        entry_overrides = (
+            *kept_overrides,
+            *(
+                tier_override(int(tier["min_prompt_tokens"]), tier[key])
+                for tier in tiers
+                if key in tier
+            ),
+        )
+        if scope is None:
+            continue
+        new_prices += [
+            Price(
+                scope,
+                price_type,
+                unit,
+                window[key],
+                utc_start=window["utc_start"],
+                utc_end=window["utc_end"],
+            )
+            for window in windows
+            if key in window
+        ]
+        if not cost.is_finite() or (cost.is_zero() and not entry_overrides):
             continue
         if old is not None and old.scope == scope:
-            new_prices.append(replace(old, cost_usd=cost))
+            new_prices.append(replace(old, cost_usd=cost, overrides=entry_overrides))
         else:
-            new_prices.append(Price(scope, price_type, unit, cost))
+            new_prices.append(Price(scope, price_type, unit, cost, overrides=entry_overrides))
+    # A file's windows replace the flat ones; with none, they go unless they were not rendered
+    # (the model has tiers too, from the typed format), so that a re-import loses nothing.
+    drop_windows = bool(windows) or not base_has_tiers
     kept = [
-        price for price in base.prices if price.identity not in replaced and price.scope in scopes
+        price
+        for price in base.prices
+        if price.identity not in replaced
+        and price.scope in scopes
+        and not (
+            drop_windows
+            and _flat_window(price)
+            and (price.scope, price.price_type, price.unit) in old_sources
+        )
     ]
+    capacities = []
+    if base.capacities:
+        old_capacity = (price_scope(base, "prompt"), *CAPACITY_TPM)
+        capacities = [
+            entry
+            for entry in base.capacities
+            if entry.scope in scopes and entry.identity != old_capacity
+        ]
+    if capacity_tpm is not None and (capacity_scope := price_scope(shaped, "prompt")):
+        capacities.append(Capacity(capacity_scope, *CAPACITY_TPM, value=capacity_tpm))
     return Offering(
         modalities=shaped.modalities,
         prices=(*kept, *new_prices),
-        capacities=tuple(entry for entry in base.capacities if entry.scope in scopes),
+        capacities=tuple(capacities),
     )
 
 
@@ -233,4 +401,6 @@ def flat_view(offering: Offering) -> dict:
         "supported_sampling_parameters": flat["supported_sampling_parameters"],
         "supported_features": flat["supported_features"],
         **{f"price_{key}": value for key, value in flat["prices"].items()},
+        "overrides": flat["overrides"],
+        "capacity_tpm": flat["capacity_tpm"],
     }
