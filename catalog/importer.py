@@ -4,11 +4,14 @@
 ``load_demo_catalog``); it prints nothing. It works in three steps:
 
 1. Decode (``catalog.formats.flat.decode``): the bytes must be UTF-8 JSON of the shape the
-   endpoint serves; each record becomes an unsaved ``ServedModel``. A file that breaks the
-   format anywhere is refused before any query, with every problem in it.
+   endpoint serves; each record's values are read (its unsaved ``ServedModel`` is built only
+   when needed). A file that breaks the format anywhere is refused before any query, with
+   every problem in it.
 2. Plan, inside ``transaction.atomic()``: models are matched by ID and compared as they would
-   be served. Each record that is new or differs is checked by ``full_clean()``, the same rules
-   the admin applies; one equal to its stored model changes nothing and is accepted as it is.
+   be served: each record's values with its stored row as plain values first, then, for the
+   few that may differ, model with model (``changed_fields``). Each record that is new or
+   differs is checked by ``full_clean()``, the same rules the admin applies; one equal to its
+   stored model changes nothing and is accepted as it is.
    Every problem is collected; if there is any, ``CatalogFileInvalid`` carries them all and
    nothing is written.
 3. Apply, in the same transaction: only what differs is written, in bulk, with one history
