@@ -471,6 +471,34 @@ def _freshness_section(results: dict) -> list[str]:
     ]
 
 
+def _data_section(results: dict) -> list[str]:
+    data = results.get("data")
+    if data is None:  # figures of a run from before the bench named its data
+        return []
+    contents = dict(data["contents"])
+    models = contents.pop("models")
+    if data["revision"] == "current":
+        what = (
+            "are of the current flat revision (`../shared/docs/CONTRACTS.md` section 1): "
+            "besides the original contract's fields, they include its new fields and values"
+        )
+    else:
+        what = (
+            "use only what the original flat contract knows (`--data original`, the default "
+            "until the importer reads the current revision): none of its new fields or values"
+        )
+    return [
+        "## Data",
+        "",
+        f"The generated catalogs (`bench/generate.py`, the same bytes for the same size) {what}. "
+        f"Of the {models:,} models of the largest:",
+        "",
+        *_table(
+            ["models with", "count"], [[name, f"{count:,}"] for name, count in contents.items()]
+        ),
+    ]
+
+
 def markdown(results: dict) -> str:
     lines = [
         "# Performance",
@@ -483,6 +511,7 @@ def markdown(results: dict) -> str:
         "## Machine",
         "",
         *_table(["", ""], [[key, value] for key, value in results["machine"].items()]),
+        *_data_section(results),
         "## Targets",
         "",
         *_table(["target", "measured", ""], targets(results)),

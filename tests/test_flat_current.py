@@ -245,6 +245,26 @@ def test_round_trip_of_every_new_field_is_byte_identical_and_writes_nothing(db):
     assert export() == first
 
 
+def test_a_no_op_re_import_with_every_new_field_builds_no_model(db, monkeypatch):
+    # The import compares such records as plain values too (tiers, windows, capacity_tpm,
+    # discount), so a no-op costs no model and no offering, as for the original fields.
+    import_catalog(catalog_file(full_record(), windowed_record()))
+    first = export()
+    built = []
+    init = ServedModel.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(kwargs.get("model_id"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServedModel, "__init__", counting_init)
+
+    result = import_catalog(first)
+
+    assert result.counts["unchanged"] == 2
+    assert built == []
+
+
 def test_original_only_records_render_byte_for_byte_as_before(db):
     # The golden files hold this for whole catalogs (tests/test_endpoint.py); here one record.
     import_catalog(catalog_file(NEW_RECORD))

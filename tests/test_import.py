@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.formats.flat.names import PRICING_KEYS
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.importer import BATCH_SIZE, import_catalog
 from catalog.models import Datacenter, ServedModel
@@ -426,6 +427,127 @@ def test_prices_compare_as_decimals_not_as_text(saved_catalog):
     result = import_catalog(catalog_file(*records))
     assert result.updated == {}
     assert len(result.unchanged) == 2
+
+
+def _writes(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+def test_a_record_served_alike_in_other_spellings_is_unchanged(saved_catalog):
+    # Compared as served, not as written: lists in any order and repeated, datacenters too.
+    records = served_records()
+    for entry in records:
+        for key in ("input_modalities", "supported_sampling_parameters", "supported_features"):
+            entry[key] = [*reversed(entry[key]), *entry[key]]
+        entry["datacenters"] = [*reversed(entry["datacenters"]), *entry["datacenters"]]
+    revision = current_revision()
+
+    with CaptureQueriesContext(connection) as queries:
+        result = import_catalog(catalog_file(*records))
+
+    assert result.updated == {}
+    assert len(result.unchanged) == 2
+    assert _writes(queries) == []
+    assert current_revision() == revision
+
+
+def test_a_stored_time_with_microseconds_compares_as_served(saved_catalog):
+    # Served in whole seconds: the file cannot say the microseconds, so they are no change.
+    llama = ServedModel.objects.get(model_id="meta-llama/Llama-3.3-70B-Instruct")
+    llama.created = llama.created.replace(microsecond=250_000)
+    llama.save()
+    before = catalog_state()
+
+    result = import_catalog(published_catalog()[1])
+
+    assert result.updated == {}
+    assert len(result.unchanged) == 2
+    assert catalog_state() == before
+
+
+def test_a_key_left_out_of_a_record_clears_the_stored_value(saved_catalog):
+    records = served_records()
+    reranker = next(entry for entry in records if entry["id"] == "acme/reranker")
+    del reranker["deprecation_date"]
+
+    result = import_catalog(catalog_file(*records))
+
+    assert result.updated == {"acme/reranker": ["deprecation_date"]}
+    assert ServedModel.objects.get(model_id="acme/reranker").deprecation_date is None
+
+
+def test_each_changed_field_of_a_stored_model_is_found(saved_catalog):
+    # One change per record key (and price) to the served catalog, each on its own import.
+    changes = {
+        "hugging_face_id": ("hugging_face_id", "acme/other"),
+        "name": ("name", "Other name"),
+        "created": ("created", 1736942401),
+        "input_modalities": ("input_modalities", ["text", "image"]),
+        "output_modalities": ("output_modalities", ["text", "embeddings"]),
+        "quantization": ("quantization", "bf16"),
+        "context_length": ("context_length", 131073),
+        "max_output_length": ("max_output_length", 8191),
+        "supported_sampling_parameters": ("supported_sampling_parameters", ["seed"]),
+        "supported_features": ("supported_features", ["reasoning"]),
+        "datacenters": ("datacenters", [{"country_code": "FR"}]),
+        "deprecation_date": ("deprecation_date", "2028-01-01"),
+        **{f"pricing.{key}": (key, "0.00000123") for key in PRICING_KEYS},
+    }
+    for name, (key, value) in changes.items():
+        records = served_records()
+        llama = next(entry for entry in records if entry["id"].startswith("meta-llama/"))
+        (llama["pricing"] if name.startswith("pricing.") else llama)[key] = value
+
+        result = import_catalog(catalog_file(*records))
+
+        assert result.updated == {"meta-llama/Llama-3.3-70B-Instruct": [name]}, name
+        served = next(entry for entry in served_records() if entry["id"].startswith("meta-llama/"))
+        assert served == llama, name
+
+
+def test_a_no_op_file_with_one_bad_value_is_refused_as_into_an_empty_catalog(db):
+    records = _many_records(3, "same")
+    import_catalog(catalog_file(*records))
+    before = catalog_state()
+    records[2]["pricing"]["prompt"] = 1.5e-07
+    records[1]["supported_features"] = ["tools", "telepathy"]
+
+    with pytest.raises(CatalogFileInvalid) as raised:
+        import_catalog(catalog_file(*records))
+
+    assert [(problem.id, problem.field, problem.reason) for problem in raised.value.problems] == [
+        ("same/model-0001", "supported_features", "Value 'telepathy' is not a valid choice."),
+        (
+            "same/model-0002",
+            "pricing.prompt",
+            'must be a string in plain decimal notation, like "0.00000015", not the JSON '
+            "number 1.5e-07.",
+        ),
+    ]
+    assert catalog_state() == before
+
+
+def test_a_no_op_re_import_builds_no_model_and_no_offering(db, monkeypatch):
+    records = _many_records(5, "same")
+    import_catalog(catalog_file(*records))
+    built = []
+    init = ServedModel.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(kwargs.get("model_id"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ServedModel, "__init__", counting_init)
+
+    result = import_catalog(catalog_file(*records))
+
+    assert len(result.unchanged) == 5
+    # Neither from the file (no record is a model) nor from the database (rows are read).
+    assert built == []
 
 
 def test_new_models_offering_rows_are_written_exactly_and_under_their_modalities(db):

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
+from typing import cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
@@ -81,22 +83,34 @@ _KNOWN_LIST_VALUES = {
 
 @dataclass
 class Entry:
-    """A record as read: the unsaved model, its datacenter codes, and where it is in the file."""
+    """A record as read: its values, its datacenter codes, and where it is in the file."""
 
-    model: ServedModel
+    # ServedModel field (or flat name, such as ``price_prompt``) -> the value read.
+    values: dict[str, object]
     codes: list[str]
     index: int
     raw: JSONObject
     # The fields the record leaves unset: reported already when required, so not checked.
     unset: frozenset[str]
+    # The flat fields of the offering that are no ServedModel property: ``capacity_tpm`` and
+    # ``overrides``, when the record has them.
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def model(self) -> ServedModel:
+        """The record as an unsaved model, built when first asked for: an import compares
+        ``values`` with the catalog first, and a record equal to its stored model needs none."""
+        model = ServedModel(**self.values, is_published=True)
+        if self.extra:
+            model.offering = flat_offering(**{**flat_view(model.offering), **self.extra})
+        return model
 
     def has_unknown_values(self) -> bool:
         """Whether a list holds a value no stored model can (reported by ``rule_problems``)."""
-        assigned = self.model.__dict__.get("_flat_assigned", {})
         return any(
             value not in known
             for name, known in _KNOWN_LIST_VALUES.items()
-            for value in assigned.get(name) or ()
+            for value in cast(list[str], self.values.get(name) or ())  # read by _string_list
         )
 
     def rule_problems(self) -> list[Problem]:
@@ -382,10 +396,9 @@ class _RecordChecker:
         unset = frozenset(
             model_field for model_field in _RECORD_FIELDS if model_field not in values
         )
-        model = ServedModel(**values, is_published=True)
-        if extra and not self.has_problems:
-            model.offering = flat_offering(**{**flat_view(model.offering), **extra})
-        return Entry(model, codes, self.index, self.raw, unset)
+        if self.has_problems:
+            extra = {}  # never built into a model: the file is refused
+        return Entry(values, codes, self.index, self.raw, unset, extra)
 
     def openrouter_slug(self, value: object) -> str | None:
         if not isinstance(value, JSONObject):
