@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
-from router.http import catalog_response
+from router.http import catalog_response, representation, unknown_schema_version_response
 
 
 class AlwaysJSON(BaseContentNegotiation):
@@ -50,8 +50,11 @@ class OpenRouterModelsView(APIView):
         auth=[],
     )
     def get(self, request):
+        wanted = representation(request)
+        if wanted is None:
+            return unknown_schema_version_response(request)
         try:
-            rendered, stale_seconds = catalog_cache.serve()
+            rendered, stale_seconds = catalog_cache.serve(wanted)
         except DatabaseError:  # logged once per outage by the cache, not once per request
             return JsonResponse(
                 {"detail": "The catalog is temporarily unavailable."},

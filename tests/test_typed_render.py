@@ -3,13 +3,14 @@ OpenRouter's official schema file, every column and row mapped, nothing unset wr
 
 from __future__ import annotations
 
+import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from jsonschema import Draft202012Validator
@@ -494,6 +495,47 @@ def test_a_cold_render_takes_as_many_queries_at_3_models_as_at_30(everything):
     assert ServedModel.objects.count() == 30
     # 1. the revision, 2. the models with their offerings and datacenters
     assert _cold_render_queries() == at_three == 2
+
+
+# --- export_models --schema-version ------------------------------------------------------------
+def export(*arguments: str) -> bytes:
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8")
+    call_command("export_models", *arguments, stdout=stdout)
+    stdout.flush()
+    return raw.getvalue()
+
+
+def test_export_writes_what_the_typed_endpoint_serves(everything, client):
+    body = export("--schema-version", "2.4")
+
+    assert body == published_typed_catalog()[1]
+    assert body == client.get("/inference/router/openrouter/models?schema_version=2.4").content
+    assert "Everything ✓".encode() in body
+
+
+def test_export_of_the_typed_format_to_a_file_says_which(everything, tmp_path):
+    path = tmp_path / "typed.json"
+    stdout = io.StringIO()
+
+    call_command("export_models", "--schema-version", "2.4", "-o", str(path), stdout=stdout)
+
+    assert path.read_bytes() == published_typed_catalog()[1]
+    assert stdout.getvalue() == (
+        f"Wrote the published catalog (schema_version 2.4) to {path} "
+        f"({path.stat().st_size} bytes).\n"
+    )
+
+
+def test_export_refuses_an_unknown_schema_version(db):
+    with pytest.raises(CommandError, match=r"invalid choice: '2\.3' \(choose from '?2\.4'?\)"):
+        call_command("export_models", "--schema-version", "2.3")
+
+
+def test_export_of_the_typed_format_as_of_a_moment_is_a_clear_error(db):
+    moment = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
+    with pytest.raises(CommandError, match=r"--as-of is not supported with --schema-version 2\.4"):
+        call_command("export_models", "--schema-version", "2.4", "--as-of", moment)
 
 
 def test_the_validator_refuses_what_the_schema_forbids():
