@@ -9,6 +9,7 @@ from django.utils.http import parse_etags
 from router.cache import FLAT, SCHEMA_VERSIONS, Rendered
 
 SCHEMA_VERSION_PARAMETER = "schema_version"
+_EXACT_QUERIES = {f"{SCHEMA_VERSION_PARAMETER}={version}": version for version in SCHEMA_VERSIONS}
 
 
 def representation(request: HttpRequest) -> str | None:
@@ -18,8 +19,12 @@ def representation(request: HttpRequest) -> str | None:
     The query string is parsed only when there is one: the flat request, by far the most
     frequent, does no more work than before the typed format.
     """
-    if not request.META.get("QUERY_STRING"):
+    query = request.META.get("QUERY_STRING")
+    if not query:
         return FLAT
+    exact = _EXACT_QUERIES.get(query)
+    if exact is not None:  # what OpenRouter sends: no QueryDict to build (a third of the time)
+        return exact
     versions = request.GET.getlist(SCHEMA_VERSION_PARAMETER)
     if not versions:
         return FLAT

@@ -504,6 +504,18 @@ def test_the_typed_format_is_served_with_the_parameter(client, golden_catalog):
     assert len(documents) == 7
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "utm_source=x&schema_version=2.4",
+        "schema_version=2%2E4",
+        "schema_version=2.4&schema_version=2.4",
+    ],
+)
+def test_the_parameter_is_read_among_others_and_however_encoded(client, golden_catalog, query):
+    assert client.get(f"{URL}?{query}").content == client.get(TYPED_URL).content
+
+
 def test_without_the_parameter_or_with_others_the_flat_format_is_served_as_before(
     client, golden_catalog
 ):
