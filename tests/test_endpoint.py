@@ -13,8 +13,9 @@ from typing import cast
 
 import jsonschema
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, REC
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
 from router import cache as router_cache
-from router.cache import CatalogCache
+from router.cache import CatalogCache, catalog_cache
 from router.views import OpenRouterModelsView
 from tests.helpers import build_model, load_contract
 from tests.test_typed_render import assert_valid as assert_valid_typed
@@ -661,3 +662,22 @@ def test_while_postgres_fails_each_representation_serves_its_own_last_body(
     assert cache.serve("2.4") == (typed, 0.0)
     assert cache.serve() == (flat, 0.0)
     assert typed.body != flat.body
+
+
+def test_a_cold_typed_request_makes_as_many_queries_at_7_models_as_at_30(
+    client, golden_catalog, no_shared_cache
+):
+    def cold_queries() -> int:
+        catalog_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(TYPED_URL).status_code == 200
+        return len(queries)
+
+    at_seven = cold_queries()
+    for number in range(23):
+        _publish(f"acme/more-{number}", countries=("US", "DE"), price_prompt=Decimal("0.000001"))
+
+    assert len(client.get(TYPED_URL).json()["data"]) == 30
+    # 1. the revision (the cache asks), 2. the revision of the render's snapshot, 3. the models
+    # with their offerings and datacenters
+    assert cold_queries() == at_seven == 3
