@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
@@ -231,7 +231,12 @@ _FLAT_PRICE_TYPES = sorted({price_type for _, _, price_type, _ in PRICE_SOURCES.
 
 
 def published_catalog() -> tuple[int, bytes]:
-    """The catalog revision and the rendered published catalog, read in one snapshot.
+    """The catalog revision and the rendered published catalog, read in one snapshot."""
+    return in_snapshot(lambda: render(published_records()))
+
+
+def in_snapshot(read: Callable[[], bytes]) -> tuple[int, bytes]:
+    """The catalog revision and what ``read`` renders, read in one snapshot.
 
     Both reads share a REPEATABLE READ snapshot, so the body is exactly the catalog at that
     revision: a write committing in between can never put old data under a new revision.
@@ -239,8 +244,8 @@ def published_catalog() -> tuple[int, bytes]:
     if connection.in_atomic_block:
         # Inside a caller's transaction (tests) its isolation level applies, as SET
         # TRANSACTION must come first. The endpoint and the exporter never render inside one.
-        return current_revision(), render(published_records())
+        return current_revision(), read()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return current_revision(), render(published_records())
+        return current_revision(), read()

@@ -1,8 +1,9 @@
 """The rendered catalog, cached per catalog revision until the next committed change.
 
 Each process keeps the body of one revision in memory (with its gzip form and ETag, computed
-once). What decides whether that body is current is the revision number, and where it comes
-from depends on ``CATALOG_FRESHNESS``:
+once), per representation: the flat list, and the typed documents (``?schema_version=2.4``),
+rendered on the first request for them at that revision. What decides whether a body is
+current is the revision number, and where it comes from depends on ``CATALOG_FRESHNESS``:
 
 - ``push`` (the default): PostgreSQL sends every committed revision to this process
   (``router.listener``), so a warm request makes no round trip at all. The process that
@@ -49,6 +50,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from catalog.formats.typed.encode import SCHEMA_VERSION
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.published import published_catalog
 from catalog.revision import current_revision, database_identity
 from router.listener import RevisionListener, one_line
@@ -60,13 +63,19 @@ BODY_TTL_SECONDS = 3600
 # While PostgreSQL fails, one request per interval tries it again; the others serve stale.
 DATABASE_RETRY_SECONDS = 1.0
 
+# The representations served: the flat list (no ``schema_version``), and each typed version.
+FLAT = ""
+SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+
 
 @dataclass(frozen=True)
 class Rendered:
-    """The catalog at one revision, ready to send."""
+    """The catalog at one revision in one representation (FLAT or a schema version), ready to
+    send."""
 
     revision: int
     body: bytes
+    representation: str = FLAT
 
     @cached_property
     def gzipped(self) -> bytes:
@@ -75,7 +84,12 @@ class Rendered:
 
     @cached_property
     def etag(self) -> str:
-        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+        digest = hashlib.sha256(self.body).hexdigest()[:32]
+        # Named by its representation too: an empty catalog is `{"data":[]}` in both formats,
+        # and a strong ETag must never stand for two representations.
+        return (
+            f'"{digest}"' if self.representation == FLAT else f'"v{self.representation}-{digest}"'
+        )
 
     @cached_property
     def gzip_etag(self) -> str:
@@ -93,24 +107,24 @@ class SharedBodies:
         self._skip_until = 0.0
         self._identity: str | None = None
 
-    def get(self, revision: int) -> bytes | None:
+    def get(self, revision: int, representation: str = FLAT) -> bytes | None:
         client = self._available()
         if client is None:
             return None
         try:
-            body = client.get(self._key(revision))
+            body = client.get(self._key(revision, representation))
         except RedisError as error:
             self._trip(error)
             return None
         # Bytes, as the client does not decode; its stubs also cover decode_responses=True.
         return body if isinstance(body, bytes) else None
 
-    def put(self, revision: int, body: bytes) -> None:
+    def put(self, revision: int, body: bytes, representation: str = FLAT) -> None:
         client = self._available()
         if client is None:
             return
         try:
-            client.set(self._key(revision), body, ex=BODY_TTL_SECONDS)
+            client.set(self._key(revision, representation), body, ex=BODY_TTL_SECONDS)
         except RedisError as error:
             self._trip(error)
 
@@ -142,10 +156,12 @@ class SharedBodies:
             self._made_for = made_for
         return self._client
 
-    def _key(self, revision: int) -> str:
+    def _key(self, revision: int, representation: str = FLAT) -> str:
         if self._identity is None:
             self._identity = database_identity()
-        return f"{settings.REDIS_KEY_PREFIX}:{self._identity}:body:{revision}"
+        # The flat body keeps the key it always had; a typed one names its schema version.
+        kind = "body" if representation == FLAT else f"body-v{representation}"
+        return f"{settings.REDIS_KEY_PREFIX}:{self._identity}:{kind}:{revision}"
 
     def _trip(self, error: RedisError) -> None:
         seconds = settings.REDIS_BREAKER_SECONDS
@@ -158,31 +174,33 @@ class CatalogCache:
         self.clock = clock
         self.listener = RevisionListener(clock=clock)
         self.shared = SharedBodies(clock)
-        self._local: Rendered | None = None
+        # By representation: each is rendered on its first request at a revision.
+        self._local: dict[str, Rendered] = {}
         self._lock = threading.Lock()
         # Commits this process announced, and how many of them a request had seen when it last
         # asked PostgreSQL: while they differ, requests ask.
         self._changes = self._asked = 0
         self._floor: tuple[int, int] = (0, 0)  # (listener generation, revision asked after it)
-        self._confirmed_at: float | None = None  # when _local was last known to be current
+        # When each representation's body was last known to be current.
+        self._confirmed_at: dict[str, float] = {}
         self._failing_since: float | None = None
         self._retry_database_at = 0.0
 
     # --- the public API ---------------------------------------------------------------------
-    def serve(self) -> tuple[Rendered, float | None]:
+    def serve(self, representation: str = FLAT) -> tuple[Rendered, float | None]:
         """What to send: the current catalog and None, or, while PostgreSQL fails, the last one
         rendered here and how many seconds ago it was last known to be current. Raises
         ``DatabaseError`` when there is nothing recent enough to serve."""
         now = self.clock()
         if self._failing_since is not None and now < self._retry_database_at:
-            stale = self._stale(now)
+            stale = self._stale(now, representation)
             if stale is not None:
                 return stale
         try:
-            rendered = self.current()
+            rendered = self.current(representation)
         except DatabaseError as error:
             self._retry_database_at = now + DATABASE_RETRY_SECONDS
-            stale = self._stale(now)
+            stale = self._stale(now, representation)
             if self._failing_since is None:
                 self._failing_since = now
                 logger.warning(
@@ -198,35 +216,39 @@ class CatalogCache:
         if self._failing_since is not None:
             self._failing_since = None
             logger.warning("PostgreSQL available again; serving the current catalog")
-        self._confirmed_at = now
+        self._confirmed_at[representation] = now
         return rendered, None
 
-    def warm(self) -> Rendered | None:
+    def warm(self, representation: str = FLAT) -> Rendered | None:
         """The body, if this process knows it is current without asking anyone (the revision
         pushed, the listener healthy, no outage in progress); None when serving needs more."""
-        local = self._local
+        local = self._local.get(representation)
         if local is None or self._failing_since is not None:
             return None
         if self._pushed_revision() != local.revision:
             return None
-        self._confirmed_at = self.clock()
+        self._confirmed_at[representation] = self.clock()
         return local
 
-    def current(self) -> Rendered:
-        """The rendered catalog at the latest committed revision."""
-        local = self._local
+    def current(self, representation: str = FLAT) -> Rendered:
+        """The rendered catalog at the latest committed revision, in ``representation``."""
+        local = self._local.get(representation)
         revision = self._pushed_revision()
         if revision is None:
             revision = self._ask()
         if local is not None and local.revision == revision:
             return local
         with self._lock:
-            local = self._local
+            local = self._local.get(representation)
             if local is not None and local.revision == revision:
                 return local
-            body = self.shared.get(revision)
-            rendered = Rendered(revision, body) if body is not None else self._render()
-            self._local = rendered
+            body = self.shared.get(revision, representation)
+            rendered = (
+                Rendered(revision, body, representation)
+                if body is not None
+                else self._render(representation)
+            )
+            self._local[representation] = rendered
             return rendered
 
     def on_catalog_changed(self, **kwargs) -> None:
@@ -235,9 +257,10 @@ class CatalogCache:
         self._changes += 1
 
     def clear(self) -> None:
-        """Forget everything: the rendered body, Redis keys, the listener (tests)."""
-        self._local = None
-        self._confirmed_at = self._failing_since = None
+        """Forget everything: the rendered bodies, Redis keys, the listener (tests)."""
+        self._local = {}
+        self._confirmed_at = {}
+        self._failing_since = None
         self._retry_database_at = 0.0
         self._changes = self._asked = 0
         self._floor = (0, 0)
@@ -269,13 +292,17 @@ class CatalogCache:
         self._asked = changes
         return revision
 
-    def _render(self) -> Rendered:
-        revision, body = published_catalog()
-        self.shared.put(revision, body)
-        return Rendered(revision, body)
+    def _render(self, representation: str) -> Rendered:
+        if representation == FLAT:
+            revision, body = published_catalog()
+        else:
+            revision, body = published_typed_catalog()
+        self.shared.put(revision, body, representation)
+        return Rendered(revision, body, representation)
 
-    def _stale(self, now: float) -> tuple[Rendered, float] | None:
-        local, confirmed_at = self._local, self._confirmed_at
+    def _stale(self, now: float, representation: str) -> tuple[Rendered, float] | None:
+        local = self._local.get(representation)
+        confirmed_at = self._confirmed_at.get(representation)
         if local is None or confirmed_at is None or not settings.CATALOG_STALE_IF_ERROR:
             return None
         age = now - confirmed_at

@@ -7,11 +7,12 @@ from rest_framework.views import APIView
 
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
-from router.http import catalog_response
+from router.http import catalog_response, representation, unknown_schema_version_response
 
 
 class AlwaysJSON(BaseContentNegotiation):
-    """The endpoint has one representation; OpenRouter's Accept header never changes it."""
+    """OpenRouter's Accept header never changes the representation (``schema_version`` in the
+    query string chooses the format)."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -24,9 +25,11 @@ class OpenRouterModelsView(APIView):
     """The published catalog in OpenRouter's format, served as pre-rendered bytes.
 
     No per-request serialization: the body, its gzip form and its ETag are computed once per
-    catalog revision (``router.cache``). ``catalog.formats.flat.schema`` only documents it.
-    While PostgreSQL is unreachable the last rendered body is sent with a ``Catalog-Stale``
-    header (``router.http``), for a bounded time; after that, a 503.
+    catalog revision and representation (``router.cache``): the flat list, or with
+    ``?schema_version=2.4`` the typed documents; another version is a 400.
+    ``catalog.formats.flat.schema`` only documents the flat one. While PostgreSQL is unreachable
+    the last rendered body is sent with a ``Catalog-Stale`` header (``router.http``), for a
+    bounded time; after that, a 503.
     """
 
     # Public, read-only, bodiless requests: nothing to authenticate, permit, throttle or parse.
@@ -50,8 +53,11 @@ class OpenRouterModelsView(APIView):
         auth=[],
     )
     def get(self, request):
+        wanted = representation(request)
+        if wanted is None:
+            return unknown_schema_version_response(request)
         try:
-            rendered, stale_seconds = catalog_cache.serve()
+            rendered, stale_seconds = catalog_cache.serve(wanted)
         except DatabaseError:  # logged once per outage by the cache, not once per request
             return JsonResponse(
                 {"detail": "The catalog is temporarily unavailable."},

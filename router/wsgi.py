@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
 from router.cache import Rendered, catalog_cache
-from router.http import catalog_response
+from router.http import catalog_response, representation
 from router.urls import ENDPOINT_PATH
 from router.views import OpenRouterModelsView
 
@@ -52,7 +52,10 @@ class CatalogFastPath:
         }:
             return self.application(environ, start_response)
         request = WSGIRequest(environ)
-        rendered = catalog_cache.warm()
+        wanted = representation(request)
+        if wanted is None:
+            return self.application(environ, start_response)  # the view answers 400
+        rendered = catalog_cache.warm(wanted)
         if rendered is not None:
             # Nothing touches the database: request_started and request_finished, whose work
             # is checking and recycling database connections, have nothing to do.
@@ -60,7 +63,7 @@ class CatalogFastPath:
         else:
             signals.request_started.send(sender=self.__class__, environ=environ)
             try:
-                response = self._respond(request, catalog_cache.serve)
+                response = self._respond(request, lambda: catalog_cache.serve(wanted))
             finally:
                 signals.request_finished.send(sender=self.__class__)
         if response is None:

@@ -13,19 +13,22 @@ from typing import cast
 
 import jsonschema
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog.formats.flat.encode import WireRecord, plain_decimal, render
 from catalog.formats.flat.encode import wire_record as make_wire_record
 from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
 from router import cache as router_cache
-from router.cache import CatalogCache
+from router.cache import CatalogCache, catalog_cache
 from router.views import OpenRouterModelsView
 from tests.helpers import build_model, load_contract
+from tests.test_typed_render import assert_valid as assert_valid_typed
 
 URL = "/inference/router/openrouter/models"
 GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"
@@ -484,3 +487,197 @@ def test_redis_down_falls_back_to_postgres(client, golden_catalog, unreachable_r
     assert response.status_code == 200
     assert response.content == GOLDEN.read_bytes()
     assert "Redis unavailable" in caplog.text
+
+
+# --- The typed format: ?schema_version=2.4 ------------------------------------------------------
+TYPED_URL = URL + "?schema_version=2.4"
+
+
+def test_the_typed_format_is_served_with_the_parameter(client, golden_catalog):
+    response = client.get(TYPED_URL)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == published_typed_catalog()[1]
+    documents = assert_valid_typed(response.content)
+    # One document per published model, in the flat list's order.
+    assert [d["id"] for d in documents] == [r["id"] for r in get_records(client)]
+    assert len(documents) == 7
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "utm_source=x&schema_version=2.4",
+        "schema_version=2%2E4",
+        "schema_version=2.4&schema_version=2.4",
+    ],
+)
+def test_the_parameter_is_read_among_others_and_however_encoded(client, golden_catalog, query):
+    assert client.get(f"{URL}?{query}").content == client.get(TYPED_URL).content
+
+
+def test_without_the_parameter_or_with_others_the_flat_format_is_served_as_before(
+    client, golden_catalog
+):
+    client.get(TYPED_URL)  # the typed body cached beside it changes nothing
+
+    for url in (URL, URL + "?", URL + "?format=json", URL + "?schema=2.4"):
+        assert client.get(url).content == GOLDEN.read_bytes(), url
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["schema_version=", "schema_version=2.3", "schema_version=2.4.0", "schema_version=v2.4",
+     "schema_version=2.4&schema_version=2.3"],
+)  # fmt: skip
+def test_an_unsupported_schema_version_is_a_400_naming_the_supported_ones(
+    client, golden_catalog, query
+):
+    response = client.get(f"{URL}?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    problem = response.json()
+    assert problem["supported_schema_versions"] == ["2.4"]
+    assert "Supported: 2.4" in problem["detail"]
+    assert "without schema_version the flat format is served" in problem["detail"]
+
+
+def test_the_400_names_the_version_asked_for(client, golden_catalog):
+    assert "'2.3'" in client.get(URL + "?schema_version=2.3").json()["detail"]
+
+
+def test_typed_etag_is_strong_stable_and_not_the_flat_ones(client, golden_catalog):
+    flat = client.get(URL)
+    first, second = client.get(TYPED_URL), client.get(TYPED_URL)
+    gzipped = client.get(TYPED_URL, headers={"Accept-Encoding": "gzip"})
+
+    assert re.fullmatch(r'"v2\.4-[0-9a-f]{32}"', first["ETag"])
+    assert second["ETag"] == first["ETag"]
+    assert gzipped["ETag"] == first["ETag"][:-1] + '-gzip"'
+    assert len({flat["ETag"], first["ETag"], gzipped["ETag"]}) == 3
+
+
+def test_an_empty_catalog_has_one_body_but_two_etags(client, empty_catalog):
+    flat, typed = client.get(URL), client.get(TYPED_URL)
+
+    assert flat.content == typed.content == b'{"data":[]}'
+    assert flat["ETag"] != typed["ETag"]
+
+
+def test_typed_if_none_match_gets_304_and_the_flat_tag_does_not(client, golden_catalog):
+    etag = client.get(TYPED_URL)["ETag"]
+    flat_etag = client.get(URL)["ETag"]
+
+    response = client.get(TYPED_URL, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    assert response["Vary"] == "Accept-Encoding"
+    assert client.get(TYPED_URL, headers={"If-None-Match": flat_etag}).status_code == 200
+    assert client.get(URL, headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_typed_gzip_body_decompresses_to_the_identity_body(client, golden_catalog):
+    identity = client.get(TYPED_URL)
+    response = client.get(TYPED_URL, headers={"Accept-Encoding": "gzip"})
+
+    assert response["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.content) == identity.content
+    assert response["Content-Length"] == str(len(response.content))
+    # The representation is in the URL, a CDN's cache key: only the encoding varies.
+    assert response["Vary"] == identity["Vary"] == "Accept-Encoding"
+    assert response["Cache-Control"] == identity["Cache-Control"] == "public, no-cache"
+
+
+@pytest.mark.parametrize("accept_encoding", ["", "gzip"])
+def test_typed_head_sends_the_headers_of_get_and_no_body(client, golden_catalog, accept_encoding):
+    headers = {"Accept-Encoding": accept_encoding}
+    get = client.get(TYPED_URL, headers=headers)
+    head = OpenRouterModelsView.as_view()(RequestFactory().head(TYPED_URL, headers=headers))
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["Content-Length"] == str(len(get.content))
+    for header in ("ETag", "Cache-Control", "Vary", "Content-Type"):
+        assert head[header] == get[header]
+
+
+def test_each_representation_is_rendered_once_per_revision_on_its_first_request(
+    client, golden_catalog, monkeypatch
+):
+    calls = []
+    for name in ("published_catalog", "published_typed_catalog"):
+        render_function = getattr(router_cache, name)
+
+        def counting(render_function=render_function, name=name):
+            calls.append(name)
+            return render_function()
+
+        monkeypatch.setattr(router_cache, name, counting)
+
+    for _ in range(3):
+        client.get(URL)
+    assert calls == ["published_catalog"]  # the typed one is never rendered unasked
+    for _ in range(3):
+        client.get(TYPED_URL)
+        client.get(URL)
+    assert calls == ["published_catalog", "published_typed_catalog"]
+
+    ServedModel.objects.filter(model_id="a/x").update(name="renamed")
+    assert [d["name"] for d in client.get(TYPED_URL).json()["data"] if d["id"] == "a/x"] == [
+        "renamed"
+    ]
+    assert calls[2:] == ["published_typed_catalog"]
+
+
+def test_a_process_finds_the_typed_body_another_rendered_under_its_own_redis_key(
+    golden_catalog, redis_url, django_assert_num_queries
+):
+    CatalogCache().current("2.4")
+
+    # 1. the revision, 2. the database's identity (for the Redis key): nothing rendered.
+    with django_assert_num_queries(2):
+        rendered = CatalogCache().current("2.4")
+    assert rendered.body == published_typed_catalog()[1]
+    assert rendered.etag.startswith('"v2.4-')
+    # The flat body is not found under the typed key: it is rendered (and is the flat one).
+    assert CatalogCache().current().body == GOLDEN.read_bytes()
+
+
+def test_while_postgres_fails_each_representation_serves_its_own_last_body(
+    golden_catalog, no_shared_cache, monkeypatch, settings
+):
+    settings.CATALOG_STALE_IF_ERROR = 300
+    cache = CatalogCache(clock=lambda: 1000.0)
+    flat, _ = cache.serve()
+    typed, _ = cache.serve("2.4")
+
+    def unreachable(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(router_cache, "current_revision", unreachable)
+
+    assert cache.serve("2.4") == (typed, 0.0)
+    assert cache.serve() == (flat, 0.0)
+    assert typed.body != flat.body
+
+
+def test_a_cold_typed_request_makes_as_many_queries_at_7_models_as_at_30(
+    client, golden_catalog, no_shared_cache
+):
+    def cold_queries() -> int:
+        catalog_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(TYPED_URL).status_code == 200
+        return len(queries)
+
+    at_seven = cold_queries()
+    for number in range(23):
+        _publish(f"acme/more-{number}", countries=("US", "DE"), price_prompt=Decimal("0.000001"))
+
+    assert len(client.get(TYPED_URL).json()["data"]) == 30
+    # 1. the revision (the cache asks), 2. the revision of the render's snapshot, 3. the models
+    # with their offerings and datacenters
+    assert cold_queries() == at_seven == 3

@@ -21,11 +21,11 @@ URL = "/inference/router/openrouter/models"
 VOLATILE = {"date"}
 
 
-def call(app, method="GET", path=URL, host="testserver", **headers):
+def call(app, method="GET", path=URL, host="testserver", query="", **headers):
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
-        "QUERY_STRING": "",
+        "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -111,3 +111,48 @@ def test_fast_path_leaves_other_methods_and_paths_to_django(catalog, settings, f
     assert status.startswith("405")
     assert headers["x-frame-options"] == "DENY"  # through the whole stack
     assert call(fast, path=URL + "/")[0].startswith("404")
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {}),
+        ("GET", {"accept_encoding": "gzip"}),
+        ("HEAD", {"accept_encoding": "gzip"}),
+        ("GET", {"if_none_match": "*"}),
+    ],
+)
+def test_fast_path_sends_the_typed_format_exactly_as_the_stack(
+    catalog, settings, stack, fast, method, headers
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    query = "schema_version=2.4"
+    answer = call(fast, method, query=query, **headers)
+    assert answer == call(stack, method, query=query, **headers)
+    assert answer[0] in {"200 OK", "304 Not Modified"}
+    assert answer[1]["etag"].startswith('"v2.4-')
+    assert catalog_cache.warm("2.4") is not None
+    assert call(fast, method, query=query, **headers) == answer  # warm
+    assert call(fast, method, **headers)[1]["etag"] != answer[1]["etag"]  # the flat one
+
+
+@pytest.mark.parametrize("query", ["schema_version=", "schema_version=1.0", "a=1&schema_version=x"])
+def test_fast_path_leaves_an_unsupported_schema_version_to_the_view(
+    catalog, settings, stack, fast, query
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    answer = call(fast, query=query)
+
+    assert answer == call(stack, query=query)
+    assert answer[0] == "400 Bad Request"
+    assert b'"supported_schema_versions": ["2.4"]' in answer[2]
+
+
+def test_fast_path_serves_the_flat_format_for_other_query_strings(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    flat = call(fast)
+
+    assert call(fast, query="utm_source=x") == flat
+    assert b"schema_version" not in flat[2]

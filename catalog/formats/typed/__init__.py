@@ -2,5 +2,7 @@
 
 ``openrouter-provider-2.4.openapi.json`` is the official OpenAPI document, checked in byte for
 byte (a test holds it identical to ../shared/spec); ``schema`` validates JSON values against
-its components. The typed encoder and decoder come with issue 14.
+its components; ``encode`` turns a model into one document and documents into the bytes
+served, ``published`` reads the published catalog for it (the endpoint's ``?schema_version=2.4``
+and ``export_models --schema-version 2.4``). The decoder comes with the rest of issue 14.
 """

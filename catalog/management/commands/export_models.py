@@ -1,4 +1,5 @@
-"""manage.py export_models [-o FILE] [--as-of MOMENT]: the bytes the endpoint serves (served)."""
+"""manage.py export_models [-o FILE] [--as-of MOMENT] [--schema-version 2.4]: the bytes the
+endpoint serves (served)."""
 
 import argparse
 import os
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.formats.typed.encode import SCHEMA_VERSION
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.history import HistoryUnavailable, catalog_as_of
 from catalog.published import published_catalog
 
@@ -57,11 +60,24 @@ class Command(BaseCommand):
             type=moment,
             metavar="MOMENT",
             help="The catalog as served at this moment, from the history: ISO 8601 with a "
-            "time zone, e.g. 2026-11-01T12:00:00Z.",
+            "time zone, e.g. 2026-11-01T12:00:00Z. Flat format only.",
+        )
+        parser.add_argument(
+            "--schema-version",
+            choices=[SCHEMA_VERSION],
+            help="Write the typed format of this schema version, as the endpoint serves it "
+            "for ?schema_version=...; without it, the flat format.",
         )
 
-    def handle(self, *args, output, as_of, **options):
-        if as_of is None:
+    def handle(self, *args, output, as_of, schema_version, **options):
+        if schema_version is not None and as_of is not None:
+            raise CommandError(
+                f"--as-of is not supported with --schema-version {schema_version}: the history "
+                "rebuilds the flat format only. Drop one of them."
+            )
+        if schema_version is not None:
+            _, body = published_typed_catalog()
+        elif as_of is None:
             _, body = published_catalog()
         else:
             try:
@@ -83,4 +99,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot write {output}: {error.strerror or error}.") from None
         if options["verbosity"] >= 1:
             when = "" if as_of is None else f" as of {as_of.isoformat()}"
-            self.stdout.write(f"Wrote the published catalog{when} to {output} ({len(body)} bytes).")
+            what = "" if schema_version is None else f" (schema_version {schema_version})"
+            self.stdout.write(
+                f"Wrote the published catalog{what}{when} to {output} ({len(body)} bytes)."
+            )

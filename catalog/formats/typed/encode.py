@@ -1,0 +1,228 @@
+"""A served model as one typed document (``ModelDocumentV2``, schema_version 2.4), and documents
+as the exact bytes served.
+
+Every key of the document comes from a column or a row of the catalog; what is unset is
+omitted, never written as an empty value or a zero price. The judgment calls (where the flat
+columns ``context_length`` and ``max_output_length`` go, the deprecation hour, what the schema
+cannot say) are in docs/ARCHITECTURE.md, "The typed rendering".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from catalog.choices import (
+    CapacityType,
+    CapacityWindow,
+    Direction,
+    InputModality,
+    OutputModality,
+    PriceType,
+    PriceUnit,
+    _positions,
+)
+from catalog.formats.flat.encode import iso_date, plain_decimal, unix_seconds
+from catalog.models import ServedModel
+from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
+
+SCHEMA_VERSION = "2.4"
+
+# The keys each output modality defines besides type, supported_parameters, passthrough,
+# pricing and capacity (OutputModality's variants): only text has max_length, and embeddings
+# and rerank have no streaming.
+_OUTPUT_MAX_LENGTH = frozenset({"text"})
+_OUTPUT_WITHOUT_STREAMING = frozenset({"embeddings", "rerank"})
+
+
+def _none_last(value: Any) -> tuple:
+    return (value is None, value if value is not None else 0)
+
+
+def _price_order(price: Price) -> tuple:
+    """Pricing entries in one canonical order (their order carries no meaning)."""
+    return (
+        _positions(PriceType).get(price.price_type, 99),
+        _positions(PriceUnit).get(price.unit, 99),
+        _none_last(price.utc_start),
+        _none_last(price.utc_end),
+        _none_last(price.ttl_seconds),
+        _none_last(price.implicit),
+    )
+
+
+def _capacity_order(capacity: Capacity) -> tuple:
+    return (
+        _positions(CapacityType).get(capacity.capacity_type, 99),
+        _positions(PriceUnit).get(capacity.unit, 99),
+        _none_last(_positions(CapacityWindow).get(capacity.per or "")),
+    )
+
+
+def _price_entry(price: Price) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": price.price_type,
+        "unit": price.unit,
+        "cost_usd": plain_decimal(price.cost_usd),
+    }
+    if price.overrides:
+        entry["overrides"] = list(price.overrides)
+    if price.ttl_seconds is not None:
+        entry["ttl_seconds"] = price.ttl_seconds
+    if price.implicit is not None:
+        entry["implicit"] = price.implicit
+    if price.utc_start is not None:
+        entry["utc_start"] = price.utc_start
+        entry["utc_end"] = price.utc_end
+    return entry
+
+
+def _capacity_entry(capacity: Capacity) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": capacity.capacity_type, "unit": capacity.unit}
+    if capacity.per is not None:
+        entry["per"] = capacity.per
+    entry["value"] = capacity.value
+    return entry
+
+
+def _pricing_and_capacity(offering: Offering, scope: Scope) -> dict[str, Any]:
+    """A scope's ``pricing`` and ``capacity``, each only when it has entries.
+
+    The catalog's constraints allow two entries the schema cannot say, which are left out: a
+    time window on a request-scoped price (``RequestPricingEntry`` has no qualifiers) and
+    ``concurrency`` on an input modality (``InputCapacityEntry`` has none).
+    """
+    part: dict[str, Any] = {}
+    prices = sorted(
+        (p for p in offering.prices if p.scope == scope and not (scope == ROOT and p.windowed)),
+        key=_price_order,
+    )
+    if prices:
+        part["pricing"] = [_price_entry(price) for price in prices]
+    capacities = sorted(
+        (
+            c
+            for c in offering.capacities
+            if c.scope == scope
+            and not (scope[0] == Direction.INPUT and c.capacity_type == CapacityType.CONCURRENCY)
+        ),
+        key=_capacity_order,
+    )
+    if capacities:
+        part["capacity"] = [_capacity_entry(capacity) for capacity in capacities]
+    return part
+
+
+def _in_document_order(specs: Iterable[ModalitySpec], direction: str) -> list[ModalitySpec]:
+    """A direction's modalities in the order the document lists them: their ``position``, and
+    the canonical order among equal positions."""
+    kinds = _positions(InputModality if direction == Direction.INPUT else OutputModality)
+    chosen = [spec for spec in specs if spec.direction == direction]
+    return sorted(chosen, key=lambda spec: (spec.position, kinds.get(spec.kind, 99), spec.kind))
+
+
+def _input_modality(model: ServedModel, spec: ModalitySpec, offering: Offering) -> dict[str, Any]:
+    document: dict[str, Any] = {"type": spec.kind}
+    supported_inputs = dict(spec.supported_inputs)
+    if spec.kind == "text":
+        # The column is the truth (the flat format serves it too); a unit stored with the
+        # limit is kept.
+        supported_inputs["max_context_length"] = {
+            **supported_inputs.get("max_context_length", {}),
+            "value": model.context_length,
+        }
+    if supported_inputs:
+        document["supported_inputs"] = supported_inputs
+    document.update(_pricing_and_capacity(offering, spec.scope))
+    if spec.passthrough_parameters:
+        document["passthrough_parameters"] = spec.passthrough_parameters
+    return document
+
+
+def _output_modality(model: ServedModel, spec: ModalitySpec, offering: Offering) -> dict[str, Any]:
+    document: dict[str, Any] = {"type": spec.kind}
+    if spec.kind in _OUTPUT_MAX_LENGTH:
+        document["max_length"] = {"value": model.max_output_length}
+    document["supported_parameters"] = spec.supported_parameters  # required, even when empty
+    if spec.passthrough_parameters:
+        document["passthrough_parameters"] = spec.passthrough_parameters
+    document.update(_pricing_and_capacity(offering, spec.scope))
+    if spec.streaming is not None and spec.kind not in _OUTPUT_WITHOUT_STREAMING:
+        document["streaming"] = spec.streaming
+    return document
+
+
+def deprecation_moment(model: ServedModel) -> str | None:
+    """The bare date, or with an hour the UTC moment ``YYYY-MM-DDTHH:00:00Z``."""
+    if model.deprecation_date is None:
+        return None
+    day = iso_date(model.deprecation_date)
+    if model.deprecation_hour is None:
+        return day
+    return f"{day}T{model.deprecation_hour:02d}:00:00Z"
+
+
+def model_document(
+    model: ServedModel,
+    datacenters: Iterable[tuple[str, str]],
+    offering: Offering | None = None,
+) -> dict[str, Any]:
+    """The typed document of ``model`` with these datacenters (country code, region or "") and
+    this offering (``model.offering`` if not given), keys in the schema's order."""
+    if offering is None:
+        offering = model.offering
+    document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "id": model.model_id}
+    if model.hugging_face_id:
+        document["hugging_face_id"] = model.hugging_face_id
+    document["name"] = model.name
+    document["created"] = unix_seconds(model.created)
+    document["quantization"] = model.quantization
+    if model.tokenizer:
+        document["tokenizer"] = model.tokenizer
+    if model.description:
+        document["description"] = model.description
+    document["input_modalities"] = [
+        _input_modality(model, spec, offering)
+        for spec in _in_document_order(offering.modalities, Direction.INPUT)
+    ]
+    document["output_modalities"] = [
+        _output_modality(model, spec, offering)
+        for spec in _in_document_order(offering.modalities, Direction.OUTPUT)
+    ]
+    document.update(_pricing_and_capacity(offering, ROOT))
+    if model.passthrough_parameters:
+        document["passthrough_parameters"] = model.passthrough_parameters
+    deprecation = deprecation_moment(model)
+    if deprecation is not None:
+        document["deprecation_date"] = deprecation
+    if not model.is_ready:
+        document["is_ready"] = False
+    if model.is_free:
+        document["is_free"] = True
+    if model.discount_to_user is not None and not model.discount_to_user.is_zero():
+        # A JSON number, which every reader takes as a double: the shortest spelling of the
+        # nearest one, exactly the stored decimal up to 15 significant digits.
+        document["discount_to_user"] = float(model.discount_to_user)
+    if model.openrouter_slug:
+        document["openrouter"] = {"slug": model.openrouter_slug}
+    places = sorted(set(datacenters))
+    if places:
+        document["datacenters"] = [
+            {"country_code": code, "region": region} if region else {"country_code": code}
+            for code, region in places
+        ]
+    if model.deployment_region:
+        document["deployment_region"] = model.deployment_region
+    if model.compliance:
+        document["compliance"] = model.compliance
+    return document
+
+
+def render(documents: Iterable[dict[str, Any]]) -> bytes:
+    """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, documents sorted by id
+    (code-point order, as the flat list)."""
+    ordered = sorted(documents, key=lambda document: document["id"])
+    return json.dumps(
+        {"data": ordered}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
