@@ -381,10 +381,15 @@ def test_clear_deprecation_date_action_clears_it(editor_client, catalog):
 # --- What the public will see ---------------------------------------------------------------
 
 
+def _previewed_records(response) -> list[dict]:
+    """The previews on a change page: the flat record, then the typed document."""
+    found = re.findall(r"<pre>(.*?)</pre>", response.content.decode(), re.DOTALL)
+    assert len(found) == 2, "the page shows no preview"
+    return [json.loads(html.unescape(text)) for text in found]
+
+
 def _previewed_record(response) -> dict:
-    match = re.search(r"<pre>(.*?)</pre>", response.content.decode(), re.DOTALL)
-    assert match is not None, "the page shows no preview"
-    return json.loads(html.unescape(match.group(1)))
+    return _previewed_records(response)[0]
 
 
 def test_change_page_previews_the_record_the_endpoint_serves(editor_client, catalog):
@@ -393,7 +398,10 @@ def test_change_page_previews_the_record_the_endpoint_serves(editor_client, cata
     response = editor_client.get(change_url(llama))
 
     served = editor_client.get("/inference/router/openrouter/models").json()["data"]
-    assert _previewed_record(response) == next(r for r in served if r["id"] == llama.model_id)
+    typed = editor_client.get("/inference/router/openrouter/models?schema_version=2.4")
+    flat_preview, typed_preview = _previewed_records(response)
+    assert flat_preview == next(r for r in served if r["id"] == llama.model_id)
+    assert typed_preview == next(d for d in typed.json()["data"] if d["id"] == llama.model_id)
     assert DRAFT_NOTE not in response.content.decode()
 
 

@@ -710,3 +710,31 @@ def test_writes_to_overrides_windows_and_capacities_reach_the_endpoint_with_a_ne
     assert {window["prompt"] for window in entries["acme/windowed"]["pricing"]["overrides"]} == {
         "0.0000009"
     }
+
+
+# --- The admin's history reads changes of the new fields ---------------------------------------
+
+
+def test_history_page_reads_an_import_that_changes_tiers_capacity_and_the_hour(db, editor_client):
+    import_catalog(catalog_file(full_record()))
+    changed = full_record(deprecation_date="2027-03-31T19:00:00Z", capacity_tpm=2_000_000)
+    changed["pricing"]["overrides"][0]["prompt"] = "0.00000035"
+    import_catalog(catalog_file(changed))
+    model = ServedModel.objects.get(model_id="acme/new-model")
+
+    page = editor_client.get(f"/admin/catalog/servedmodel/{model.pk}/history/")
+    recent = editor_client.get("/admin/catalog/historicalservedmodel/?field=pricing.overrides")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    # Each tier per million tokens, as the five prices read; the hour with the date.
+    assert (
+        "input text prompt per token, conditional prices</strong>: "
+        "over 128000 prompt tokens: $0.3 per 1M tokens; over 200000 prompt tokens: "
+        "$0.4 per 1M tokens &rarr; over 128000 prompt tokens: $0.35 per 1M tokens; "
+        "over 200000 prompt tokens: $0.4 per 1M tokens"
+    ) in text
+    assert "2027-03-31T18:00:00Z &rarr; 2027-03-31T19:00:00Z" in text
+    assert "1000000 tokens &rarr; 2000000 tokens" in text
+    assert recent.status_code == 200
+    assert "acme/new-model" in recent.content.decode()

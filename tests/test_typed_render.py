@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from catalog.formats.flat.encode import dumps
 from catalog.formats.typed import schema as typed_schema
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_typed_catalog
@@ -431,7 +432,7 @@ def test_a_model_document_is_the_same_from_rows_as_from_the_published_query(ever
     model = ServedModel.objects.get(model_id="acme/everything")
     places = [(d.country_code, d.region) for d in model.datacenters.all()]
 
-    assert model_document(model, places) == by_id()["acme/everything"]
+    assert json.loads(dumps(model_document(model, places))) == by_id()["acme/everything"]
 
 
 # --- The demo catalog and the flat list ---------------------------------------------------------
@@ -556,3 +557,14 @@ def test_the_validator_refuses_what_the_schema_forbids():
         ("input_modalities", 0),
         ("output_modalities", 0),
     }
+
+
+def test_the_discount_is_served_as_the_exact_decimal_never_through_a_float(everything):
+    ServedModel.objects.filter(model_id="acme/everything").update(
+        discount_to_user=Decimal("0.123456789012345678")
+    )
+
+    body = published_typed_catalog()[1]
+
+    # float() would give 0.12345678901234568.
+    assert b'"discount_to_user":0.123456789012345678,' in body

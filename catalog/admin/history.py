@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.contrib import admin
@@ -15,9 +15,9 @@ from django.utils.text import capfirst
 
 from catalog.choices import PER_MILLION_UNITS
 from catalog.formats.flat.diff import changed_fields
-from catalog.formats.flat.encode import plain_decimal
-from catalog.formats.flat.names import FIELD_NAMES, MODEL_FIELDS
-from catalog.formats.flat.offering import PRICE_SOURCES, base_price
+from catalog.formats.flat.encode import deprecation, plain_decimal
+from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
+from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
 from catalog.forms import PRICE_LABELS, per_million, said_by_ticks, scope_value, shown_price
 from catalog.history import HistoricalServedModel, load_previous, state_of, with_previous
 from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
@@ -31,10 +31,20 @@ def verbose_name(field_name: str) -> str:
     return str(field.verbose_name)
 
 
+# The names of changes that no ServedModel field holds: flat fields of the offering's rows,
+# whose changes ``offering_changes`` lists entry by entry (per million, like the five prices).
+_ROW_LABELS = {
+    f"pricing.{OVERRIDES}": "Conditional prices (long-context tiers or time-of-day windows)",
+    "capacity_tpm": "Capacity (input tokens per minute)",
+}
+
+
 def _field_label(name: str) -> str:
     """The label of a name in ``changed_fields``, as on the edit form."""
     if name == "datacenters":
         return "Datacenters"
+    if name in _ROW_LABELS:
+        return _ROW_LABELS[name]
     field_name = MODEL_FIELDS.get(name, name)
     if field_name in PRICE_LABELS:
         return str(PRICE_LABELS[field_name])
@@ -47,8 +57,11 @@ def _shown_value(record, name: str) -> str:
     """A field of a history record as the edit form shows it (prices per million tokens)."""
     if name == "datacenters":
         return ", ".join(record.country_codes) or "none"
+    model = state_of(record)
+    if name == "deprecation_date" and model.deprecation_date is not None:
+        return deprecation(model.deprecation_date, model.deprecation_hour)
     field_name = MODEL_FIELDS.get(name, name)
-    value = getattr(state_of(record), field_name)
+    value = getattr(model, field_name)
     if field_name in PRICE_FIELDS:
         return shown_price(field_name, value)
     if isinstance(value, bool):
@@ -58,8 +71,8 @@ def _shown_value(record, name: str) -> str:
     return "none" if value is None else str(value)
 
 
-# The model's fields of the current flat revision and the typed format, which the flat diff of
-# today's wire record does not name (yet): listed after it, unless it names them.
+# The model's fields of the current flat revision and the typed format: listed after the flat
+# diff's names, those it names (``description``, ``openrouter``...) left out.
 MODEL_LEVEL_FIELDS = (
     "description",
     "is_ready",
@@ -106,6 +119,22 @@ def _cost(price: Price | None) -> str:
     if price.unit in PER_MILLION_UNITS:
         return f"${plain_decimal(per_million(price.cost_usd))} per 1M {price.unit}s"
     return f"${plain_decimal(price.cost_usd)} per {price.unit}"
+
+
+def _overrides_text(price: Price, overrides) -> str:
+    """Conditional prices as staff read them: a long-context tier as "over N prompt tokens:
+    $X per 1M tokens", any other predicate as its JSON."""
+    if not overrides:
+        return "none"
+    parts = []
+    for override in overrides:
+        threshold = tier_threshold(override)
+        if threshold is None:
+            parts.append(_json(override))
+        else:
+            cost = _cost(replace(price, cost_usd=Decimal(override["cost_usd"]), overrides=()))
+            parts.append(f"over {threshold} prompt tokens: {cost}")
+    return "; ".join(parts)
 
 
 def _capacity_label(entry: Capacity) -> str:
@@ -161,7 +190,11 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
         new_overrides = new.overrides if new else ()
         if old_overrides != new_overrides:
             changes.append(
-                Change(f"{label}, conditional prices", _json(old_overrides), _json(new_overrides))
+                Change(
+                    f"{label}, conditional prices",
+                    _overrides_text(either, old_overrides),
+                    _overrides_text(either, new_overrides),
+                )
             )
     old_capacities = {entry.identity: entry for entry in before.capacities}
     new_capacities = {entry.identity: entry for entry in after.capacities}
@@ -194,9 +227,14 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
 
 def _model_level_changes(previous, record, names: list[str]) -> list[Change]:
     before, after = state_of(previous), state_of(record)
+    named = {
+        column
+        for name in names
+        for column in CHANGED_COLUMNS.get(name, (MODEL_FIELDS.get(name, name),))
+    }
     changes = []
     for field_name in MODEL_LEVEL_FIELDS:
-        if field_name in names:
+        if field_name in named:
             continue
         old, new = getattr(before, field_name), getattr(after, field_name)
         if old != new:
@@ -230,6 +268,7 @@ def changes_html(record) -> str:
     changes = [
         Change(_field_label(name), _shown_value(previous, name), _shown_value(record, name))
         for name in names
+        if name not in _ROW_LABELS
     ]
     changes += _model_level_changes(previous, record, names)
     changes += offering_changes(state_of(previous).offering, state_of(record).offering)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import cast
 
 from django import forms
@@ -16,7 +15,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from catalog import services
 from catalog.admin.history import changed_by, changes_html, verbose_name
 from catalog.choices import PER_MILLION_UNITS, Direction, Feature
-from catalog.formats.flat.encode import model_record, plain_decimal
+from catalog.formats.flat.encode import dumps, model_record, plain_decimal
+from catalog.formats.typed.encode import SCHEMA_VERSION, model_document
 from catalog.forms import (
     CapacityEntryForm,
     CapacityEntryFormSet,
@@ -396,8 +396,15 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
             return "Shown once the model is saved."
         # As saved: after a refused edit the form's instance holds the values it refused.
         saved = with_offering(ServedModel.objects.prefetch_related("datacenters")).get(pk=obj.pk)
+        places = [
+            (datacenter.country_code, datacenter.region) for datacenter in saved.datacenters.all()
+        ]
         preview = format_html(
-            "<pre>{}</pre>", json.dumps(model_record(saved), indent=2, ensure_ascii=False)
+            "<p>Flat format (the endpoint without <code>schema_version</code>):</p><pre>{}</pre>"
+            "<p>Typed format (<code>?schema_version={}</code>):</p><pre>{}</pre>",
+            dumps(model_record(saved), indent=2),
+            SCHEMA_VERSION,
+            dumps(model_document(saved, places), indent=2),
         )
         if saved.is_published:
             return preview

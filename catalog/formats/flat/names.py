@@ -66,11 +66,8 @@ CHANGE_NAMES = (
     ),
     PUBLISHED,
 )
-# The names of the changes the admin's history cannot label yet: it labels a name by its
-# ServedModel field, and no field holds these (they are rows of the offering).
-UNLABELLED_NAMES = frozenset({f"pricing.{OVERRIDES}", "capacity_tpm"})
 # The names the history's "field changed" filter offers.
-FIELD_NAMES = tuple(name for name in CHANGE_NAMES if name not in UNLABELLED_NAMES)
+FIELD_NAMES = CHANGE_NAMES
 # Name of a change -> ServedModel field, where they differ (``datacenters`` is the m2m).
 MODEL_FIELDS = {
     wire: model_field

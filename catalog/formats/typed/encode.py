@@ -9,7 +9,6 @@ cannot say) are in docs/ARCHITECTURE.md, "The typed rendering".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,7 +22,7 @@ from catalog.choices import (
     PriceUnit,
     _positions,
 )
-from catalog.formats.flat.encode import iso_date, plain_decimal, unix_seconds
+from catalog.formats.flat.encode import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 
@@ -153,16 +152,6 @@ def _output_modality(model: ServedModel, spec: ModalitySpec, offering: Offering)
     return document
 
 
-def deprecation_moment(model: ServedModel) -> str | None:
-    """The bare date, or with an hour the UTC moment ``YYYY-MM-DDTHH:00:00Z``."""
-    if model.deprecation_date is None:
-        return None
-    day = iso_date(model.deprecation_date)
-    if model.deprecation_hour is None:
-        return day
-    return f"{day}T{model.deprecation_hour:02d}:00:00Z"
-
-
 def model_document(
     model: ServedModel,
     datacenters: Iterable[tuple[str, str]],
@@ -193,17 +182,15 @@ def model_document(
     document.update(_pricing_and_capacity(offering, ROOT))
     if model.passthrough_parameters:
         document["passthrough_parameters"] = model.passthrough_parameters
-    deprecation = deprecation_moment(model)
-    if deprecation is not None:
-        document["deprecation_date"] = deprecation
+    if model.deprecation_date is not None:
+        document["deprecation_date"] = deprecation(model.deprecation_date, model.deprecation_hour)
     if not model.is_ready:
         document["is_ready"] = False
     if model.is_free:
         document["is_free"] = True
     if model.discount_to_user is not None and not model.discount_to_user.is_zero():
-        # A JSON number, which every reader takes as a double: the shortest spelling of the
-        # nearest one, exactly the stored decimal up to 15 significant digits.
-        document["discount_to_user"] = float(model.discount_to_user)
+        # A JSON number with the stored decimal's exact text, as the flat format writes it.
+        document["discount_to_user"] = JSONNumber(model.discount_to_user)
     if model.openrouter_slug:
         document["openrouter"] = {"slug": model.openrouter_slug}
     places = sorted(set(datacenters))
@@ -223,6 +210,4 @@ def render(documents: Iterable[dict[str, Any]]) -> bytes:
     """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, documents sorted by id
     (code-point order, as the flat list)."""
     ordered = sorted(documents, key=lambda document: document["id"])
-    return json.dumps(
-        {"data": ordered}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode()
+    return dumps({"data": ordered}).encode()
