@@ -95,11 +95,16 @@ def _none_last(value) -> tuple:
     return (value is None, value if value is not None else 0)
 
 
+def _none_first(value) -> tuple:
+    return (value is not None, value if value is not None else 0)
+
+
 def base_price_order(price) -> tuple:
     """Among unwindowed entries of one scope, type and unit, the smallest is the base one (the
-    flat price): without ``ttl_seconds`` first, else the shortest lifetime. ``price``: anything
-    with ``ttl_seconds`` and ``implicit`` (a ``Price``, a row)."""
-    return (_none_last(price.ttl_seconds), _none_last(price.implicit))
+    flat price): without ``ttl_seconds`` first, else the shortest lifetime (and unqualified
+    caching before implicit or explicit). ``price``: anything with ``ttl_seconds`` and
+    ``implicit`` (a ``Price``, a row)."""
+    return (_none_first(price.ttl_seconds), _none_first(price.implicit))
 
 
 def _price_order(price: Price) -> tuple:

@@ -738,3 +738,34 @@ def test_history_page_reads_an_import_that_changes_tiers_capacity_and_the_hour(d
     assert "1000000 tokens &rarr; 2000000 tokens" in text
     assert recent.status_code == 200
     assert "acme/new-model" in recent.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("lifetimes", "served_price"),
+    [
+        ({None: "0.00000005", 300: "0.00000003", 3600: "0.00000004"}, "0.00000005"),
+        ({300: "0.00000003", 3600: "0.00000004"}, "0.00000003"),
+        ({3600: "0.00000004", 300: "0.00000006"}, "0.00000006"),
+    ],
+)
+def test_the_flat_cached_price_is_the_one_without_a_lifetime_else_the_shortest(
+    db, lifetimes, served_price
+):
+    import_catalog(catalog_file(record()))
+    model = ServedModel.objects.get()
+    text = ("input", "text")
+    offering = model.offering
+    model.offering = offering.replacing(
+        prices=(
+            *(price for price in offering.prices if price.price_type != "cached_prompt"),
+            *(
+                Price(text, "cached_prompt", "token", Decimal(cost), ttl_seconds=ttl)
+                for ttl, cost in lifetimes.items()
+            ),
+        )
+    )
+    model.save()
+
+    # From rows (the endpoint) and from the offering (the admin, the import) alike.
+    assert served()["acme/new-model"]["pricing"]["input_cache_read"] == served_price
+    assert ServedModel.objects.get().price_input_cache_read == Decimal(served_price)
