@@ -421,19 +421,7 @@ class PriceEntryForm(_ScopedRowForm):
         if self.instance.pk is not None and self.instance.unit in PER_MILLION_UNITS:
             self.initial["cost_usd"] = per_million(self.instance.cost_usd)
 
-    @staticmethod
-    def entry_of(row, scope: Scope) -> Price:
-        return Price(
-            scope=scope,
-            price_type=row.price_type,
-            unit=row.unit,
-            cost_usd=row.cost_usd,
-            ttl_seconds=row.ttl_seconds,
-            implicit=row.implicit,
-            utc_start=row.utc_start,
-            utc_end=row.utc_end,
-            overrides=tuple(row.overrides or ()),
-        )
+    entry_of = staticmethod(Price.of_row)
 
     def clean_overrides(self):
         value = self.cleaned_data["overrides"]

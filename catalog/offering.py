@@ -77,6 +77,21 @@ class Price:
     def windowed(self) -> bool:
         return self.utc_start is not None
 
+    @classmethod
+    def of_row(cls, row: PriceEntry, scope: Scope) -> Price:
+        """The entry of a ``PriceEntry`` row (saved or not) in ``scope``."""
+        return cls(
+            scope=scope,
+            price_type=row.price_type,
+            unit=row.unit,
+            cost_usd=row.cost_usd,
+            ttl_seconds=row.ttl_seconds,
+            implicit=row.implicit,
+            utc_start=row.utc_start,
+            utc_end=row.utc_end,
+            overrides=tuple(row.overrides or ()),
+        )
+
 
 @dataclass(frozen=True)
 class Capacity:
@@ -282,18 +297,7 @@ class Offering:
                 for m in modalities
             ),
             prices=tuple(
-                Price(
-                    scope=scope_of.get(p.modality_id, ROOT),
-                    price_type=p.price_type,
-                    unit=p.unit,
-                    cost_usd=p.cost_usd,
-                    ttl_seconds=p.ttl_seconds,
-                    implicit=p.implicit,
-                    utc_start=p.utc_start,
-                    utc_end=p.utc_end,
-                    overrides=tuple(p.overrides or ()),
-                )
-                for p in model.prices.all()
+                Price.of_row(p, scope_of.get(p.modality_id, ROOT)) for p in model.prices.all()
             ),
             capacities=tuple(
                 Capacity(
