@@ -49,6 +49,7 @@ from simple_history.signals import (
 
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import render, wire_record
+from catalog.formats.flat.names import OFFERING_CHANGES
 from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
 from catalog.offering import Offering
 
@@ -171,6 +172,13 @@ def state_of(record: HistoryRecord) -> ServedModel:
     return state
 
 
+# The name of a change that the flat names do not cover, for the history's filter: the columns
+# only the typed format carries, or the offering's rows (further prices, capacities, modality
+# details) when no flat name of the offering changed (with one, the record is found by it).
+TYPED_ONLY = "typed"
+TYPED_ONLY_FIELDS = ("tokenizer", "deployment_region", "compliance", "passthrough_parameters")
+
+
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
     """Keep the offering with the record; name what a change made differ."""
     history_instance.offering = instance.offering.as_json()
@@ -182,9 +190,14 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
     codes = _Links.objects.filter(servedmodel_id=instance.pk).values_list(
         "datacenter__country_code", flat=True
     )
-    history_instance.changed_fields = changed_fields(
-        state_of(previous), _codes_of(previous), instance, list(codes)
-    )
+    before = state_of(previous)
+    names = changed_fields(before, _codes_of(previous), instance, list(codes))
+    offering_named = any(name in OFFERING_CHANGES for name in names)
+    if (not offering_named and before.offering != instance.offering) or any(
+        getattr(before, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
+    ):
+        names.append(TYPED_ONLY)
+    history_instance.changed_fields = names
 
 
 def _copy_country_codes(sender, rows, **kwargs):

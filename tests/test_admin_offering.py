@@ -785,3 +785,20 @@ def test_offering_changes_name_capacities_and_modality_details_briefly():
 
 def test_offering_changes_of_equal_offerings_are_none():
     assert offering_changes(offering(window("0.0000006")), offering(window("0.0000006"))) == []
+
+
+def test_a_save_that_changes_only_a_further_price_is_found_by_the_history_filter(
+    editor_client, model
+):
+    row = {"scope": "input text", "price_type": "cache_write", "unit": "token"}
+    data = with_rows(
+        form_data(model), "prices", [{**row, "cost_usd": "3.75", "ttl_seconds": "300"}]
+    )
+
+    editor_client.post(change_url(model), data)
+
+    record = HistoricalServedModel.objects.filter(id=model.pk).latest()
+    assert record.changed_fields == ["typed"]
+    found = editor_client.get("/admin/catalog/historicalservedmodel/?field=typed")
+    assert "Offering rows or typed-format fields" in found.content.decode()
+    assert found.context["cl"].result_count == 1

@@ -19,7 +19,13 @@ from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
 from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
 from catalog.forms import PRICE_LABELS, per_million, said_by_ticks, scope_value, shown_price
-from catalog.history import HistoricalServedModel, load_previous, state_of, with_previous
+from catalog.history import (
+    TYPED_ONLY,
+    HistoricalServedModel,
+    load_previous,
+    state_of,
+    with_previous,
+)
 from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
 
@@ -36,6 +42,7 @@ def verbose_name(field_name: str) -> str:
 _ROW_LABELS = {
     f"pricing.{OVERRIDES}": "Conditional prices (long-context tiers or time-of-day windows)",
     "capacity_tpm": "Capacity (input tokens per minute)",
+    TYPED_ONLY: "Offering rows or typed-format fields (any price, capacity, modality detail)",
 }
 
 
@@ -302,7 +309,7 @@ class ChangedFieldFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             (self.ANY_PRICE, "Any price"),
-            *((name, _field_label(name)) for name in FIELD_NAMES),
+            *((name, _field_label(name)) for name in (*FIELD_NAMES, TYPED_ONLY)),
         ]
 
     def queryset(self, request, queryset):
