@@ -376,7 +376,7 @@ def test_a_flat_re_import_keeps_regional_links_of_listed_countries(saved_catalog
     assert _places(llama_id) == [("FR", ""), ("US", ""), ("US", "us-east-1")]
     latest = ServedModel.objects.get(model_id=llama_id).history.latest()
     assert latest.changed_fields == ["datacenters"]
-    assert [r for r in served_records() if r["id"] == llama_id][0]["datacenters"] == [
+    assert next(r for r in served_records() if r["id"] == llama_id)["datacenters"] == [
         {"country_code": "FR"},
         {"country_code": "US"},
     ]
@@ -387,7 +387,7 @@ def test_a_country_linked_only_through_a_region_is_listed_and_kept(saved_catalog
     reranker = ServedModel.objects.get(model_id=reranker_id)
     reranker.datacenters.add(Datacenter.objects.create(country_code="JP", region="ap-northeast-1"))
     records = served_records()
-    assert [r for r in records if r["id"] == reranker_id][0]["datacenters"] == [
+    assert next(r for r in records if r["id"] == reranker_id)["datacenters"] == [
         {"country_code": "JP"}
     ]
     stdout, _ = run_import(catalog_file(*records))

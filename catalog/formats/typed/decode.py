@@ -56,6 +56,8 @@ from catalog.models import Datacenter, PriceEntry, ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 from catalog.validators import validate_country_code, validate_price_per_token
 
+# The context and output length of a new model that has no text modality to state them.
+UNSTATED_LENGTH = 1
 # The key that makes a record a typed document.
 VERSION_KEY = "schema_version"
 # The largest cache lifetime a row holds (PositiveIntegerField).
@@ -104,6 +106,8 @@ class TypedEntry:
     missing: set[str]
     # ServedModel field -> the JSON path a problem of it names.
     paths: dict[str, str] = field(default_factory=dict)
+    # What a new model gets for a column in ``missing`` (``created``: the import's time).
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -123,19 +127,23 @@ class TypedEntry:
         """Fill the columns the document leaves unset: the stored model's (a model the typed
         format cannot describe whole keeps them), ``created`` the import's time for a new
         model; a new model without a value the catalog requires is a problem."""
-        problems = []
+        problems: list[Problem] = []
         for name in sorted(self.missing):
             if stored is not None:
                 value = getattr(stored, name)
             elif name == "created":
                 value = now
+            elif name in self.defaults:
+                value = self.defaults[name]
             else:
-                problems.append(self.problem(name, ABSENT, _MISSING[name]))
+                problem = self.problem(name, ABSENT, _MISSING[name])
+                if not any(p.field == problem.field for p in problems):  # one per place
+                    problems.append(problem)
                 continue
             self.values[name] = value
             if "model" in self.__dict__:
                 setattr(self.model, name, value)
-        self.missing = set()
+            self.missing.discard(name)
         return problems
 
     def problem(self, name: str, value: object, reason: str) -> Problem:
@@ -162,16 +170,13 @@ class TypedEntry:
         return problems
 
 
+_LENGTHS = (
+    "required for a new model with a text modality: the flat format serves the text input's "
+    "max_context_length and the text output's max_length (one stands for the other)."
+)
 _MISSING = {
-    "context_length": (
-        "a new model needs a context length: give the text input's "
-        "supported_inputs.max_context_length or the text output's max_length (the flat format "
-        "requires one)."
-    ),
-    "max_output_length": (
-        "a new model needs a maximum output length: give the text output's max_length or the "
-        "text input's supported_inputs.max_context_length (the flat format requires one)."
-    ),
+    "context_length": _LENGTHS,
+    "max_output_length": _LENGTHS,
     "quantization": "a new model needs a quantization (the flat format requires one).",
 }
 
@@ -258,7 +263,7 @@ class _Reader:
         self.columns(entry)
         entry.offering = self.offering(entry)
         entry.places = self.places()
-        return None if self.has_problems else entry
+        return entry
 
     def columns(self, entry: TypedEntry) -> None:
         raw, values, paths = self.raw, entry.values, entry.paths
@@ -295,6 +300,8 @@ class _Reader:
             self.report("openrouter.slug", slug, reason)
         values["openrouter_slug"] = slug
         paths["openrouter_slug"] = "openrouter.slug"
+        # A value that could not be read is reported already: not held against the rules too.
+        entry.missing |= {"created", "deprecation_date", "discount_to_user"} - values.keys()
         values["compliance"] = raw.get("compliance", {})
         values["passthrough_parameters"] = raw.get("passthrough_parameters", {})
         self.limits(entry)
@@ -330,9 +337,26 @@ class _Reader:
         context = found.get("context_length", found.get("max_output_length"))
         output = found.get("max_output_length", found.get("context_length"))
         if context is None:
+            # Kept from the stored model. A new model with a text modality must say its limit;
+            # one without (audio in, transcription out) has no token limit to state, and the
+            # flat format gets the smallest it allows (docs/ARCHITECTURE.md).
             entry.missing |= {"context_length", "max_output_length"}
-            entry.paths.setdefault("context_length", "input_modalities")
-            entry.paths.setdefault("max_output_length", "output_modalities")
+            text = [
+                (f"{key}[{position}]", limit)
+                for key, limit in (
+                    ("input_modalities", "supported_inputs.max_context_length"),
+                    ("output_modalities", "max_length"),
+                )
+                for position, modality in enumerate(self.raw[key])
+                if modality["type"] == "text"
+            ]
+            if text:
+                path, limit = text[0]
+                entry.paths["context_length"] = entry.paths["max_output_length"] = f"{path}.{limit}"
+            else:
+                entry.defaults.update(
+                    context_length=UNSTATED_LENGTH, max_output_length=UNSTATED_LENGTH
+                )
             return
         entry.values["context_length"] = context
         entry.values["max_output_length"] = output
@@ -531,6 +555,7 @@ def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
         problems.append(file_problem("the key appears more than once in the file.", field="data"))
     first_typed = next(index for index, raw in enumerate(records) if is_typed(raw))
     entries: list[TypedEntry] = []
+    broken: list[TypedEntry] = []
     first_index: dict[str, int] = {}
     complete = True
     for index, raw in enumerate(records):
@@ -552,6 +577,9 @@ def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
             continue
         reader = _Reader(index, raw, problems)
         entry = reader.read()
+        if entry is not None and reader.has_problems:
+            broken.append(entry)  # held against the field rules all the same
+            entry = None
         if reader.id in first_index:
             reason = f"duplicate ID: record {first_index[reader.id]} has it too."
             problems.append(Problem(index, reader.id, "id", reader.id, reason))
@@ -560,7 +588,7 @@ def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
         if entry is not None:
             entries.append(entry)
     if problems:
-        for entry in entries:
+        for entry in broken + entries:
             if len(problems) >= MAX_PROBLEMS:
                 complete = False
                 break
