@@ -3,10 +3,12 @@
 ``import_catalog`` is the service behind ``manage.py import_models`` (and
 ``load_demo_catalog``); it prints nothing. It works in three steps:
 
-1. Decode (``catalog.formats.flat.decode``): the bytes must be UTF-8 JSON of the shape the
+1. Decode (``catalog.formats.flat.decode``, or ``catalog.formats.typed.decode`` for a file
+   whose records carry ``schema_version``): the bytes must be UTF-8 JSON of a shape the
    endpoint serves; each record's values are read (its unsaved ``ServedModel`` is built only
    when needed). A file that breaks the format anywhere is refused before any query, with
-   every problem in it.
+   every problem in it. A typed document says everything: it replaces the stored model's
+   columns, offering and datacenters (regions included), and is compared model with model.
 2. Plan, inside ``transaction.atomic()``: models are matched by ID and compared as they would
    be served: each record's values with its stored row as plain values first, then, for the
    few that may differ, model with model (``changed_fields``). Each record that is new or
