@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
@@ -430,3 +431,48 @@ def test_dry_run_of_a_typed_file_writes_nothing(db):
     result = import_file(*all_examples(), dry_run=True)
     assert len(result.created) == 6
     assert catalog_state() == before
+
+
+# --- The catalog's own typed export -------------------------------------------------------------
+def _writes(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+def test_the_catalog_s_own_typed_export_re_imports_as_a_no_op(db):
+    call_command("load_demo_catalog", stdout=io.StringIO())
+    body = published_typed_catalog()[1]
+    before = catalog_state()
+    with CaptureQueriesContext(connection) as queries:
+        result = import_catalog(body)
+    assert result.updated == {}
+    assert _writes(queries) == []
+    assert catalog_state() == before
+
+
+def test_the_typed_export_imported_into_an_empty_catalog_serves_the_same_documents(db):
+    call_command("load_demo_catalog", stdout=io.StringIO())
+    body = published_typed_catalog()[1]
+    ServedModel.objects.all().delete()
+    import_catalog(body)
+    assert [canonical(d) for d in json.loads(published_typed_catalog()[1])["data"]] == [
+        canonical(d) for d in json.loads(body)["data"]
+    ]
+
+
+def test_a_typed_document_keeps_an_output_length_it_cannot_say(catalog):
+    """A reranker's output has no max_length in the typed format: its flat
+    max_output_length stays as stored, within the context length the document gives."""
+    reranker = next(
+        d for d in json.loads(published_typed_catalog()[1])["data"] if d["id"] == "acme/reranker"
+    )
+    assert ServedModel.objects.get(model_id="acme/reranker").max_output_length == 1
+    reranker["input_modalities"][0]["supported_inputs"]["max_context_length"]["value"] = 4096
+    assert import_file(reranker).updated == {
+        "acme/reranker": ["context_length", "input_modalities"]
+    }
+    model = ServedModel.objects.get(model_id="acme/reranker")
+    assert (model.context_length, model.max_output_length) == (4096, 1)

@@ -128,9 +128,11 @@ class TypedEntry:
         format cannot describe whole keeps them), ``created`` the import's time for a new
         model; a new model without a value the catalog requires is a problem."""
         problems: list[Problem] = []
+        kept = set()
         for name in sorted(self.missing):
             if stored is not None:
                 value = getattr(stored, name)
+                kept.add(name)
             elif name == "created":
                 value = now
             elif name in self.defaults:
@@ -141,9 +143,17 @@ class TypedEntry:
                     problems.append(problem)
                 continue
             self.values[name] = value
-            if "model" in self.__dict__:
-                setattr(self.model, name, value)
             self.missing.discard(name)
+        # A limit kept from the stored model stays within the one the document gives.
+        context, output = self.values.get("context_length"), self.values.get("max_output_length")
+        if context is not None and output is not None and output > context:
+            if "max_output_length" in kept:
+                self.values["max_output_length"] = context
+            elif "context_length" in kept:
+                self.values["context_length"] = output
+        if "model" in self.__dict__:
+            for name in ("created", "quantization", "context_length", "max_output_length"):
+                setattr(self.model, name, self.values.get(name))
         return problems
 
     def problem(self, name: str, value: object, reason: str) -> Problem:
@@ -170,6 +180,7 @@ class TypedEntry:
         return problems
 
 
+_LENGTH_PAIRS = (("context_length", "max_output_length"), ("max_output_length", "context_length"))
 _LENGTHS = (
     "required for a new model with a text modality: the flat format serves the text input's "
     "max_context_length and the text output's max_length (one stands for the other)."
@@ -314,7 +325,7 @@ class _Reader:
 
     def limits(self, entry: TypedEntry) -> None:
         """``context_length`` and ``max_output_length``: the text input's and the text output's
-        limits; either stands for the other when only one is given, neither is ``missing``."""
+        limits (a limit not given is ``missing``)."""
         found: dict[str, int] = {}
         for direction, key, name, limit in (
             ("input", "input_modalities", "context_length", "max_context_length"),
@@ -334,34 +345,31 @@ class _Reader:
                             holder[limit]["unit"],
                             "the catalog keeps no unit for max_length; leave it out.",
                         )
-        context = found.get("context_length", found.get("max_output_length"))
-        output = found.get("max_output_length", found.get("context_length"))
-        if context is None:
-            # Kept from the stored model. A new model with a text modality must say its limit;
-            # one without (audio in, transcription out) has no token limit to state, and the
-            # flat format gets the smallest it allows (docs/ARCHITECTURE.md).
-            entry.missing |= {"context_length", "max_output_length"}
-            text = [
-                (f"{key}[{position}]", limit)
-                for key, limit in (
-                    ("input_modalities", "supported_inputs.max_context_length"),
-                    ("output_modalities", "max_length"),
-                )
-                for position, modality in enumerate(self.raw[key])
-                if modality["type"] == "text"
-            ]
-            if text:
-                path, limit = text[0]
-                entry.paths["context_length"] = entry.paths["max_output_length"] = f"{path}.{limit}"
+        # A limit the document does not give is kept from the stored model (completed by the
+        # importer); a new model takes the other limit, and one with neither limit nor a text
+        # modality (audio in, transcription out) the smallest the flat format allows. A new
+        # model with a text modality but neither limit is a problem (docs/ARCHITECTURE.md).
+        text = [
+            f"{key}[{position}].{limit}"
+            for key, limit in (
+                ("input_modalities", "supported_inputs.max_context_length"),
+                ("output_modalities", "max_length"),
+            )
+            for position, modality in enumerate(self.raw[key])
+            if modality["type"] == "text"
+        ]
+        for name, other in _LENGTH_PAIRS:
+            if name in found:
+                entry.values[name] = found[name]
+                continue
+            entry.missing.add(name)
+            if other in found:
+                entry.defaults[name] = found[other]
+                entry.paths[name] = entry.paths[other]
+            elif text:
+                entry.paths[name] = text[0]
             else:
-                entry.defaults.update(
-                    context_length=UNSTATED_LENGTH, max_output_length=UNSTATED_LENGTH
-                )
-            return
-        entry.values["context_length"] = context
-        entry.values["max_output_length"] = output
-        entry.paths.setdefault("context_length", entry.paths.get("max_output_length", ""))
-        entry.paths.setdefault("max_output_length", entry.paths["context_length"])
+                entry.defaults[name] = UNSTATED_LENGTH
 
     def offering(self, entry: TypedEntry) -> Offering:
         modalities, prices, capacities = [], [], []
