@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.strict_json import LONE_SURROGATE
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
@@ -476,3 +477,23 @@ def test_a_typed_document_keeps_an_output_length_it_cannot_say(catalog):
     }
     model = ServedModel.objects.get(model_id="acme/reranker")
     assert (model.context_length, model.max_output_length) == (4096, 1)
+
+
+def test_repeated_keys_nul_and_lone_surrogates_are_named(db):
+    document = example("embeddings.json")
+    document["description"] = "nul\u0000here"
+    data = catalog_file(document).replace(
+        b'"cost_usd": "0.00000002"', b'"cost_usd": "0.00000002", "cost_usd": "0.00000003"'
+    )
+    data = data.replace(b'"name": "Embed v2"', b'"name": "Embed \\ud800"')
+    with pytest.raises(CatalogFileInvalid) as caught:
+        import_catalog(data)
+    assert [(problem.field, problem.reason) for problem in caught.value.problems] == [
+        ("name", LONE_SURROGATE),
+        (
+            "input_modalities[0].pricing[0].cost_usd",
+            "the key appears more than once in the object.",
+        ),
+        ("description", "must not contain the NUL character (\\u0000)."),
+    ]
+    assert not ServedModel.objects.exists()

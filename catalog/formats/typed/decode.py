@@ -26,7 +26,6 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from catalog.choices import (
-    CACHE_TYPES,
     INPUT_TYPES,
     INPUT_UNITS,
     OUTPUT_TYPES,
@@ -232,7 +231,8 @@ class _Reader:
         self.problems.append(Problem(self.index, self.id, path, value, reason))
 
     def strings(self, value: object, path: str) -> None:
-        """Text PostgreSQL cannot store: NUL (in text and JSON), lone surrogates."""
+        """Keys repeated in an object (JSON keeps the last), and text PostgreSQL cannot store:
+        NUL (in text and JSON), lone surrogates."""
         if isinstance(value, str):
             if "\x00" in value:
                 self.report(path, value, "must not contain the NUL character (\\u0000).")
@@ -242,6 +242,12 @@ class _Reader:
             for position, item in enumerate(value):
                 self.strings(item, f"{path}[{position}]")
         elif isinstance(value, dict):
+            for key in value.repeated_keys if isinstance(value, JSONObject) else ():
+                self.report(
+                    f"{path}.{key}" if path else key,
+                    value[key],
+                    "the key appears more than once in the object.",
+                )
             for key, item in value.items():
                 item_path = f"{path}.{key}" if path else key
                 if "\x00" in key or lone_surrogate(key):
@@ -257,15 +263,11 @@ class _Reader:
                 f'must be "{SCHEMA_VERSION}", the one typed version read.',
             )
             return None
-        for key in raw.repeated_keys:
-            self.report(key, raw[key], "the key appears more than once in the object.")
+        self.strings(raw, "")
         for message in field_errors(raw, "ModelDocumentV2"):
             match = _SCHEMA_ERROR_RE.fullmatch(message)
             path, reason = (match[1], match[2]) if match else ("", message)
             self.report(path, _at(raw, path) if path else ABSENT, reason)
-        if self.has_problems:
-            return None
-        self.strings(raw, "")
         if self.has_problems:
             return None
         entry = TypedEntry(
@@ -543,9 +545,6 @@ def _allowed_capacities(scope: Scope) -> frozenset[tuple[str, str]]:
     if scope[0] != Direction.INPUT:
         allowed |= {("concurrency", "request")}
     return allowed
-
-
-assert set(CACHE_TYPES) <= set(INPUT_TYPES)  # only input prices carry cache qualifiers
 
 
 def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
