@@ -497,3 +497,12 @@ def test_repeated_keys_nul_and_lone_surrogates_are_named(db):
         ("description", "must not contain the NUL character (\\u0000)."),
     ]
     assert not ServedModel.objects.exists()
+
+
+def test_prune_with_a_typed_file_unpublishes_the_models_it_leaves_out(db):
+    import_file(*all_examples())
+    result = import_file(example("speech.json"), prune=True)
+    assert result.unchanged == ["acme/voice-1"]
+    assert result.pruned == sorted(d["id"] for d in all_examples() if d["id"] != "acme/voice-1")
+    assert [d["id"] for d in export("--schema-version", "2.4")] == ["acme/voice-1"]
+    assert ServedModel.objects.count() == len(EXAMPLES)  # unpublished, never deleted
