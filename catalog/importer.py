@@ -3,10 +3,12 @@
 ``import_catalog`` is the service behind ``manage.py import_models`` (and
 ``load_demo_catalog``); it prints nothing. It works in three steps:
 
-1. Decode (``catalog.formats.flat.decode``): the bytes must be UTF-8 JSON of the shape the
+1. Decode (``catalog.formats.flat.decode``, or ``catalog.formats.typed.decode`` for a file
+   whose records carry ``schema_version``): the bytes must be UTF-8 JSON of a shape the
    endpoint serves; each record's values are read (its unsaved ``ServedModel`` is built only
    when needed). A file that breaks the format anywhere is refused before any query, with
-   every problem in it.
+   every problem in it. A typed document says everything: it replaces the stored model's
+   columns, offering and datacenters (regions included), and is compared model with model.
 2. Plan, inside ``transaction.atomic()``: models are matched by ID and compared as they would
    be served: each record's values with its stored row as plain values first, then, for the
    few that may differ, model with model (``changed_fields``). Each record that is new or
@@ -23,8 +25,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -44,6 +46,8 @@ from catalog.formats.flat.offering import (
     flat_view,
 )
 from catalog.formats.problems import CatalogFileInvalid, Problem, file_problem
+from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
+from catalog.formats.typed.encode import model_document
 from catalog.history import Change, record_bulk
 from catalog.models import Datacenter, ServedModel
 from catalog.offering import Offering, with_offering, write_offerings
@@ -93,6 +97,9 @@ class ImportResult:
         }
 
 
+# A datacenter: (country code, region or "").
+Place = tuple[str, str]
+
 # A callback told how far a long import is: (stage, done, total).
 Progress = Callable[[str, int, int], None]
 
@@ -109,8 +116,9 @@ class _Plan:
     to_update: list[ServedModel] = field(default_factory=list)
     update_fields: set[str] = field(default_factory=set)
     unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
-    link: list[tuple[ServedModel, str]] = field(default_factory=list)  # (model, country code)
-    datacenter_ids: dict[str, int] = field(default_factory=dict)  # country code -> pk
+    # (model, (country code, region)); the flat format links region-less datacenters ("").
+    link: list[tuple[ServedModel, Place]] = field(default_factory=list)
+    datacenter_ids: dict[Place, int] = field(default_factory=dict)  # (code, region) -> pk
     offering_changed: dict[int, ServedModel] = field(default_factory=dict)  # pk -> model
     stored_offerings: dict[int, Offering] = field(default_factory=dict)  # pk -> as read
 
@@ -144,8 +152,8 @@ _DEFAULTS = {
 }
 
 
-def _model_id(entry: Entry) -> str:
-    return cast(str, entry.values["model_id"])  # the decoder read it as a string
+def _model_id(entry: Entry | TypedEntry) -> str:
+    return cast(str, entry.values["model_id"])  # the decoders read it as a string
 
 
 def _record_flat(values: dict[str, Any], extra: dict[str, Any]) -> FlatFields:
@@ -187,7 +195,7 @@ def _same_as_stored(entry: Entry, row: dict[str, Any], codes: list[str], flat: F
 
 
 def _plan(
-    entries: list[Entry],
+    entries: Sequence[Entry | TypedEntry],
     *,
     prune: bool,
     now: datetime,
@@ -216,23 +224,32 @@ def _plan(
     stored_flat = (
         stored_flat_fields(Q(_Any(F("model_id"), stored_pks)), stored_pks) if stored else {}
     )
-    # The flat format names countries: the datacenter of each without a region.
-    plan.datacenter_ids = dict(
-        Datacenter.objects.filter(region="").values_list("country_code", "pk")
-    )
-    code_of = {pk: code for code, pk in plan.datacenter_ids.items()}
-    links: dict[int, dict[str, int]] = defaultdict(dict)  # model pk -> country code -> link pk
+    # Every datacenter (a country, or a region of one: a few rows); the flat format names
+    # countries, so its links are grouped by code, a country's regional links with its own.
+    plan.datacenter_ids = {
+        (code, region): pk
+        for code, region, pk in Datacenter.objects.values_list("country_code", "region", "pk")
+    }
+    place_of = {pk: place for place, pk in plan.datacenter_ids.items()}
+    links: dict[int, dict[str, list[int]]] = defaultdict(dict)  # model pk -> code -> link pks
+    places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
     if stored:
         for link_pk, model_pk, datacenter_pk in through.objects.filter(
             _Any(F("servedmodel_id"), stored_pks)
         ).values_list("pk", "servedmodel_id", "datacenter_id"):
-            links[model_pk][code_of[datacenter_pk]] = link_pk
+            place = place_of[datacenter_pk]
+            links[model_pk].setdefault(place[0], []).append(link_pk)
+            places[model_pk][place] = link_pk
 
     differing = [
         entry
         for entry in entries
         if (row := stored.get(_model_id(entry))) is not None
-        and not _same_as_stored(entry, row, sorted(links[row["pk"]]), stored_flat[row["pk"]])
+        and (
+            # A typed document says more than the flat fields: compared model with model.
+            isinstance(entry, TypedEntry)
+            or not _same_as_stored(entry, row, sorted(links[row["pk"]]), stored_flat[row["pk"]])
+        )
     ]
     # Whole, with their offerings, only the models that may differ: compared as served, then
     # the file's values are merged into what the flat format cannot say (``_plan_update``).
@@ -249,8 +266,14 @@ def _plan(
         else {}
     )
     changes: dict[str, list[str]] = {}  # model ID -> what differs, for the models to update
+    problems: list[Problem] = []
     for entry in differing:
         old = existing[_model_id(entry)]
+        if isinstance(entry, TypedEntry):
+            problems += entry.complete(old, now)  # none: the stored model has every column
+            if typed_changed := _typed_changes(old, places[old.pk], entry):
+                changes[old.model_id] = typed_changed
+            continue
         changed = changed_fields(
             old,
             sorted(links[old.pk]),
@@ -263,19 +286,25 @@ def _plan(
             # record may compare equal; it still breaks a rule.
             changes[old.model_id] = changed
 
-    problems: list[Problem] = []
     for done, entry in enumerate(entries, 1):
         model_id = _model_id(entry)
         if model_id not in stored:
+            if isinstance(entry, TypedEntry):
+                problems += entry.complete(None, now)
+                plan.link += [(entry.model, place) for place in entry.places]
+            else:
+                plan.link += [(entry.model, (code, "")) for code in entry.codes]
             problems += entry.rule_problems()
             entry.model.offering  # noqa: B018  # built now, while unsaved: no rows to read
             plan.created.append(entry.model)
-            plan.link += [(entry.model, code) for code in entry.codes]
         elif model_id in changes:
             # Before its values are copied: clean() puts the lists in canonical order.
             problems += entry.rule_problems()
             old = existing[model_id]
-            _plan_update(plan, old, links[old.pk], entry, changes[model_id], now)
+            if isinstance(entry, TypedEntry):
+                _plan_typed_update(plan, old, places[old.pk], entry, changes[model_id], now)
+            else:
+                _plan_update(plan, old, links[old.pk], entry, changes[model_id], now)
         else:
             # Not held against the rules: checking every record was half of a no-op re-import
             # (1.6 of 2.9 s for 10,000 models). The record equals the stored row as served, so
@@ -303,7 +332,7 @@ def _plan(
 def _plan_update(
     plan: _Plan,
     old: ServedModel,
-    old_links: dict[str, int],
+    old_links: dict[str, list[int]],
     entry: Entry,
     changed: list[str],
     now: datetime,
@@ -311,8 +340,12 @@ def _plan_update(
     plan.updated[old.model_id] = changed
     for wire in changed:
         if wire == "datacenters":
-            plan.unlink += [pk for code, pk in old_links.items() if code not in entry.codes]
-            plan.link += [(old, code) for code in entry.codes if code not in old_links]
+            # The flat format names countries: a country still listed keeps its links, regions
+            # included (what the format cannot say is kept); one no longer listed loses them.
+            plan.unlink += [
+                pk for code, pks in old_links.items() if code not in entry.codes for pk in pks
+            ]
+            plan.link += [(old, (code, "")) for code in entry.codes if code not in old_links]
         elif wire in OFFERING_CHANGES:
             plan.offering_changed[old.pk] = old
         else:
@@ -325,6 +358,64 @@ def _plan_update(
         old.offering = flat_offering(base=old.offering, **flat_view(entry.model.offering))
     # Also when only the datacenters change: the model's bulk_update is what announces the
     # change after commit (writes to the through table announce nothing).
+    old.updated_at = now
+    plan.to_update.append(old)
+
+
+# Typed-only names of a change: the document's keys the flat record does not show.
+_TYPED_ONLY_KEYS = ("tokenizer", "passthrough_parameters", "deployment_region", "compliance")
+
+
+def _typed_changes(old: ServedModel, old_places: dict[Place, int], entry: TypedEntry) -> list[str]:
+    """What differs between a stored model and a typed document: the flat names of what the
+    flat record shows, then the typed document's keys that differ besides (its modalities,
+    ``pricing``, ``capacity``, ``datacenters`` with regions, the typed-only columns)."""
+    new = entry.model
+    changed = changed_fields(old, sorted({code for code, _ in old_places}), new, entry.codes)
+    before = model_document(old, old_places)
+    after = model_document(new, entry.places)
+    changed += [
+        key
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key) and key not in changed
+    ]
+    if not changed:
+        # A column neither format shows (a context length without a text input).
+        changed = [name for name in COLUMNS if _column_differs(old, new, name)]
+    return changed
+
+
+def _column_differs(old: ServedModel, new: ServedModel, name: str) -> bool:
+    if name == "created":  # as served: Unix seconds
+        return int(old.created.timestamp()) != int(new.created.timestamp())
+    return getattr(old, name) != getattr(new, name)
+
+
+def _plan_typed_update(
+    plan: _Plan,
+    old: ServedModel,
+    old_places: dict[Place, int],
+    entry: TypedEntry,
+    changed: list[str],
+    now: datetime,
+) -> None:
+    """A typed document says everything: its columns, its whole offering and its datacenters
+    replace the stored model's."""
+    plan.updated[old.model_id] = changed
+    new = entry.model
+    for name in COLUMNS:
+        if _column_differs(old, new, name):
+            setattr(old, name, getattr(new, name))
+            plan.update_fields.add(name)
+    if old.offering != new.offering:
+        plan.stored_offerings[old.pk] = old.offering
+        old.offering = new.offering
+        plan.offering_changed[old.pk] = old
+    plan.unlink += [pk for place, pk in old_places.items() if place not in entry.places]
+    plan.link += [(old, place) for place in entry.places if place not in old_places]
+    if not old.is_published:
+        old.is_published = True
+        plan.update_fields.add("is_published")
     old.updated_at = now
     plan.to_update.append(old)
 
@@ -348,17 +439,18 @@ def _apply(
     are unpublished last, by ``catalog.services.unpublish``, which records them the same way.
     """
     through = ServedModel.datacenters.through
-    missing_codes = sorted({code for _, code in plan.link} - plan.datacenter_ids.keys())
-    if missing_codes:
+    missing_places = sorted({place for _, place in plan.link} - plan.datacenter_ids.keys())
+    if missing_places:
         datacenters = Datacenter.objects.bulk_create(
-            [Datacenter(country_code=code) for code in missing_codes],
+            [Datacenter(country_code=code, region=region) for code, region in missing_places],
             # One added meanwhile (in the admin) is reused, and its pk returned all the same.
             update_conflicts=True,
             unique_fields=["country_code", "region"],
             update_fields=["country_code"],
         )
         plan.datacenter_ids.update(
-            (datacenter.country_code, datacenter.pk) for datacenter in datacenters
+            ((datacenter.country_code, datacenter.region), datacenter.pk)
+            for datacenter in datacenters
         )
     total = len(plan.created) + len(plan.to_update)
     done = 0
@@ -382,8 +474,8 @@ def _apply(
     if plan.link:
         through.objects.bulk_create(
             [
-                through(servedmodel_id=model.pk, datacenter_id=plan.datacenter_ids[code])
-                for model, code in plan.link
+                through(servedmodel_id=model.pk, datacenter_id=plan.datacenter_ids[place])
+                for model, place in plan.link
             ],
             batch_size=batch_size,
         )
@@ -402,6 +494,18 @@ def _apply(
             reason=change_reason,
             now=now,
         )
+
+
+def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry], Counter]:
+    """The file's records, typed documents or flat records, as the file says (a typed file
+    is one whose records carry ``schema_version``)."""
+    if may_be_typed(data):
+        document = load_typed(bytes(data))
+        if document is not None:
+            if isinstance(data, bytearray):
+                data.clear()  # as the flat decoder does: the bytes no longer take memory
+            return decode_typed(document)
+    return decode_catalog(data)
 
 
 def import_catalog(
@@ -430,7 +534,7 @@ def import_catalog(
     A ``bytearray`` (what ``catalog.sources.read_source`` returns) is emptied once decoded, so
     that the raw bytes no longer take memory while the records are built.
     """
-    entries, ignored_keys = decode_catalog(data)
+    entries, ignored_keys = _decode(data)
     if prune and not entries:
         # An empty or truncated-to-nothing export would take the whole catalog offline.
         raise CatalogFileInvalid(

@@ -336,6 +336,65 @@ def test_reimporting_the_same_file_executes_no_write_and_keeps_the_revision(
     assert current_revision() == revision
 
 
+def _places(model_id: str) -> list[tuple[str, str]]:
+    model = ServedModel.objects.get(model_id=model_id)
+    return sorted((dc.country_code, dc.region) for dc in model.datacenters.all())
+
+
+def test_a_flat_re_import_keeps_regional_links_of_listed_countries(saved_catalog, run_import):
+    """The flat format lists countries and cannot say regions: a regional link of a country
+    the file still lists is kept, those of a country it no longer lists are dropped, and a new
+    country is linked without a region (the importer used to fail with a KeyError)."""
+    llama_id = "meta-llama/Llama-3.3-70B-Instruct"
+    llama = ServedModel.objects.get(model_id=llama_id)
+    llama.datacenters.add(
+        Datacenter.objects.create(country_code="US", region="us-east-1"),
+        Datacenter.objects.create(country_code="DE", region="eu-central-1"),
+    )
+    records = served_records()
+    assert _places(llama_id) == [
+        ("DE", ""),
+        ("DE", "eu-central-1"),
+        ("US", ""),
+        ("US", "us-east-1"),
+    ]
+
+    # Unchanged: nothing written, the regions stay.
+    stdout, _ = run_import(catalog_file(*records))
+    assert "0 updated, 2 unchanged" in stdout
+    assert _places(llama_id) == [
+        ("DE", ""),
+        ("DE", "eu-central-1"),
+        ("US", ""),
+        ("US", "us-east-1"),
+    ]
+
+    llama_record = next(r for r in records if r["id"] == llama_id)
+    llama_record["datacenters"] = [{"country_code": "US"}, {"country_code": "FR"}]
+    stdout, _ = run_import(catalog_file(*records), "-v", "2")
+    assert f"updated     {llama_id}: datacenters" in stdout
+    assert _places(llama_id) == [("FR", ""), ("US", ""), ("US", "us-east-1")]
+    latest = ServedModel.objects.get(model_id=llama_id).history.latest()
+    assert latest.changed_fields == ["datacenters"]
+    assert next(r for r in served_records() if r["id"] == llama_id)["datacenters"] == [
+        {"country_code": "FR"},
+        {"country_code": "US"},
+    ]
+
+
+def test_a_country_linked_only_through_a_region_is_listed_and_kept(saved_catalog, run_import):
+    reranker_id = "acme/reranker"
+    reranker = ServedModel.objects.get(model_id=reranker_id)
+    reranker.datacenters.add(Datacenter.objects.create(country_code="JP", region="ap-northeast-1"))
+    records = served_records()
+    assert next(r for r in records if r["id"] == reranker_id)["datacenters"] == [
+        {"country_code": "JP"}
+    ]
+    stdout, _ = run_import(catalog_file(*records))
+    assert "0 updated, 2 unchanged" in stdout
+    assert _places(reranker_id) == [("JP", "ap-northeast-1")]
+
+
 @pytest.fixture
 def validated_ids(monkeypatch):
     """The IDs of the models held against the field rules from now on (they still are)."""

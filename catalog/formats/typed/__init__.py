@@ -4,5 +4,6 @@
 byte (a test holds it identical to ../shared/spec); ``schema`` validates JSON values against
 its components; ``encode`` turns a model into one document and documents into the bytes
 served, ``published`` reads the published catalog for it (the endpoint's ``?schema_version=2.4``
-and ``export_models --schema-version 2.4``). The decoder comes with the rest of issue 14.
+and ``export_models --schema-version 2.4``), and ``decode`` reads a file of documents into
+unsaved models and offerings for ``import_models``.
 """

@@ -70,9 +70,35 @@ def _message(error: SchemaError) -> str:
     return error.message
 
 
+def _type_mismatch(errors: list[SchemaError]) -> bool:
+    return any(list(error.path) == ["type"] for error in errors)
+
+
+def _named_errors(error: SchemaError) -> list[SchemaError]:
+    """For a oneOf/anyOf whose branches are told apart by the value's ``type`` (modalities,
+    price entries, capacities), the errors of the one branch it names, recursively, each at its
+    own path (``input_modalities[0].pricing[1].ttl_seconds``); otherwise the error itself."""
+    if not error.context:
+        return [error]
+    branches: dict[object, list[SchemaError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    named = [subs for subs in branches.values() if not _type_mismatch(subs)]
+    if len(named) != 1 or len(named) == len(branches):
+        return [error]
+    return [leaf for sub in named[0] for leaf in _named_errors(sub)]
+
+
 def field_errors(value: object, component: str) -> list[str]:
     """Every way ``value`` breaks schema ``component``, as ``path: message`` (empty if valid)."""
-    errors = sorted(_validator(component).iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        (
+            leaf
+            for error in _validator(component).iter_errors(value)
+            for leaf in _named_errors(error)
+        ),
+        key=lambda e: list(e.absolute_path),
+    )
     messages = []
     for error in errors:
         path = _path(error)

@@ -1,4 +1,5 @@
-"""manage.py import_models SOURCE: import a catalog file in the wire format.
+"""manage.py import_models SOURCE: import a catalog file in the wire format, flat or typed
+(``schema_version`` 2.4, recognised from the file's records).
 
 Reads the source (``catalog.sources``), then hands the bytes to ``catalog.importer``.
 """
@@ -44,7 +45,8 @@ def _whole_number(maximum: int | None = None):
 
 class Command(BaseCommand):
     help = (
-        "Import models from a catalog file in the format the endpoint serves: a path, - for "
+        "Import models from a catalog file in a format the endpoint serves, flat or typed "
+        "(records with schema_version 2.4): a path, - for "
         "standard input, or the http(s) URL of another instance's endpoint. Every record is "
         "validated first; on any problem nothing is written. Models in the file are created or "
         "updated and published; the others are left alone unless --prune."
