@@ -494,8 +494,9 @@ def test_a_cold_render_takes_as_many_queries_at_3_models_as_at_30(everything):
         model.datacenters.set(Datacenter.objects.all())
 
     assert ServedModel.objects.count() == 30
-    # 1. the revision, 2. the models with their offerings and datacenters
-    assert _cold_render_queries() == at_three == 2
+    # 1. the revision, 2. the models with their datacenters, 3.-5. their modalities, prices
+    # and capacities
+    assert _cold_render_queries() == at_three == 5
 
 
 # --- export_models --schema-version ------------------------------------------------------------
