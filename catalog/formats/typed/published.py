@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, Q
+from django.db.models import OuterRef, Q, TextField
+from django.db.models.functions import Cast
 
 from catalog.formats.typed.encode import model_document, render
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
@@ -49,8 +51,17 @@ def published_offerings() -> dict[int, Offering]:
 
     What ``with_offering`` gives, without a JSON snapshot per model built by
     ``catalog_offering_snapshot()`` and decoded again (10,000 models: most of a cold render;
-    ``catalog.published.stored_flat_fields`` reads the flat fields the same way).
+    ``catalog.published.stored_flat_fields`` reads the flat fields the same way). JSON values
+    are read as text and each distinct text decoded once (a catalog repeats few parameter sets
+    and overrides), so documents of one render may share them: nothing may change them.
     """
+    decoded: dict[str, Any] = {}
+
+    def value(text: str) -> Any:
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        return decoded[text]
+
     modalities: defaultdict[int, list[ModalitySpec]] = defaultdict(list)
     scope_of: dict[int, Scope] = {}
     for pk, model_pk, direction, kind, *details in (
@@ -62,14 +73,20 @@ def published_offerings() -> dict[int, Offering]:
             "direction",
             "kind",
             "position",
-            "supported_inputs",
-            "supported_parameters",
-            "passthrough_parameters",
+            _text("supported_inputs"),
+            _text("supported_parameters"),
+            _text("passthrough_parameters"),
             "streaming",
         )
     ):
+        position, inputs, parameters, passthrough, streaming = details
         scope_of[pk] = (direction, kind)
-        modalities[model_pk].append(ModalitySpec(direction, kind, *details))
+        modalities[model_pk].append(
+            ModalitySpec(
+                direction, kind, position, value(inputs), value(parameters), value(passthrough),
+                streaming,
+            )
+        )  # fmt: skip
     prices: defaultdict[int, list[Price]] = defaultdict(list)
     for model_pk, modality_pk, price_type, unit, cost, ttl, implicit, start, end, overrides in (
         PriceEntry.objects.filter(_PUBLISHED)
@@ -84,12 +101,12 @@ def published_offerings() -> dict[int, Offering]:
             "implicit",
             "utc_start",
             "utc_end",
-            "overrides",
+            _text("overrides"),
         )
     ):
         scope = scope_of[modality_pk] if modality_pk is not None else ROOT
         prices[model_pk].append(
-            Price(scope, price_type, unit, cost, ttl, implicit, start, end, tuple(overrides or ()))
+            Price(scope, price_type, unit, cost, ttl, implicit, start, end, tuple(value(overrides)))
         )
     capacities: defaultdict[int, list[Capacity]] = defaultdict(list)
     for model_pk, modality_pk, *entry in (
@@ -103,6 +120,11 @@ def published_offerings() -> dict[int, Offering]:
         pk: Offering(tuple(modalities[pk]), tuple(prices[pk]), tuple(capacities[pk]))
         for pk in modalities.keys() | prices.keys() | capacities.keys()
     }
+
+
+def _text(column: str) -> Cast:
+    # A JSON column as its text: no decoding per row by the column's converter.
+    return Cast(column, TextField())
 
 
 def published_typed_catalog() -> tuple[int, bytes]:
