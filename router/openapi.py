@@ -117,7 +117,8 @@ def official_component_names(taken: set[str]) -> dict[str, str]:
     names = {}
     for name in typed_schema.document()["components"]["schemas"]:
         names[name] = f"{name}V2" if name in taken else name
-        assert names[name] not in taken, f"the official component {name} has no free name"
+        if names[name] in taken:
+            raise ValueError(f"the official component {name} has no free name")
     return names
 
 
