@@ -178,6 +178,15 @@ def targets(results: dict) -> list[list[str]]:
             _met(smallest["db"]["cold_queries"] == largest["db"]["cold_queries"]),
         ]
     )
+    if "typed" in smallest and "typed" in largest:
+        rows.append(
+            [
+                f"typed cold render: the same queries at {sizes[0]:,} and {sizes[-1]:,} models",
+                f"{_queries(smallest['typed']['cold_queries'])} and "
+                f"{_queries(largest['typed']['cold_queries'])}",
+                _met(smallest["typed"]["cold_queries"] == largest["typed"]["cold_queries"]),
+            ]
+        )
     imports = results["imports"]
     service = _median(imports["with"]["service"], "seconds")
     naive = imports["naive"]["scaled_seconds"]
