@@ -14,6 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The public endpoint, as the contract names it (../shared/spec/openrouter-models.openapi.yaml).
 ENDPOINT = "/inference/router/openrouter/models"
+# The typed representation of the same endpoint (OpenRouter's schema 2.4), as OpenRouter asks.
+TYPED_QUERY = "schema_version=2.4"
+TYPED_ENDPOINT = f"{ENDPOINT}?{TYPED_QUERY}"
 
 
 def setup_django() -> None:

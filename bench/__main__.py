@@ -12,7 +12,10 @@ Sections, in order (each printed as it goes):
    queries and times of the real views (``bench.inprocess``) and the warm endpoint under load
    side by side with the bare limit (``bench.serving``), plus, at the target size, the
    microseconds of a warm request in-process (``bench.breakdown``) and how long a commit takes
-   to reach another process (``bench.freshness``).
+   to reach another process (``bench.freshness``). The typed representation
+   (``?schema_version=2.4``) is measured beside the flat one: its cold render and queries at
+   every size, and at the target size its warm request in-process and under load (pushed app
+   beside the bare app replaying its bytes, in ``--typed-rounds`` rounds).
 
 The bench installs nothing and needs wrk. It creates databases named ``<prefix>_*`` (by
 default ``<DATABASE_URL's database>_bench_*``) on the PostgreSQL server of ``DATABASE_URL`` (or
@@ -35,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench import ENDPOINT, ROOT, report, serving, setup_django
+from bench import ENDPOINT, ROOT, TYPED_QUERY, report, serving, setup_django
 from bench.databases import Databases, server_url
 from bench.generate import CURRENT, CURRENT_RECORD_KEYS, ORIGINAL, REVISIONS
 from bench.load import Server, wrk_path
@@ -98,6 +101,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=4,
         help="load rounds per server and encoding (default %(default)s)",
+    )
+    parser.add_argument(
+        "--typed-rounds",
+        type=int,
+        default=2,
+        help="load rounds of the typed representation, at the target size (default %(default)s)",
     )
     parser.add_argument(
         "--connections",
@@ -258,15 +267,17 @@ def import_section(args, databases: Databases, env: dict, files, repriced: Path)
 
 def breakdown(env: dict, redis_url: str, prefix: str) -> dict:
     """Microseconds per warm request of each app, in-process: the fastest of rounds taken in
-    turn, so that a burst of the machine's other work cannot single out one app."""
+    turn, so that a burst of the machine's other work cannot single out one app. The typed
+    representation, on the pushed app, is keyed ``typed``."""
     fastest: dict[str, dict[str, float]] = {}
+    runs = [(app.key, app, ()) for app in serving.APPS if redis_url or not app.redis]
+    typed_app = next(app for app in serving.APPS if app.key == serving.TYPED_APP)
+    runs.append(("typed", typed_app, (TYPED_QUERY,)))
     for _ in range(BREAKDOWN_ROUNDS):
-        for app in serving.APPS:
-            if app.redis and not redis_url:
-                continue
+        for key, app, query in runs:
             app_env = serving.app_environment(app, env, redis_url, prefix)
-            times = run_task("breakdown", app.wsgi, env=app_env)
-            best = fastest.setdefault(app.key, times)
+            times = run_task("breakdown", app.wsgi, *query, env=app_env)
+            best = fastest.setdefault(key, times)
             for encoding, microseconds in times.items():
                 best[encoding] = min(best[encoding], microseconds)
     return fastest
@@ -307,8 +318,9 @@ def size_section(args, size: int, databases: Databases, env: dict, files, redis_
         figures["freshness"] = freshness(args, catalog_env, work)
         progress(f"{size}: commit to another process: {json.dumps(figures['freshness'])}")
     load = serving.LoadSettings(args.duration, args.rounds, args.connections, workers=2)
+    typed_rounds = args.typed_rounds if size == args.target_size else 0
     figures["load"] = serving.measure(
-        apps, catalog_env, redis_url, prefix, load, work / str(size), progress
+        apps, catalog_env, redis_url, prefix, load, work / str(size), progress, typed_rounds
     )
     databases.drop(str(size))
     return figures

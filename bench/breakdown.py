@@ -1,9 +1,10 @@
 """Microseconds per warm request, in-process: a WSGI app called directly, without sockets.
 
-    DATABASE_URL=... [REDIS_URL=...] python -m bench.breakdown MODULE:APP
+    DATABASE_URL=... [REDIS_URL=...] python -m bench.breakdown MODULE:APP [QUERY_STRING]
 
 Run once per configuration of ``bench.serving.APPS``: the difference between strict and push
 is what asking PostgreSQL for the revision costs a warm request (the fallback path's cost).
+With a query string (``schema_version=2.4``), the typed representation's warm request.
 The time includes waiting for PostgreSQL, on this machine's loopback. Prints one JSON line.
 """
 
@@ -22,11 +23,11 @@ BATCHES = 5
 REQUESTS_PER_BATCH = 200
 
 
-def _environ(accept_encoding: str) -> dict:
+def _environ(accept_encoding: str, query: str) -> dict:
     return {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": ENDPOINT,
-        "QUERY_STRING": "",
+        "QUERY_STRING": query,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -43,8 +44,8 @@ def _start_response(status, headers, exc_info=None):
         raise RuntimeError(f"the endpoint answered {status}")
 
 
-def _request(application, accept_encoding: str) -> None:
-    response = application(_environ(accept_encoding), _start_response)
+def _request(application, accept_encoding: str, query: str) -> None:
+    response = application(_environ(accept_encoding, query), _start_response)
     try:
         for _ in response:
             pass
@@ -55,16 +56,17 @@ def _request(application, accept_encoding: str) -> None:
 
 def main() -> None:
     module, name = sys.argv[1].split(":")
+    query = sys.argv[2] if len(sys.argv) > 2 else ""
     setup_django()
     application = getattr(importlib.import_module(module), name)
     figures = {}
     for encoding in ("identity", "gzip"):
-        _request(application, encoding)  # rendered (or fetched) once, as in a warm worker
+        _request(application, encoding, query)  # rendered (or fetched) once, as in a warm worker
         batches = []
         for _ in range(BATCHES):
             started = time.perf_counter()
             for _ in range(REQUESTS_PER_BATCH):
-                _request(application, encoding)
+                _request(application, encoding, query)
             batches.append((time.perf_counter() - started) / REQUESTS_PER_BATCH * 1e6)
         figures[encoding] = min(batches)
     print(json.dumps(figures))

@@ -5,6 +5,7 @@
 - the endpoint, cold: the first request after a committed change, which renders the catalog;
 - the endpoint, warm: the requests after it, which serve the cached bytes;
   with the revision pushed (the default), without a shared cache and with Redis;
+- the same two for the typed representation (``?schema_version=2.4``), without a shared cache;
 - the admin's list page of served models, signed in as a superuser, plain and with a search.
 
 Prints one JSON line.
@@ -17,7 +18,7 @@ import os
 import statistics
 import time
 
-from bench import ENDPOINT, setup_django
+from bench import ENDPOINT, TYPED_ENDPOINT, setup_django
 
 ADMIN_LIST = "/admin/catalog/servedmodel/"
 ADMIN_SEARCH = ADMIN_LIST + "?q=Instruct"
@@ -55,12 +56,12 @@ def _touch_catalog() -> None:
     ServedModel.objects.filter(pk__in=first).update(updated_at=timezone.now())
 
 
-def endpoint_figures(client) -> dict:
+def endpoint_figures(client, path: str = ENDPOINT) -> dict:
     cold = []
     for _ in range(COLD_RUNS):
         _touch_catalog()
-        cold.append(_measure(client, ENDPOINT, accept_encoding="gzip"))
-    warm = [_measure(client, ENDPOINT, accept_encoding="gzip") for _ in range(WARM_RUNS)]
+        cold.append(_measure(client, path, accept_encoding="gzip"))
+    warm = [_measure(client, path, accept_encoding="gzip") for _ in range(WARM_RUNS)]
     return {
         "cold_ms": statistics.median(ms for ms, _ in cold),
         "cold_queries": sorted({queries for _, queries in cold}),
@@ -100,6 +101,7 @@ def main() -> None:
     figures: dict = {}
     with override_settings(REDIS_URL=""):
         figures["db"] = endpoint_figures(client)
+        figures["typed"] = endpoint_figures(client, TYPED_ENDPOINT)
     redis_url = os.environ.get("BENCH_REDIS_URL", "")
     if redis_url:
         with override_settings(REDIS_URL=redis_url):

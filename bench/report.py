@@ -16,6 +16,11 @@ SERVER_NAMES = {
     "push-redis": "app, revision pushed, Redis",
     "strict": "app, strict (the fallback path)",
     "bare": "bare WSGI (the limit)",
+    "typed": "app, revision pushed, typed 2.4",
+}
+TYPED_SERVER_NAMES = {
+    "push": "app, revision pushed",
+    "bare": "bare WSGI, the typed bytes (the limit)",
 }
 # The servers the load target applies to.
 TARGET_SERVERS = ("push", "push-redis")
@@ -106,6 +111,11 @@ def _load(results: dict, size: int, server: str, encoding: str) -> dict | None:
     return figures.get(server, {}).get(encoding)
 
 
+def _typed_load(results: dict, size: int, encoding: str) -> dict | None:
+    figures = results["sizes"].get(size, {}).get("load", {}).get("typed", {}).get("servers", {})
+    return figures.get("push", {}).get(encoding)
+
+
 def targets(results: dict) -> list[list[str]]:
     rows = []
     target_size = results["settings"]["target_size"]
@@ -122,12 +132,36 @@ def targets(results: dict) -> list[list[str]]:
                     _met(figures["ratio"] >= LOAD_TARGET),
                 ]
             )
+    for encoding in ENCODINGS:
+        figures = _typed_load(results, target_size, encoding)
+        if figures is None:
+            continue
+        rows.append(
+            [
+                f"typed warm endpoint at {target_size:,} models, {encoding}: "
+                f"{SERVER_NAMES['push']}, req/s ≥ {LOAD_TARGET} × bare, as the flat one",
+                f"{figures['ratio']:.2f} × bare",
+                _met(figures["ratio"] >= LOAD_TARGET),
+            ]
+        )
     sizes = sorted(results["sizes"])
     smallest, largest = (results["sizes"][size]["inprocess"] for size in (sizes[0], sizes[-1]))
     warm_pg = max(
         max(figures["inprocess"]["db"]["warm_queries"]) for figures in results["sizes"].values()
     )
     rows.append(["queries per warm request, revision pushed: 0", str(warm_pg), _met(warm_pg == 0)])
+    if "typed" in smallest:
+        warm_typed = max(
+            max(figures["inprocess"]["typed"]["warm_queries"])
+            for figures in results["sizes"].values()
+        )
+        rows.append(
+            [
+                "queries per warm typed request, revision pushed: 0",
+                str(warm_typed),
+                _met(warm_typed == 0),
+            ]
+        )
     if "warm_queries" in smallest["redis"]:
         warm_redis = max(
             max(figures["inprocess"]["redis"]["warm_queries"])
@@ -144,6 +178,15 @@ def targets(results: dict) -> list[list[str]]:
             _met(smallest["db"]["cold_queries"] == largest["db"]["cold_queries"]),
         ]
     )
+    if "typed" in smallest and "typed" in largest:
+        rows.append(
+            [
+                f"typed cold render: the same queries at {sizes[0]:,} and {sizes[-1]:,} models",
+                f"{_queries(smallest['typed']['cold_queries'])} and "
+                f"{_queries(largest['typed']['cold_queries'])}",
+                _met(smallest["typed"]["cold_queries"] == largest["typed"]["cold_queries"]),
+            ]
+        )
     imports = results["imports"]
     service = _median(imports["with"]["service"], "seconds")
     naive = imports["naive"]["scaled_seconds"]
@@ -226,14 +269,49 @@ def _load_section(results: dict) -> list[str]:
                     ]
                 )
         lines += _table(["server", "encoding", "req/s", "p99 ms", "ratio to bare", "errors"], rows)
+        if "typed" in load:
+            lines += _typed_load_section(size, load["typed"], settings)
     return lines
+
+
+def _typed_load_section(size: int, typed: dict, settings: dict) -> list[str]:
+    body = typed["body_bytes"]
+    rows = [
+        [
+            TYPED_SERVER_NAMES[server],
+            encoding,
+            f"{run['rps']:,.0f}",
+            f"{run['p99_ms']:.1f}",
+            f"{run['ratio']:.2f}",
+            str(run["errors"]) if run["errors"] else "0",
+        ]
+        for server, by_encoding in typed["servers"].items()
+        for encoding in ENCODINGS
+        for run in (by_encoding[encoding],)
+    ]
+    return [
+        f"#### {size:,} models, typed 2.4: `?schema_version=2.4` (body {_kib(body['identity'])}, "
+        f"gzip {_kib(body['gzip'])})",
+        "",
+        "After the runs above, the same way in "
+        f"{settings.get('typed_rounds', 0)} rounds: the pushed app beside a bare app replaying "
+        "the typed bytes, both asked the same URL.",
+        "",
+        *_table(["server", "encoding", "req/s", "p99 ms", "ratio to bare", "errors"], rows),
+    ]
 
 
 def _queries_section(results: dict) -> list[str]:
     rows = []
     for size, figures in sorted(results["sizes"].items()):
         inprocess = figures["inprocess"]
-        for mode, name in (("db", "pushed, no Redis"), ("redis", "pushed, Redis")):
+        for mode, name in (
+            ("db", "pushed, no Redis"),
+            ("redis", "pushed, Redis"),
+            ("typed", "typed 2.4, pushed, no Redis"),
+        ):
+            if mode not in inprocess:  # figures of a run from before the typed representation
+                continue
             if "skipped" in inprocess[mode]:
                 rows.append([f"{size:,}", name, "skipped", "", "", inprocess[mode]["skipped"]])
                 continue
@@ -251,7 +329,7 @@ def _queries_section(results: dict) -> list[str]:
         "",
         "In-process with Django's test client (gzip requested). Cold is the first request after "
         "a committed change, which renders the catalog; warm is any request after it. Median of "
-        "5 cold renders.",
+        "5 cold renders. The typed rows ask `?schema_version=2.4`, rendered on its own.",
         "",
         *_table(["models", "cache", "warm queries", "cold queries", "cold render ms"], rows),
     ]
@@ -416,12 +494,17 @@ def _analysis(results: dict) -> list[str]:
     breakdown = figures.get("breakdown")
     if not breakdown:
         return []
-    load = figures["load"]["servers"]
+    load = dict(figures["load"]["servers"])
+    if "typed" in figures["load"]:
+        load["typed"] = figures["load"]["typed"]["servers"]["push"]
     rows = [
         [
             SERVER_NAMES[server],
             *(f"{times[encoding]:.0f}" for encoding in ENCODINGS),
-            *(f"{load[server][encoding]['ratio']:.2f}" for encoding in ENCODINGS),
+            *(
+                f"{load[server][encoding]['ratio']:.2f}" if server in load else "–"
+                for encoding in ENCODINGS
+            ),
         ]
         for server, times in breakdown.items()
     ]
@@ -436,7 +519,9 @@ def _analysis(results: dict) -> list[str]:
         "sockets, no gunicorn; the fastest of 15 batches of 200, from 3 processes taken in turn); "
         "ratios are from the load runs above. Asking PostgreSQL for the revision, what strict "
         "mode does on every request and what a process does while its listener is down, costs "
-        f"{fallback[0]} µs (identity) and {fallback[1]} µs (gzip).",
+        f"{fallback[0]} µs (identity) and {fallback[1]} µs (gzip). The typed row asks "
+        "`?schema_version=2.4` of the pushed app; its ratios are to the bare app replaying the "
+        "typed bytes.",
         "",
         *_table(["server", "µs identity", "µs gzip", "ratio identity", "ratio gzip"], rows),
     ]

@@ -7,6 +7,9 @@ listener is down), and ``bench.bare_wsgi`` serving the app's own response from m
 load runs alternate between the servers (A/B/A/B, the starting server rotating each round),
 so that a burst of noise from the machine's other work lands on all of them; each round's
 ratio to the bare app is taken, and the median of those ratios reported.
+
+With ``typed_rounds``, the typed representation (``?schema_version=2.4``) is loaded the same
+way afterwards, in fewer rounds: the pushed app beside a bare app replaying the typed bytes.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ENDPOINT
+from bench import ENDPOINT, TYPED_ENDPOINT
 from bench.load import LoadResult, Server, fetch, run_load
 
 BARE = "bare"
 ENCODINGS = ("identity", "gzip")
+# The app the typed representation is loaded on (the default configuration).
+TYPED_APP = "push"
 
 
 @dataclass(frozen=True)
@@ -53,20 +58,20 @@ def app_environment(app: AppConfig, env: dict, redis_url: str, redis_prefix: str
     return env
 
 
-def _save_responses(server: Server, directory: Path) -> dict[str, int]:
+def _save_responses(server: Server, directory: Path, path: str = ENDPOINT) -> dict[str, int]:
     """The app's response in each encoding, for the bare app to replay; returns body sizes."""
     sizes = {}
     for encoding in ENCODINGS:
-        headers, body = fetch(server.url(ENDPOINT), encoding)
+        headers, body = fetch(server.url(path), encoding)
         (directory / f"{encoding}.headers.json").write_text(json.dumps(headers))
         (directory / f"{encoding}.body").write_bytes(body)
         sizes[encoding] = len(body)
     return sizes
 
 
-def _check_same_bytes(server: Server, directory: Path) -> None:
+def _check_same_bytes(server: Server, directory: Path, path: str = ENDPOINT) -> None:
     for encoding in ENCODINGS:
-        _, body = fetch(server.url(ENDPOINT), encoding)
+        _, body = fetch(server.url(path), encoding)
         if body != (directory / f"{encoding}.body").read_bytes():
             raise RuntimeError(f"{server.label} does not serve the app's bytes ({encoding})")
 
@@ -81,19 +86,20 @@ def _summary(runs: list[LoadResult], ratios: list[float]) -> dict:
     }
 
 
-def _rounds(servers: dict[str, Server], gzip: bool, load: LoadSettings, progress) -> dict:
-    """Load the servers in turn, round after round: runs and ratios to the bare app, by key."""
-    keys = list(servers)
+def _rounds(urls: dict[str, str], gzip: bool, load: LoadSettings, progress) -> dict:
+    """Load the servers' URLs in turn, round after round: runs and ratios to the bare app, by
+    key."""
+    keys = list(urls)
     runs: dict[str, list[LoadResult]] = {key: [] for key in keys}
     ratios: dict[str, list[float]] = {key: [] for key in keys}
     # Every worker renders (or loads) the catalog and its gzip form before the clock starts.
     for key in keys:
-        run_load(servers[key].url(ENDPOINT), duration=1, connections=load.connections, gzip=gzip)
+        run_load(urls[key], duration=1, connections=load.connections, gzip=gzip)
     for index in range(load.rounds):
         order = keys[index % len(keys) :] + keys[: index % len(keys)]
         this_round = {
             key: run_load(
-                servers[key].url(ENDPOINT),
+                urls[key],
                 duration=load.duration,
                 connections=load.connections,
                 gzip=gzip,
@@ -120,6 +126,7 @@ def measure(
     load: LoadSettings,
     work: Path,
     progress,
+    typed_rounds: int = 0,
 ) -> dict:
     """Start the servers, load them in turn, stop them; figures by server and encoding."""
     servers: dict[str, Server] = {}
@@ -140,8 +147,9 @@ def measure(
         servers[BARE] = Server(BARE, "bench.bare_wsgi:application", bare_env, load.workers, work)
         servers[BARE].start(ready_path=ENDPOINT)
         idle_rss[BARE] = servers[BARE].worker_rss_kib()
+        urls = {key: server.url(ENDPOINT) for key, server in servers.items()}
         by_encoding = {
-            encoding: _rounds(servers, encoding == "gzip", load, progress) for encoding in ENCODINGS
+            encoding: _rounds(urls, encoding == "gzip", load, progress) for encoding in ENCODINGS
         }
         figures = {
             key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS}
@@ -151,7 +159,49 @@ def measure(
             }
             for key, server in servers.items()
         }
-        return {"servers": figures, "body_bytes": body_bytes}
+        result = {"servers": figures, "body_bytes": body_bytes}
+        if typed_rounds:
+            result["typed"] = _typed(servers, env, load, typed_rounds, work, progress)
+        return result
     finally:
         for server in servers.values():
             server.stop()
+
+
+def _typed(
+    servers: dict[str, Server],
+    env: dict[str, str],
+    load: LoadSettings,
+    rounds: int,
+    work: Path,
+    progress,
+) -> dict:
+    """The typed representation on the pushed app, beside a bare app replaying its bytes (the
+    bare server is added to ``servers``, which the caller stops)."""
+    responses = work / "responses-typed"
+    responses.mkdir()
+    body_bytes = _save_responses(servers[TYPED_APP], responses, TYPED_ENDPOINT)
+    for key, server in servers.items():
+        if key not in (TYPED_APP, BARE):
+            _check_same_bytes(server, responses, TYPED_ENDPOINT)
+    bare_env = env | {"BENCH_RESPONSES": str(responses)}
+    bare = Server(f"{BARE}-typed", "bench.bare_wsgi:application", bare_env, load.workers, work)
+    servers[f"{BARE}-typed"] = bare
+    bare.start(ready_path=ENDPOINT)
+    # The same request line on both: the bare app ignores the query string.
+    urls = {TYPED_APP: servers[TYPED_APP].url(TYPED_ENDPOINT), BARE: bare.url(TYPED_ENDPOINT)}
+    typed_load = LoadSettings(load.duration, rounds, load.connections, load.workers)
+
+    def typed_progress(message: str) -> None:
+        progress(f"typed {message}")
+
+    by_encoding = {
+        encoding: _rounds(urls, encoding == "gzip", typed_load, typed_progress)
+        for encoding in ENCODINGS
+    }
+    return {
+        "servers": {
+            key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS} for key in urls
+        },
+        "body_bytes": body_bytes,
+    }

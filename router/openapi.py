@@ -9,12 +9,17 @@ drf-spectacular postprocessing hook, in ``SPECTACULAR_SETTINGS``) rewrites the c
 generated components equal the contract's (tests/test_openapi.py holds them equal).
 
 It replaces drf-spectacular's default enum hook, which would move the enums into components of
-their own; the helper ids that hook would have removed are removed here.
+their own; the helper ids that hook would have removed are removed here. Last, it documents the
+typed representation (``typed_representation``): the only hook in ``SPECTACULAR_SETTINGS``
+runs both steps, in this order.
 """
 
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.hooks import postprocess_schema_enum_id_removal
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from catalog.formats.flat.schema import (
@@ -23,6 +28,9 @@ from catalog.formats.flat.schema import (
     RouterOpenRouterModelSerializer,
     RouterOpenRouterModelsResSerializer,
 )
+from catalog.formats.typed import schema as typed_schema
+from router.cache import SCHEMA_VERSIONS
+from router.http import SCHEMA_VERSION_PARAMETER
 
 CONTRACT_SERIALIZERS = (
     RouterOpenRouterModelsResSerializer,
@@ -69,4 +77,93 @@ def contract_spelling(result, generator, request, public):
             component["description"] = _one_line_paragraphs(component["description"])
         for key, schema in component["properties"].items():
             _property(schema, fields[key])
-    return postprocess_schema_enum_id_removal(result, generator)
+    return typed_representation(postprocess_schema_enum_id_removal(result, generator))
+
+
+# --- The typed representation (?schema_version=2.4) --------------------------------------------
+
+# The view's extend_schema documents the parameter and the 400; the hook below, the 200.
+SCHEMA_VERSION_QUERY = OpenApiParameter(
+    SCHEMA_VERSION_PARAMETER,
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    enum=SCHEMA_VERSIONS,
+    description="Version du format typé d’OpenRouter : avec 2.4, la réponse est "
+    '{"data": [ModelDocumentV2, …]}, selon le schéma officiel ; sans ce paramètre, la liste '
+    "plate (RouterOpenRouterModelsRes). Toute autre valeur est une erreur 400.",
+)
+UNSUPPORTED_SCHEMA_VERSION = OpenApiResponse(
+    {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "supported_schema_versions": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(SCHEMA_VERSIONS)},
+            },
+        },
+        "required": ["detail", "supported_schema_versions"],
+    },
+    description="schema_version non servie : le message nomme les versions servies.",
+)
+TYPED_ROOT = "ModelDocumentV2"
+_REF = "#/components/schemas/"
+
+
+def official_component_names(taken: set[str]) -> dict[str, str]:
+    """Each official component's name in the generated document: its own, or with a ``V2``
+    suffix (as in ModelDocumentV2) where the flat contract already uses it (Datacenter)."""
+    names = {}
+    for name in typed_schema.document()["components"]["schemas"]:
+        names[name] = f"{name}V2" if name in taken else name
+        if names[name] in taken:
+            raise ValueError(f"the official component {name} has no free name")
+    return names
+
+
+def _renamed(value, names: dict[str, str]):
+    if isinstance(value, dict):
+        return {
+            key: _REF + names[item.removeprefix(_REF)]
+            if key == "$ref" and isinstance(item, str)
+            else _renamed(item, names)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
+def _takes_schema_version(operation: dict) -> bool:
+    return any(
+        parameter.get("in") == "query" and parameter.get("name") == SCHEMA_VERSION_PARAMETER
+        for parameter in operation.get("parameters", ())
+    )
+
+
+def typed_representation(result: dict) -> dict:
+    """Add the official typed schema's components, copied from the checked-in file (not by
+    hand), and let each operation taking ``schema_version`` answer 200 with either list.
+
+    ``anyOf``, not ``oneOf``: an empty catalog, ``{"data": []}``, is both.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    names = official_component_names(set(schemas))
+    official = typed_schema.document()["components"]["schemas"]
+    for name, component in official.items():
+        schemas[names[name]] = _renamed(json.loads(json.dumps(component)), names)
+    typed_list = {
+        "type": "object",
+        "description": "Avec schema_version=2.4 : les documents typés, triés par id.",
+        "properties": {"data": {"type": "array", "items": {"$ref": _REF + names[TYPED_ROOT]}}},
+        "required": ["data"],
+        "additionalProperties": False,
+    }
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if not _takes_schema_version(operation):
+                continue
+            content = operation["responses"]["200"]["content"]["application/json"]
+            content["schema"] = {"anyOf": [content["schema"], typed_list]}
+    return result

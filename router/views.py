@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
 from router.http import catalog_response, representation, unknown_schema_version_response
+from router.openapi import SCHEMA_VERSION_QUERY, UNSUPPORTED_SCHEMA_VERSION
 
 
 class AlwaysJSON(BaseContentNegotiation):
@@ -27,7 +28,7 @@ class OpenRouterModelsView(APIView):
     No per-request serialization: the body, its gzip form and its ETag are computed once per
     catalog revision and representation (``router.cache``): the flat list, or with
     ``?schema_version=2.4`` the typed documents; another version is a 400.
-    ``catalog.formats.flat.schema`` only documents the flat one. While PostgreSQL is unreachable
+    ``router.openapi`` documents both. While PostgreSQL is unreachable
     the last rendered body is sent with a ``Catalog-Stale`` header (``router.http``), for a
     bounded time; after that, a 503.
     """
@@ -47,8 +48,13 @@ class OpenRouterModelsView(APIView):
         summary="Models OpenRouter du routeur d’inférence",
         description="Renvoie une liste de modèles pouvant être utilisés avec OpenRouter.\n\n"
         "Cette API est accessible sans authentification.",
+        parameters=[SCHEMA_VERSION_QUERY],
+        # router.openapi adds the typed list to the 200, from the official schema's components.
         responses={
-            200: OpenApiResponse(RouterOpenRouterModelsResSerializer, description="Réponse réussie")
+            200: OpenApiResponse(
+                RouterOpenRouterModelsResSerializer, description="Réponse réussie"
+            ),
+            400: UNSUPPORTED_SCHEMA_VERSION,
         },
         auth=[],
     )

@@ -679,5 +679,5 @@ def test_a_cold_typed_request_makes_as_many_queries_at_7_models_as_at_30(
 
     assert len(client.get(TYPED_URL).json()["data"]) == 30
     # 1. the revision (the cache asks), 2. the revision of the render's snapshot, 3. the models
-    # with their offerings and datacenters
-    assert cold_queries() == at_seven == 3
+    # with their datacenters, 4.-6. their modalities, prices and capacities
+    assert cold_queries() == at_seven == 6

@@ -8,6 +8,10 @@ import os
 import pytest
 import yaml
 from django.core.management import call_command
+from drf_spectacular.validation import validate_schema
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from catalog.formats.flat.encode import WireDatacenter
 from catalog.formats.flat.names import (
@@ -25,10 +29,14 @@ from catalog.formats.flat.schema import (
     RouterOpenRouterModelsResSerializer,
 )
 from catalog.formats.typed import schema as typed_schema
+from router.cache import SCHEMA_VERSIONS
 from tests.helpers import CONTRACT, SHARED_CONTRACT, load_contract, require_service
 
 PATH = "/inference/router/openrouter/models"
 COMPONENTS = ("RouterOpenRouterModelsRes", "RouterOpenRouterModel", "Pricing", "Datacenter")
+# The official typed schema's components keep their names, but the one the seed's contract
+# already uses, which takes the suffix of the official ModelDocumentV2.
+RENAMED = {"Datacenter": "DatacenterV2"}
 
 
 def test_the_suites_copy_of_the_contract_is_the_published_one():
@@ -55,6 +63,7 @@ def generated(client):
 
 def test_schema_is_openapi_3_1(generated):
     assert generated["openapi"] == "3.1.0"
+    validate_schema(generated)  # the served document too, against the OpenAPI 3.1 meta-schema
 
 
 def test_schema_is_valid_openapi_and_generates_without_warnings():
@@ -63,19 +72,102 @@ def test_schema_is_valid_openapi_and_generates_without_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", os.devnull)
 
 
-def test_operation_is_the_contracts(generated):
+def test_operation_keeps_the_contracts_parts(generated):
     operation = generated["paths"][PATH]
-    contract = load_contract()["paths"][PATH]
+    contract = load_contract()["paths"][PATH]["get"]
 
     assert list(operation) == ["get"]
     get = operation["get"]
-    assert get["operationId"] == contract["get"]["operationId"]
+    assert get["operationId"] == contract["operationId"]
     assert get["tags"] == ["Inference"]
-    assert get["summary"] == contract["get"]["summary"]
-    assert get["description"] == contract["get"]["description"]
-    assert get["responses"] == contract["get"]["responses"]
-    assert get == contract["get"]
+    assert get["summary"] == contract["summary"]
+    assert get["description"] == contract["description"]
+    assert set(get) == {*contract, "parameters"}
+    assert {key: get[key] for key in contract if key != "responses"} == {
+        key: value for key, value in contract.items() if key != "responses"
+    }
+    assert set(get["responses"]) == {"200", "400"}
+    ok, seed_ok = get["responses"]["200"], contract["responses"]["200"]
+    assert ok["description"] == seed_ok["description"]
+    flat, _typed = ok["content"]["application/json"]["schema"]["anyOf"]
+    assert flat == seed_ok["content"]["application/json"]["schema"]
     assert not get.get("security")  # no authentication
+
+
+def test_schema_version_is_an_optional_query_parameter(generated):
+    (parameter,) = generated["paths"][PATH]["get"]["parameters"]
+
+    assert parameter["in"] == "query"
+    assert parameter["name"] == "schema_version"
+    assert not parameter.get("required")
+    assert parameter["schema"] == {"type": "string", "enum": list(SCHEMA_VERSIONS)}
+    assert "ModelDocumentV2" in parameter["description"]
+    assert "400" in parameter["description"]
+
+
+def _official_refs_renamed(value: dict) -> dict:
+    text = json.dumps(value)
+    for name, renamed in RENAMED.items():
+        text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/{renamed}"')
+    return json.loads(text)
+
+
+def test_the_typed_response_is_the_official_schemas(generated):
+    ok = generated["paths"][PATH]["get"]["responses"]["200"]["content"]["application/json"]
+    # anyOf: an empty catalog is both lists.
+    _flat, typed = ok["schema"]["anyOf"]
+    assert typed["required"] == ["data"]
+    assert typed["properties"]["data"]["items"] == {"$ref": "#/components/schemas/ModelDocumentV2"}
+
+    official = json.loads(typed_schema.SCHEMA_PATH.read_bytes())["components"]["schemas"]
+    schemas = generated["components"]["schemas"]
+    for name, component in official.items():
+        assert schemas[RENAMED.get(name, name)] == _official_refs_renamed(component), name
+    # The seed's Datacenter stays the seed's.
+    assert schemas["Datacenter"] == load_contract()["components"]["schemas"]["Datacenter"]
+
+
+def _validator(document: dict, schema: dict) -> Draft202012Validator:
+    # OpenAPI 3.1 schemas are JSON Schema 2020-12; references resolve in the whole document.
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:generated", resource)
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _escaped(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")
+
+
+def test_both_served_representations_match_the_documented_branches(generated, client, catalog):
+    ok = generated["paths"][PATH]["get"]["responses"]["200"]["content"]["application/json"]
+    flat, typed = (
+        _validator(
+            generated,
+            {
+                "$ref": f"urn:generated#/paths/{_escaped(PATH)}/get/responses/200"
+                f"/content/application~1json/schema/anyOf/{index}"
+            },
+        )
+        for index in range(2)
+    )
+    flat_body = client.get(PATH).json()
+    typed_body = client.get(PATH + "?schema_version=2.4").json()
+
+    assert ok["schema"]["anyOf"][0]["$ref"].endswith("/RouterOpenRouterModelsRes")
+    assert flat.is_valid(flat_body)
+    assert not typed.is_valid(flat_body)
+    assert typed.is_valid(typed_body)
+    assert not flat.is_valid(typed_body)
+
+
+def test_the_400_for_an_unknown_version_is_documented(generated, client, db):
+    unknown = generated["paths"][PATH]["get"]["responses"]["400"]
+    schema = unknown["content"]["application/json"]["schema"]
+    response = client.get(PATH + "?schema_version=9.9")
+
+    assert response.status_code == 400
+    assert schema["required"] == ["detail", "supported_schema_versions"]
+    _validator(generated, schema).validate(response.json())
 
 
 # The values the current flat revision added to the contract's lists
@@ -133,9 +225,13 @@ def test_component_equals_the_contracts(generated, name):
     assert component == contract
 
 
-def test_only_the_contracts_components_are_generated(generated):
+def test_only_the_contracts_and_the_official_components_are_generated(generated):
     # drf-spectacular's enum hook would add QuantizationEnum and friends.
-    assert set(generated["components"]["schemas"]) == set(COMPONENTS)
+    official = json.loads(typed_schema.SCHEMA_PATH.read_bytes())["components"]["schemas"]
+    assert set(generated["components"]["schemas"]) == {
+        *COMPONENTS,
+        *(RENAMED.get(name, name) for name in official),
+    }
 
 
 def test_documented_record_lists_exactly_the_rendered_keys():
@@ -150,11 +246,22 @@ def test_documented_record_lists_exactly_the_rendered_keys():
     assert tuple(RouterOpenRouterModelsResSerializer().fields) == ("data",)
 
 
-def test_swagger_ui_reads_the_local_schema(client):
+def test_swagger_ui_reads_the_local_schema_which_has_both_representations(client):
     response = client.get("/api/docs/")
 
     assert response.status_code == 200
     assert '"/api/schema/"' in response.content.decode()
+    # Swagger UI renders what /api/schema/ says: both lists under the one 200.
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    ok = schema["paths"][PATH]["get"]["responses"]["200"]["content"]["application/json"]
+    refs = [
+        branch.get("$ref") or branch["properties"]["data"]["items"]["$ref"]
+        for branch in ok["schema"]["anyOf"]
+    ]
+    assert refs == [
+        "#/components/schemas/RouterOpenRouterModelsRes",
+        "#/components/schemas/ModelDocumentV2",
+    ]
 
 
 def test_the_current_revisions_properties_are_documented(generated):

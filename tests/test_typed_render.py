@@ -20,9 +20,17 @@ from referencing.jsonschema import DRAFT202012
 from catalog.formats.flat.encode import dumps
 from catalog.formats.typed import schema as typed_schema
 from catalog.formats.typed.encode import model_document, render
-from catalog.formats.typed.published import published_typed_catalog
+from catalog.formats.typed.published import published_offerings, published_typed_catalog
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price
+from catalog.offering import (
+    OFFERING_SNAPSHOT,
+    ROOT,
+    Capacity,
+    ModalitySpec,
+    Offering,
+    Price,
+    with_offering,
+)
 from catalog.published import published_catalog
 from tests.helpers import build_model
 
@@ -435,6 +443,18 @@ def test_a_model_document_is_the_same_from_rows_as_from_the_published_query(ever
     assert json.loads(dumps(model_document(model, places))) == by_id()["acme/everything"]
 
 
+def test_the_published_offerings_read_as_rows_equal_the_models_snapshots(everything):
+    # published_offerings joins plain rows in Python; the snapshot is catalog_offering_snapshot()
+    # (with_offering), which it replaced for the render: the same offering, entry for entry.
+    snapshots = {
+        model.pk: Offering.from_json(getattr(model, OFFERING_SNAPSHOT))
+        for model in with_offering(ServedModel.objects.filter(is_published=True))
+    }
+
+    assert published_offerings() == snapshots
+    assert snapshots[everything.pk] == everything_offering()
+
+
 # --- The demo catalog and the flat list ---------------------------------------------------------
 def test_the_demo_catalog_is_valid_and_lists_the_flat_models_in_the_same_order(db):
     call_command("load_demo_catalog", verbosity=0)
@@ -494,8 +514,9 @@ def test_a_cold_render_takes_as_many_queries_at_3_models_as_at_30(everything):
         model.datacenters.set(Datacenter.objects.all())
 
     assert ServedModel.objects.count() == 30
-    # 1. the revision, 2. the models with their offerings and datacenters
-    assert _cold_render_queries() == at_three == 2
+    # 1. the revision, 2. the models with their datacenters, 3.-5. their modalities, prices
+    # and capacities
+    assert _cold_render_queries() == at_three == 5
 
 
 # --- export_models --schema-version ------------------------------------------------------------

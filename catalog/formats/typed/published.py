@@ -3,32 +3,128 @@
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.db.models import OuterRef, Q, TextField
+from django.db.models.functions import Cast
 
 from catalog.formats.typed.encode import model_document, render
-from catalog.models import ServedModel
-from catalog.offering import with_offering
+from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
+from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 from catalog.published import in_snapshot
+
+_PUBLISHED = Q(model__is_published=True)
 
 
 def published_documents() -> list[dict[str, Any]]:
-    """Every published model's typed document, in one query whatever the catalog's size: the
-    models with their offerings (``with_offering``) and their datacenters' codes and regions
-    (two arrays in the same order)."""
+    """Every published model's typed document, in four queries whatever the catalog's size:
+    the models with their datacenters' codes and regions (two arrays in the same order), and
+    their offerings (``published_offerings``)."""
     links = ServedModel.datacenters.through.objects.filter(servedmodel_id=OuterRef("pk")).order_by(
         "datacenter__country_code", "datacenter__region"
     )
-    models = with_offering(ServedModel.objects.filter(is_published=True)).annotate(
+    models = ServedModel.objects.filter(is_published=True).annotate(
         datacenter_codes=ArraySubquery(links.values("datacenter__country_code")),
         datacenter_regions=ArraySubquery(links.values("datacenter__region")),
     )
+    models = list(models)
+    offerings = published_offerings()
     return [
-        model_document(model, zip(model.datacenter_codes, model.datacenter_regions, strict=True))
+        model_document(
+            model,
+            zip(model.datacenter_codes, model.datacenter_regions, strict=True),
+            offerings.get(model.pk, _EMPTY),
+        )
         for model in models
     ]
+
+
+_EMPTY = Offering()
+
+
+def published_offerings() -> dict[int, Offering]:
+    """The published models' offerings, by pk, in three queries whatever their number: their
+    modalities, prices and capacities, read as plain rows and joined here by model.
+
+    What ``with_offering`` gives, without a JSON snapshot per model built by
+    ``catalog_offering_snapshot()`` and decoded again (10,000 models: most of a cold render;
+    ``catalog.published.stored_flat_fields`` reads the flat fields the same way). JSON values
+    are read as text and each distinct text decoded once (a catalog repeats few parameter sets
+    and overrides), so documents of one render may share them: nothing may change them.
+    """
+    decoded: dict[str, Any] = {}
+
+    def value(text: str) -> Any:
+        if text not in decoded:
+            decoded[text] = json.loads(text)
+        return decoded[text]
+
+    modalities: defaultdict[int, list[ModalitySpec]] = defaultdict(list)
+    scope_of: dict[int, Scope] = {}
+    for pk, model_pk, direction, kind, *details in (
+        Modality.objects.filter(_PUBLISHED)
+        .order_by()
+        .values_list(
+            "pk",
+            "model_id",
+            "direction",
+            "kind",
+            "position",
+            _text("supported_inputs"),
+            _text("supported_parameters"),
+            _text("passthrough_parameters"),
+            "streaming",
+        )
+    ):
+        position, inputs, parameters, passthrough, streaming = details
+        scope_of[pk] = (direction, kind)
+        modalities[model_pk].append(
+            ModalitySpec(
+                direction, kind, position, value(inputs), value(parameters), value(passthrough),
+                streaming,
+            )
+        )  # fmt: skip
+    prices: defaultdict[int, list[Price]] = defaultdict(list)
+    for model_pk, modality_pk, price_type, unit, cost, ttl, implicit, start, end, overrides in (
+        PriceEntry.objects.filter(_PUBLISHED)
+        .order_by()
+        .values_list(
+            "model_id",
+            "modality_id",
+            "price_type",
+            "unit",
+            "cost_usd",
+            "ttl_seconds",
+            "implicit",
+            "utc_start",
+            "utc_end",
+            _text("overrides"),
+        )
+    ):
+        scope = scope_of[modality_pk] if modality_pk is not None else ROOT
+        prices[model_pk].append(
+            Price(scope, price_type, unit, cost, ttl, implicit, start, end, tuple(value(overrides)))
+        )
+    capacities: defaultdict[int, list[Capacity]] = defaultdict(list)
+    for model_pk, modality_pk, *entry in (
+        CapacityEntry.objects.filter(_PUBLISHED)
+        .order_by()
+        .values_list("model_id", "modality_id", "capacity_type", "unit", "per", "value")
+    ):
+        scope = scope_of[modality_pk] if modality_pk is not None else ROOT
+        capacities[model_pk].append(Capacity(scope, *entry))
+    return {
+        pk: Offering(tuple(modalities[pk]), tuple(prices[pk]), tuple(capacities[pk]))
+        for pk in modalities.keys() | prices.keys() | capacities.keys()
+    }
+
+
+def _text(column: str) -> Cast:
+    # A JSON column as its text: no decoding per row by the column's converter.
+    return Cast(column, TextField())
 
 
 def published_typed_catalog() -> tuple[int, bytes]:
