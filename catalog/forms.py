@@ -280,6 +280,32 @@ def scope_value(scope: Scope) -> str:
     return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
 
 
+def _clock(hhmm: int) -> str:
+    return f"{hhmm // 100:02}:{hhmm % 100:02}"
+
+
+def price_label(price: Price) -> str:
+    """A further price entry as staff read it (the history, the price guard):
+    "output text completion per token (window 22:00-06:00)"."""
+    qualifiers = []
+    if price.ttl_seconds is not None:
+        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
+    if price.implicit is not None:
+        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
+    if price.utc_start is not None and price.utc_end is not None:
+        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
+    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
+    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
+
+
+def cost_text(cost: Decimal, unit: str) -> str:
+    """A cost as staff read it: "$0.15 per 1M tokens" (tokens, characters), else "$0.01 per
+    image"."""
+    if unit in PER_MILLION_UNITS:
+        return f"${plain_decimal(per_million(cost))} per 1M {unit}s"
+    return f"${plain_decimal(cost)} per {unit}"
+
+
 def parse_scope(value: str) -> Scope:
     if value == ROOT_SCOPE:
         return ROOT
