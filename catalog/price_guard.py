@@ -118,9 +118,10 @@ def large_changes(before: Offering, after: Offering) -> list[LargeChange]:
         old = old_prices.get(new.identity)
         if old is None:
             continue
-        key = flat_names.get(new.identity)
-        label = _flat_name(key) if key is not None else price_label(new)
-        if key is None and is_large(old.cost_usd, new.cost_usd):
+        flat_key = flat_names.get(new.identity)
+        label = _flat_name(flat_key) if flat_key is not None else price_label(new)
+        # A flat price's entry is compared above, as served.
+        if flat_key is None and is_large(old.cost_usd, new.cost_usd):
             field = f"pricing.{OVERRIDES}" if new.windowed else "pricing"
             changes.append(
                 LargeChange(
