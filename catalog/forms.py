@@ -12,6 +12,7 @@ main form), and say in staff's words what the rows' constraints, the last line, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Context, Decimal, Inexact
 
@@ -186,6 +187,17 @@ def _compare_json_with_the_instance(form: forms.ModelForm) -> None:
             field.show_hidden_initial = False
 
 
+# Set on the model by the main form for the price inline, which judges the whole offering.
+LARGE_PRICE_CHANGES_CONFIRMED = "large_price_changes_confirmed"
+
+
+class ConfirmationField(forms.BooleanField):
+    """A tick that confirms what a save does; not a value of the model, so never a change."""
+
+    def has_changed(self, initial, data):
+        return False
+
+
 class ServedModelForm(forms.ModelForm):
     """Every field of the flat format on one page, validated by ``ServedModel.full_clean()``.
 
@@ -202,6 +214,11 @@ class ServedModelForm(forms.ModelForm):
     price_input_cache_read = _price(True, "price_input_cache_read")
     price_image = _price(False, "price_image")
     price_request = _price(False, "price_request")
+    # Not in the fieldsets: shown at the top of the page, with the changes it confirms, only
+    # when a save changes prices far out of line (``PriceEntryFormSet``, ``catalog.price_guard``).
+    confirm_large_price_changes = ConfirmationField(
+        required=False, label="Confirm these large price changes"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -219,6 +236,8 @@ class ServedModelForm(forms.ModelForm):
                     value = Decimal(0)
                 if self.instance.pk is None or value != getattr(self.instance, name):
                     setattr(self.instance, name, value)
+        confirmed = self.cleaned_data.get("confirm_large_price_changes", False)
+        setattr(self.instance, LARGE_PRICE_CHANGES_CONFIRMED, confirmed)
         super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
 
     class Meta:
@@ -278,6 +297,32 @@ ROOT_SCOPE = "request"
 def scope_value(scope: Scope) -> str:
     """A scope as staff pick it: "input text", "output image", "request"."""
     return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
+
+
+def _clock(hhmm: int) -> str:
+    return f"{hhmm // 100:02}:{hhmm % 100:02}"
+
+
+def price_label(price: Price) -> str:
+    """A further price entry as staff read it (the history, the price guard):
+    "output text completion per token (window 22:00-06:00)"."""
+    qualifiers = []
+    if price.ttl_seconds is not None:
+        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
+    if price.implicit is not None:
+        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
+    if price.utc_start is not None and price.utc_end is not None:
+        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
+    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
+    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
+
+
+def cost_text(cost: Decimal, unit: str) -> str:
+    """A cost as staff read it: "$0.15 per 1M tokens" (tokens, characters), else "$0.01 per
+    image"."""
+    if unit in PER_MILLION_UNITS:
+        return f"${plain_decimal(per_million(cost))} per 1M {unit}s"
+    return f"${plain_decimal(cost)} per {unit}"
 
 
 def parse_scope(value: str) -> Scope:
@@ -573,9 +618,15 @@ class _ScopedRowFormSet(forms.BaseInlineFormSet):
 
 
 class PriceEntryFormSet(_ScopedRowFormSet):
-    """Every price but the five on the main form (whose entries it leaves out)."""
+    """Every price but the five on the main form (whose entries it leaves out).
+
+    Being last to see the whole offering (the main form's five prices and these rows), it also
+    holds a save that changes prices far out of line until the main form's confirmation is
+    ticked: ``large_price_changes`` lists them for the page.
+    """
 
     part = "prices"
+    large_price_changes: Sequence = ()
 
     def get_queryset(self):
         if not hasattr(self, "_other_rows"):
@@ -610,6 +661,20 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 "These rows would change the %(labels)s set on the main form; change it there.",
                 code="shadows_flat_price",
                 params={"labels": ", ".join(PRICE_LABELS[f"price_{key}"] for key in moved)},
+            )
+        if self.instance.pk is None:
+            return  # a new model: no price to change
+        # Here, not at the top: catalog.price_guard names prices with this module's helpers.
+        from catalog.price_guard import large_changes
+
+        self.large_price_changes = large_changes(stored_offering(self.instance), self.composed)
+        if self.large_price_changes and not getattr(
+            self.instance, LARGE_PRICE_CHANGES_CONFIRMED, False
+        ):
+            raise ValidationError(
+                "Some prices change more than ten times up or down, or to or from zero: check "
+                "them at the top of the page, and confirm them there if they are intended.",
+                code="large_price_change",
             )
 
 

@@ -49,7 +49,9 @@ def model(make_model):
     ],
 )
 def test_price_typed_per_million_is_stored_exactly_per_token(editor_client, model, typed, stored):
-    response = editor_client.post(change_url(model), form_data(model, price_prompt=typed))
+    # Some go to zero or over ten times up: confirmed (the guard is tests/test_price_guard.py).
+    data = form_data(model, price_prompt=typed, confirm_large_price_changes="on")
+    response = editor_client.post(change_url(model), data)
 
     assert response.status_code == 302
     model.refresh_from_db()
@@ -62,7 +64,11 @@ def test_price_typed_per_million_is_stored_exactly_per_token(editor_client, mode
 
 def test_every_token_price_is_typed_per_million(editor_client, model):
     data = form_data(
-        model, price_completion="0.6", price_input_cache_read="0.075", price_request="0.0001"
+        model,
+        price_completion="0.6",
+        price_input_cache_read="0.075",  # from zero
+        price_request="0.0001",  # from zero
+        confirm_large_price_changes="on",
     )
 
     editor_client.post(change_url(model), data)

@@ -221,7 +221,7 @@ def test_a_typed_document_replaces_the_whole_offering_and_datacenters(db):
     del changed["input_modalities"][1]  # the image input too
     changed["datacenters"] = [{"country_code": "US", "region": "us-west-2"}]
     changed["tokenizer"] = "acme-bpe-v4"
-    result = import_file(changed)
+    result = import_file(changed, allow_large_price_changes=True)  # prices replaced wholesale
     assert result.updated[TEXT_MODEL] == [
         "input_modalities",
         "pricing.image",

@@ -13,12 +13,18 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from catalog.choices import PER_MILLION_UNITS
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
 from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
-from catalog.forms import PRICE_LABELS, per_million, said_by_ticks, scope_value, shown_price
+from catalog.forms import (
+    PRICE_LABELS,
+    cost_text,
+    price_label,
+    said_by_ticks,
+    scope_value,
+    shown_price,
+)
 from catalog.history import (
     TYPED_ONLY,
     HistoricalServedModel,
@@ -103,29 +109,8 @@ class Change:
     new: str
 
 
-def _clock(hhmm: int) -> str:
-    return f"{hhmm // 100:02}:{hhmm % 100:02}"
-
-
-def price_label(price: Price) -> str:
-    """ "output text completion per token (window 22:00-06:00)" """
-    qualifiers = []
-    if price.ttl_seconds is not None:
-        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
-    if price.implicit is not None:
-        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
-    if price.utc_start is not None and price.utc_end is not None:
-        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
-    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
-    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
-
-
 def _cost(price: Price | None) -> str:
-    if price is None:
-        return "none"
-    if price.unit in PER_MILLION_UNITS:
-        return f"${plain_decimal(per_million(price.cost_usd))} per 1M {price.unit}s"
-    return f"${plain_decimal(price.cost_usd)} per {price.unit}"
+    return "none" if price is None else cost_text(price.cost_usd, price.unit)
 
 
 def _overrides_text(price: Price, overrides) -> str:

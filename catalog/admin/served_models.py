@@ -323,6 +323,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     )
 
     object_history_list_template = "catalog/servedmodel_history_list.html"
+    change_form_template = "catalog/servedmodel_change_form.html"
 
     def get_queryset(self, request):
         return with_offering(super().get_queryset(request).prefetch_related("datacenters"))
@@ -343,6 +344,17 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
             for key in ("_offering", OFFERING_SNAPSHOT):
                 model.__dict__.pop(key, None)
             record_admin_save(model, created=not change)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A save held by the price guard (PriceEntryFormSet): its changes and the confirmation,
+        # at the top of the page.
+        for inline in context.get("inline_admin_formsets", ()):
+            if isinstance(inline.formset, PriceEntryFormSet) and inline.formset.large_price_changes:
+                context["large_price_changes"] = inline.formset.large_price_changes
+                context["confirm_large_price_changes"] = context["adminform"].form[
+                    "confirm_large_price_changes"
+                ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
         return with_previous(

@@ -65,6 +65,12 @@ class Command(BaseCommand):
             help="Unpublish published models absent from the file (they are never deleted).",
         )
         parser.add_argument(
+            "--allow-large-price-changes",
+            action="store_true",
+            help="Accept prices of stored models that change more than ten times up or down, "
+            "or to or from zero (refused otherwise, as likely mistakes).",
+        )
+        parser.add_argument(
             "--format",
             choices=["text", "json"],
             default="text",
@@ -89,7 +95,18 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *args, source, dry_run, prune, format, max_bytes, timeout, **options):
+    def handle(
+        self,
+        *args,
+        source,
+        dry_run,
+        prune,
+        allow_large_price_changes,
+        format,
+        max_bytes,
+        timeout,
+        **options,
+    ):
         # typeshed says BinaryIO, which has no readinto(); standard input's buffer is a reader.
         stdin: Readable = options.get("stdin") or cast(io.BufferedReader, sys.stdin.buffer)
         # A path may hold bytes that are not UTF-8 (as lone surrogates); messages and the
@@ -104,6 +121,7 @@ class Command(BaseCommand):
                 progress=self._progress_display(),
                 # The history says which command wrote, and from what.
                 change_reason=f"import_models: {'stdin' if source == '-' else name}",
+                allow_large_price_changes=allow_large_price_changes,
             )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
