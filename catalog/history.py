@@ -162,13 +162,17 @@ def _codes_of(record: HistoryRecord) -> list[str]:
     )
 
 
-def state_of(record: HistoryRecord) -> ServedModel:
-    """The served model as ``record`` left it, its offering included (cached on the record)."""
-    state = record.__dict__.get("_state_of")
+def state_of(record: HistoryRecord, at: datetime | None = None) -> ServedModel:
+    """The served model as ``record`` left it, its offering included, with the prices in force
+    at ``at`` (default: when the record was made; a scheduled change may have started since).
+    Cached on the record, per moment."""
+    at = at or record.history_date
+    states = record.__dict__.setdefault("_states_of", {})
+    state = states.get(at)
     if state is None:
         state = record.instance
-        state.__dict__["_offering"] = Offering.from_json(record.offering)
-        record.__dict__["_state_of"] = state
+        state.__dict__["_offering"] = Offering.from_json(record.offering, at)
+        states[at] = state
     return state
 
 
@@ -190,7 +194,7 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
     codes = _Links.objects.filter(servedmodel_id=instance.pk).values_list(
         "datacenter__country_code", flat=True
     )
-    before = state_of(previous)
+    before = state_of(previous, timezone.now())  # what it offered until this change
     names = changed_fields(before, _codes_of(previous), instance, list(codes))
     offering_named = any(name in OFFERING_CHANGES for name in names)
     if (not offering_named and before.offering != instance.offering) or any(
@@ -352,4 +356,6 @@ def catalog_as_of(moment: datetime) -> bytes:
         history_id__in=[record.history_id for record in records]
     ).values_list("history_id", "country_code"):
         codes[history_id].append(code)
-    return render(wire_record(state_of(record), codes[record.history_id]) for record in records)
+    return render(
+        wire_record(state_of(record, moment), codes[record.history_id]) for record in records
+    )

@@ -6,12 +6,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pycountry
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.dispatch import Signal
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
@@ -718,7 +720,11 @@ class PriceEntry(models.Model):
     The identity is the scope, the type and the qualifiers (cache lifetime, implicit caching,
     time window): two entries with one identity are refused. ``overrides`` are the conditional
     prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the later winning.
-    A price is a row so that a later change can supersede it (issue 15 schedules them).
+    A row holds its price for a span of time: from ``valid_from`` (NULL: ever since it was
+    written) until ``valid_until`` (NULL: until further notice). A scheduled change
+    (``PriceSchedule``, ``catalog.schedule``) ends the row in force at its moment and starts the
+    new price there, so every reader picks the rows in force at the moment it reads
+    (``PriceEntry.in_force_at``) and nothing is written when the moment comes.
     """
 
     model = models.ForeignKey(ServedModel, on_delete=models.CASCADE, related_name="prices")
@@ -733,6 +739,8 @@ class PriceEntry(models.Model):
     utc_start = models.PositiveSmallIntegerField("window start (HHMM UTC)", null=True, blank=True)
     utc_end = models.PositiveSmallIntegerField("window end (HHMM UTC)", null=True, blank=True)
     overrides = models.JSONField(default=list, blank=True)
+    valid_from = models.DateTimeField("in force from", null=True, blank=True, editable=False)
+    valid_until = models.DateTimeField("in force until", null=True, blank=True, editable=False)
 
     objects = CatalogQuerySet.as_manager()
 
@@ -741,6 +749,7 @@ class PriceEntry(models.Model):
         verbose_name = "price"
         verbose_name_plural = "prices"
         constraints = [
+            # One row per identity and start: a price and its scheduled successors.
             models.UniqueConstraint(
                 fields=[
                     "model",
@@ -751,9 +760,16 @@ class PriceEntry(models.Model):
                     "implicit",
                     "utc_start",
                     "utc_end",
+                    "valid_from",
                 ],
-                name="priceentry_one_per_identity",
+                name="priceentry_one_per_identity_and_start",
                 nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_from__lt=models.F("valid_until")),
+                name="priceentry_valid_from_before_until",
             ),
             models.CheckConstraint(
                 condition=Q(cost_usd__gte=0), name="priceentry_cost_non_negative"
@@ -784,9 +800,32 @@ class PriceEntry(models.Model):
             ),
         ]
 
+        indexes = [
+            # The next moment a price starts or ends (how long a rendered body stays valid).
+            models.Index(
+                fields=["valid_from"],
+                condition=Q(valid_from__isnull=False),
+                name="priceentry_starts",
+            ),
+            models.Index(
+                fields=["valid_until"],
+                condition=Q(valid_until__isnull=False),
+                name="priceentry_ends",
+            ),
+        ]
+
     def __str__(self):
         # Plain notation: staff read it on the edit page and in the admin log (4E-7 otherwise).
         return f"{self.price_type} per {self.unit}: {self.cost_usd.normalize():f}"
+
+    @staticmethod
+    def in_force_at(moment, prefix: str = "") -> Q:
+        """The rows in force at ``moment`` (``prefix``: the path to the rows, e.g. "prices__")."""
+        return (
+            Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": moment})
+        ) & (
+            Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gt": moment})
+        )
 
 
 class CapacityEntry(models.Model):
@@ -833,6 +872,67 @@ class CapacityEntry(models.Model):
     def __str__(self):
         per = f" per {self.per}" if self.per else " at once"
         return f"{self.capacity_type}: {self.value} {self.unit}{per}"
+
+
+class PriceSchedule(models.Model):
+    """A change of some of a model's prices, scheduled for a moment (UTC, to the minute).
+
+    The prices themselves are ``PriceEntry`` rows, in force from ``effective_at``
+    (``catalog.schedule`` writes them and ends the rows they replace); this row says who
+    scheduled the change, from what, and what it changes (``changes``: each price's identity
+    label with its cost before and after, per unit, as text), and whether it was cancelled
+    before it started. It is kept after it took effect: the history reads it.
+    """
+
+    model = models.ForeignKey(ServedModel, on_delete=models.CASCADE, related_name="schedules")
+    effective_at = models.DateTimeField("takes effect at")
+    created_at = models.DateTimeField("scheduled at", default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="scheduled by",
+    )
+    source = models.CharField(max_length=200, blank=True, editable=False)
+    changes = models.JSONField(default=list, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["effective_at", "model"]
+        verbose_name = "scheduled price change"
+        verbose_name_plural = "scheduled price changes"
+        constraints = [
+            # One pending change per model and moment (a second one at that moment joins it).
+            models.UniqueConstraint(
+                fields=["model", "effective_at"],
+                condition=Q(cancelled_at__isnull=True),
+                name="priceschedule_one_per_model_and_moment",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancelled_at__isnull=True)
+                | Q(cancelled_at__lt=models.F("effective_at")),
+                name="priceschedule_cancelled_before_it_starts",
+            ),
+        ]
+        indexes = [models.Index(fields=["effective_at"], name="priceschedule_effective_at")]
+
+    def __str__(self):
+        return f"{self.model.model_id} from {self.effective_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
 
 class CatalogRevision(models.Model):

@@ -5,8 +5,12 @@ The rows (``Modality``, ``PriceEntry``, ``CapacityEntry``) are how the catalog s
 history (a record keeps ``Offering.as_json()``), the admin, and, with issue 14, the typed
 format. Loading costs no query of its own: a column of the models' query (``with_offering``);
 writing many models at once is a few bulk statements (``write_offerings``), which touch only
-the rows that differ, so a price row keeps its identity while it lives (issue 15 gives rows a
-validity in time).
+the rows that differ, so a price row keeps its identity while it lives.
+
+Prices have a validity in time (``PriceEntry.valid_from``/``valid_until``, written by
+``catalog.schedule``): an ``Offering`` holds the prices in force at the moment it was read
+(``prices``) and, apart, the ones scheduled to start later (``scheduled``), which ``==`` leaves
+out: two offerings are equal when what they offer now is.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import F, Func, JSONField, Model, QuerySet
+from django.utils import timezone
 
 from catalog.choices import Direction, InputModality, OutputModality, _positions
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
@@ -65,6 +71,9 @@ class Price:
     utc_start: int | None = None
     utc_end: int | None = None
     overrides: tuple = ()  # of {"when": ..., "cost_usd": "..."} dicts, in order
+    # When the row is in force (None: open); not part of what the price is.
+    valid_from: datetime | None = field(default=None, compare=False)
+    valid_until: datetime | None = field(default=None, compare=False)
 
     @property
     def identity(self) -> tuple:
@@ -90,6 +99,13 @@ class Price:
             utc_start=row.utc_start,
             utc_end=row.utc_end,
             overrides=tuple(row.overrides or ()),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+        )
+
+    def in_force_at(self, moment: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= moment) and (
+            self.valid_until is None or moment < self.valid_until
         )
 
 
@@ -146,6 +162,8 @@ class Offering:
     modalities: tuple[ModalitySpec, ...] = ()
     prices: tuple[Price, ...] = ()
     capacities: tuple[Capacity, ...] = ()
+    # Prices that start after the moment the offering was read, by start (``catalog.schedule``).
+    scheduled: tuple[Price, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         object.__setattr__(
@@ -219,8 +237,9 @@ class Offering:
                     "utc_start": p.utc_start,
                     "utc_end": p.utc_end,
                     "overrides": list(p.overrides),
+                    **_validity_json(p),
                 }
-                for p in self.prices
+                for p in (*self.prices, *self.scheduled)
             ],
             "capacities": [
                 {
@@ -236,9 +255,12 @@ class Offering:
         }
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Offering:
+    def from_json(cls, data: dict | None, at: datetime | None = None) -> Offering:
+        """The offering a snapshot describes, with the prices in force at ``at`` (default: now)
+        and those that start after it."""
         data = data or {}
-        return cls(
+        return cls.splitting_prices(
+            at,
             modalities=tuple(
                 ModalitySpec(
                     direction=m["direction"],
@@ -262,6 +284,8 @@ class Offering:
                     utc_start=p.get("utc_start"),
                     utc_end=p.get("utc_end"),
                     overrides=tuple(p.get("overrides") or ()),
+                    valid_from=_moment(p.get("valid_from")),
+                    valid_until=_moment(p.get("valid_until")),
                 )
                 for p in data.get("prices", ())
             ),
@@ -283,7 +307,8 @@ class Offering:
         """The offering of a saved model, from its prefetched rows (or three queries)."""
         modalities = list(model.modalities.all())
         scope_of = {m.pk: (m.direction, m.kind) for m in modalities}
-        return cls(
+        return cls.splitting_prices(
+            None,
             modalities=tuple(
                 ModalitySpec(
                     direction=m.direction,
@@ -313,6 +338,42 @@ class Offering:
 
     def replacing(self, **changes) -> Offering:
         return replace(self, **changes)
+
+    @classmethod
+    def splitting_prices(
+        cls,
+        at: datetime | None,
+        modalities: tuple[ModalitySpec, ...],
+        prices: tuple[Price, ...],
+        capacities: tuple[Capacity, ...],
+    ) -> Offering:
+        """An offering of ``prices`` in force at ``at`` (default: now), those starting later
+        kept as ``scheduled``; prices that have ended are dropped."""
+        at = at or timezone.now()
+        return cls(
+            modalities=modalities,
+            prices=tuple(p for p in prices if p.in_force_at(at)),
+            capacities=capacities,
+            scheduled=tuple(
+                sorted(
+                    (p for p in prices if p.valid_from is not None and p.valid_from > at),
+                    key=lambda p: (p.valid_from, _price_order(p)),
+                )
+            ),
+        )
+
+
+def _validity_json(price: Price) -> dict[str, str]:
+    # Only when set: a snapshot without scheduled prices is what it was before they existed.
+    return {
+        name: moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name, moment in (("valid_from", price.valid_from), ("valid_until", price.valid_until))
+        if moment is not None
+    }
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 # The offering of each model as ``Offering.as_json()`` spells it, computed in the database by
@@ -391,6 +452,12 @@ def _insert(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:
     model._default_manager.all()._announce()  # type: ignore[attr-defined]  # a CatalogQuerySet
 
 
+def _row_identity(row: PriceEntry) -> tuple:
+    # ``Price.identity`` of a row read with ``_SCOPE``.
+    return ((row.scope_direction, row.scope_kind), row.price_type, row.unit,  # type: ignore[attr-defined]
+            row.ttl_seconds, row.implicit, row.utc_start, row.utc_end)  # fmt: skip
+
+
 def _differs(row, values: dict) -> bool:
     return any(getattr(row, name) != value for name, value in values.items())
 
@@ -449,10 +516,23 @@ def write_offerings(
     if read_modalities and scope:
         for row in Modality.objects.filter(model_id__in=scope).order_by():
             stored_modalities[row.model_id][(row.direction, row.kind)] = row
+    # The rows in force now, and the starts of scheduled ones: a price added now under the
+    # identity of a scheduled one lasts until that one starts.
+    now = timezone.now()
     stored_prices = defaultdict(list)
+    next_start: dict[tuple[int, tuple], datetime] = {}
     if read_prices and scope:
-        for row in PriceEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
-            stored_prices[row.model_id].append(row)
+        for row in (
+            PriceEntry.objects.filter(model_id__in=scope)
+            .exclude(valid_until__lte=now)
+            .annotate(**_SCOPE)
+            .order_by()
+        ):
+            if row.valid_from is None or row.valid_from <= now:
+                stored_prices[row.model_id].append(row)
+            else:
+                key = (row.model_id, _row_identity(row))
+                next_start[key] = min(row.valid_from, next_start.get(key, row.valid_from))
     stored_capacities = defaultdict(list)
     if read_capacities and scope:
         for row in CapacityEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
@@ -494,16 +574,7 @@ def write_offerings(
         for row in stored_prices[pk]:
             if row.modality_id in deleted:
                 continue
-            identity = (
-                (row.scope_direction, row.scope_kind),
-                row.price_type,
-                row.unit,
-                row.ttl_seconds,
-                row.implicit,
-                row.utc_start,
-                row.utc_end,
-            )
-            rows[identity] = row
+            rows[_row_identity(row)] = row
         wanted_prices = {price.identity: price for price in model.offering.prices}
         price_deletes += [row.pk for identity, row in rows.items() if identity not in wanted_prices]
         for identity, price in wanted_prices.items():
@@ -523,6 +594,7 @@ def write_offerings(
                         implicit=price.implicit,
                         utc_start=price.utc_start,
                         utc_end=price.utc_end,
+                        valid_until=next_start.get((pk, identity)),
                         **values,
                     )
                 )

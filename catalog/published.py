@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
@@ -28,6 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
 from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
@@ -40,12 +42,13 @@ from catalog.formats.flat.offering import (
 )
 from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import ROOT, Scope, base_price_order
-from catalog.revision import current_revision
+from catalog.revision import REVISION_SQL
 
 
-def published_records() -> list[WireRecord]:
-    """Every published model's record, in three queries whatever the catalog's size: the models
-    with their datacenter codes, and their flat fields (``stored_flat_fields``).
+def published_records(at: datetime | None = None) -> list[WireRecord]:
+    """Every published model's record with the prices in force at ``at`` (default: now), in
+    three queries whatever the catalog's size: the models with their datacenter codes, and
+    their flat fields (``stored_flat_fields``).
     """
     codes = ServedModel.datacenters.through.objects.filter(servedmodel_id=OuterRef("pk")).values(
         "datacenter__country_code"
@@ -55,15 +58,17 @@ def published_records() -> list[WireRecord]:
         .only(*RECORD_FIELDS)
         .annotate(datacenter_codes=ArraySubquery(codes))
     )
-    flat = stored_flat_fields(Q(model__is_published=True), [model.pk for model in models])
+    flat = stored_flat_fields(Q(model__is_published=True), [model.pk for model in models], at)
     return [wire_record(model, model.datacenter_codes, flat[model.pk]) for model in models]
 
 
-def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
+def stored_flat_fields(
+    rows: Q, pks: Iterable[int], at: datetime | None = None
+) -> dict[int, FlatFields]:
     """The flat fields of the models ``pks``, by pk, in two queries whatever their number: their
     modalities (an input's ``capacity_tpm`` with it) and their prices that a flat record can
-    show, the rows that ``rows`` selects (a filter on the models, by ``model__`` lookups,
-    holding at least ``pks``).
+    show, in force at ``at`` (default: now), the rows that ``rows`` selects (a filter on the
+    models, by ``model__`` lookups, holding at least ``pks``).
 
     The offering's rows are read as plain tuples and joined here by model, straight into the
     flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
@@ -97,7 +102,9 @@ def stored_flat_fields(rows: Q, pks: Iterable[int]) -> dict[int, FlatFields]:
     )
     conditional_models = set()
     for row in (
-        PriceEntry.objects.filter(rows, price_type__in=_FLAT_PRICE_TYPES)
+        PriceEntry.objects.filter(
+            rows, PriceEntry.in_force_at(at or timezone.now()), price_type__in=_FLAT_PRICE_TYPES
+        )
         .order_by()
         .values_list(
             "model_id",
@@ -230,22 +237,54 @@ class _PriceRow(NamedTuple):
 _FLAT_PRICE_TYPES = sorted({price_type for _, _, price_type, _ in PRICE_SOURCES.values()})
 
 
-def published_catalog() -> tuple[int, bytes]:
+class Published(NamedTuple):
+    """A rendered catalog: the revision it was read at, and until when it stays true."""
+
+    revision: int
+    body: bytes
+    # The next moment a published price starts or ends (a scheduled change); None: until the
+    # next revision. Time joins the revision here: the body of a revision is current until then.
+    valid_until: datetime | None = None
+
+
+def published_catalog() -> Published:
     """The catalog revision and the rendered published catalog, read in one snapshot."""
-    return in_snapshot(lambda: render(published_records()))
+    return in_snapshot(lambda at: render(published_records(at)))
 
 
-def in_snapshot(read: Callable[[], bytes]) -> tuple[int, bytes]:
-    """The catalog revision and what ``read`` renders, read in one snapshot.
+# The revision, and the next moment after %(at)s that a published price starts or ends: one
+# round trip, on the partial indexes of valid_from and valid_until. LEAST skips NULLs.
+_REVISION_AND_NEXT_CHANGE = f"""
+SELECT ({REVISION_SQL}), LEAST(
+    (SELECT min(p.valid_from) FROM catalog_priceentry p
+        JOIN catalog_servedmodel m ON m.id = p.model_id
+        WHERE p.valid_from > %(at)s AND m.is_published),
+    (SELECT min(p.valid_until) FROM catalog_priceentry p
+        JOIN catalog_servedmodel m ON m.id = p.model_id
+        WHERE p.valid_until > %(at)s AND m.is_published))
+"""
+
+
+def in_snapshot(read: Callable[[datetime], bytes]) -> Published:
+    """The catalog revision and what ``read`` renders of the catalog in force now, read in one
+    snapshot, with the moment until which that body is true.
 
     Both reads share a REPEATABLE READ snapshot, so the body is exactly the catalog at that
     revision: a write committing in between can never put old data under a new revision.
     """
+    at = timezone.now()
     if connection.in_atomic_block:
         # Inside a caller's transaction (tests) its isolation level applies, as SET
         # TRANSACTION must come first. The endpoint and the exporter never render inside one.
-        return current_revision(), read()
+        return _read(read, at)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return current_revision(), read()
+        return _read(read, at)
+
+
+def _read(read: Callable[[datetime], bytes], at: datetime) -> Published:
+    with connection.cursor() as cursor:
+        cursor.execute(_REVISION_AND_NEXT_CHANGE, {"at": at})
+        revision, valid_until = cursor.fetchone()
+    return Published(revision or 0, read(at), valid_until)

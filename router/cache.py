@@ -25,7 +25,11 @@ written once and never means two things. A Redis error or timeout skips Redis fo
 ``REDIS_BREAKER_SECONDS`` and is logged once (``SharedBodies``).
 
 A body is always stored under the revision read in the same snapshot as its data
-(``catalog.published.published_catalog``), never under a revision read earlier.
+(``catalog.published.published_catalog``), never under a revision read earlier. It also knows
+until when it is true (``Rendered.valid_until``: the next moment a scheduled price starts or
+ends): from then on the next request renders again, in every process, with no write or
+notification at that moment; the body that replaces it differs, and so does its ETag. Redis
+keeps that moment with the body and hands out no body past it.
 
 When PostgreSQL fails, ``serve()`` keeps sending the last body rendered here, with its age, for
 up to ``CATALOG_STALE_IF_ERROR`` seconds after it was last known to be current, and tries the
@@ -76,6 +80,11 @@ class Rendered:
     revision: int
     body: bytes
     representation: str = FLAT
+    valid_until: float | None = None  # Unix time; None: until the next revision
+
+    def current_at(self, revision: int | None, now: float) -> bool:
+        """Whether this is the catalog at ``revision`` at wall-clock time ``now``."""
+        return self.revision == revision and (self.valid_until is None or now < self.valid_until)
 
     @cached_property
     def gzipped(self) -> bytes:
@@ -107,24 +116,36 @@ class SharedBodies:
         self._skip_until = 0.0
         self._identity: str | None = None
 
-    def get(self, revision: int, representation: str = FLAT) -> bytes | None:
+    def get(self, revision: int, representation: str, now: float) -> Rendered | None:
+        """The body of ``revision`` that is still true at ``now``, if Redis has it."""
         client = self._available()
         if client is None:
             return None
         try:
-            body = client.get(self._key(revision, representation))
+            value = client.get(self._key(revision, representation))
         except RedisError as error:
             self._trip(error)
             return None
         # Bytes, as the client does not decode; its stubs also cover decode_responses=True.
-        return body if isinstance(body, bytes) else None
+        if not isinstance(value, bytes):
+            return None
+        # "<valid until, Unix time, or empty>\n<body>": a body past its moment is not handed out.
+        until, _, body = value.partition(b"\n")
+        valid_until = float(until) if until else None
+        rendered = Rendered(revision, body, representation, valid_until)
+        return rendered if rendered.current_at(revision, now) else None
 
-    def put(self, revision: int, body: bytes, representation: str = FLAT) -> None:
+    def put(self, rendered: Rendered) -> None:
         client = self._available()
         if client is None:
             return
+        until = b"" if rendered.valid_until is None else repr(rendered.valid_until).encode()
         try:
-            client.set(self._key(revision, representation), body, ex=BODY_TTL_SECONDS)
+            client.set(
+                self._key(rendered.revision, rendered.representation),
+                until + b"\n" + rendered.body,
+                ex=BODY_TTL_SECONDS,
+            )
         except RedisError as error:
             self._trip(error)
 
@@ -170,8 +191,14 @@ class SharedBodies:
 
 
 class CatalogCache:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self.clock = clock
+        # Scheduled prices start at a moment of the calendar: the wall clock decides when.
+        self.wall_clock = wall_clock
         self.listener = RevisionListener(clock=clock)
         self.shared = SharedBodies(clock)
         # By representation: each is rendered on its first request at a revision.
@@ -225,7 +252,7 @@ class CatalogCache:
         local = self._local.get(representation)
         if local is None or self._failing_since is not None:
             return None
-        if self._pushed_revision() != local.revision:
+        if not local.current_at(self._pushed_revision(), self.wall_clock()):
             return None
         self._confirmed_at[representation] = self.clock()
         return local
@@ -236,17 +263,15 @@ class CatalogCache:
         revision = self._pushed_revision()
         if revision is None:
             revision = self._ask()
-        if local is not None and local.revision == revision:
+        now = self.wall_clock()
+        if local is not None and local.current_at(revision, now):
             return local
         with self._lock:
             local = self._local.get(representation)
-            if local is not None and local.revision == revision:
+            if local is not None and local.current_at(revision, now):
                 return local
-            body = self.shared.get(revision, representation)
-            rendered = (
-                Rendered(revision, body, representation)
-                if body is not None
-                else self._render(representation)
+            rendered = self.shared.get(revision, representation, now) or self._render(
+                representation
             )
             self._local[representation] = rendered
             return rendered
@@ -293,12 +318,16 @@ class CatalogCache:
         return revision
 
     def _render(self, representation: str) -> Rendered:
-        if representation == FLAT:
-            revision, body = published_catalog()
-        else:
-            revision, body = published_typed_catalog()
-        self.shared.put(revision, body, representation)
-        return Rendered(revision, body, representation)
+        published = published_catalog() if representation == FLAT else published_typed_catalog()
+        until = published.valid_until
+        rendered = Rendered(
+            published.revision,
+            published.body,
+            representation,
+            None if until is None else until.timestamp(),
+        )
+        self.shared.put(rendered)
+        return rendered
 
     def _stale(self, now: float, representation: str) -> tuple[Rendered, float] | None:
         local = self._local.get(representation)

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from catalog.formats.typed.encode import model_document, render
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
-from catalog.published import in_snapshot
+from catalog.published import Published, in_snapshot
 
 _PUBLISHED = Q(model__is_published=True)
 
 
-def published_documents() -> list[dict[str, Any]]:
+def published_documents(at: datetime | None = None) -> list[dict[str, Any]]:
     """Every published model's typed document, in four queries whatever the catalog's size:
     the models with their datacenters' codes and regions (two arrays in the same order), and
-    their offerings (``published_offerings``)."""
+    their offerings (``published_offerings``), with the prices in force at ``at``."""
     links = ServedModel.datacenters.through.objects.filter(servedmodel_id=OuterRef("pk")).order_by(
         "datacenter__country_code", "datacenter__region"
     )
@@ -31,7 +33,7 @@ def published_documents() -> list[dict[str, Any]]:
         datacenter_regions=ArraySubquery(links.values("datacenter__region")),
     )
     models = list(models)
-    offerings = published_offerings()
+    offerings = published_offerings(at)
     return [
         model_document(
             model,
@@ -45,9 +47,10 @@ def published_documents() -> list[dict[str, Any]]:
 _EMPTY = Offering()
 
 
-def published_offerings() -> dict[int, Offering]:
+def published_offerings(at: datetime | None = None) -> dict[int, Offering]:
     """The published models' offerings, by pk, in three queries whatever their number: their
-    modalities, prices and capacities, read as plain rows and joined here by model.
+    modalities, prices in force at ``at`` (default: now) and capacities, read as plain rows and
+    joined here by model.
 
     What ``with_offering`` gives, without a JSON snapshot per model built by
     ``catalog_offering_snapshot()`` and decoded again (10,000 models: most of a cold render;
@@ -89,7 +92,7 @@ def published_offerings() -> dict[int, Offering]:
         )  # fmt: skip
     prices: defaultdict[int, list[Price]] = defaultdict(list)
     for model_pk, modality_pk, price_type, unit, cost, ttl, implicit, start, end, overrides in (
-        PriceEntry.objects.filter(_PUBLISHED)
+        PriceEntry.objects.filter(_PUBLISHED, PriceEntry.in_force_at(at or timezone.now()))
         .order_by()
         .values_list(
             "model_id",
@@ -127,6 +130,6 @@ def _text(column: str) -> Cast:
     return Cast(column, TextField())
 
 
-def published_typed_catalog() -> tuple[int, bytes]:
+def published_typed_catalog() -> Published:
     """The catalog revision and the rendered typed catalog, read in one snapshot."""
-    return in_snapshot(lambda: render(published_documents()))
+    return in_snapshot(lambda at: render(published_documents(at)))

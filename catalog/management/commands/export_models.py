@@ -76,9 +76,9 @@ class Command(BaseCommand):
                 "rebuilds the flat format only. Drop one of them."
             )
         if schema_version is not None:
-            _, body = published_typed_catalog()
+            body = published_typed_catalog().body
         elif as_of is None:
-            _, body = published_catalog()
+            body = published_catalog().body
         else:
             try:
                 body = catalog_as_of(as_of)
