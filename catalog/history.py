@@ -82,7 +82,7 @@ class Change:
 
 def _record_sql() -> str:
     """One statement: a record per model from its saved row (its offering as JSON, by
-    ``catalog_offering_snapshot()``, migration 0008), and the datacenters it links to."""
+    ``catalog_offering_snapshot()``, migrations 0010 and 0012), and the datacenters it links to."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in HistoricalServedModel.tracked_fields)
     model_columns = ", ".join(
@@ -93,7 +93,7 @@ def _record_sql() -> str:
         INSERT INTO {quote(HistoricalServedModel._meta.db_table)} ({columns}, history_date,
             history_type, history_change_reason, history_user_id, changed_fields, offering)
         SELECT {model_columns}, %(date)s, change.type, %(reason)s, %(user)s,
-            string_to_array(change.fields, ','), catalog_offering_snapshot(model.id)
+            string_to_array(change.fields, ','), catalog_offering_snapshot(model.id, %(date)s)
         FROM unnest(%(ids)s::bigint[], %(types)s::text[], %(fields)s::text[])
             AS change (id, type, fields)
         JOIN {quote(ServedModel._meta.db_table)} model ON model.id = change.id

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Func, JSONField, Model, QuerySet
+from django.db.models import DateTimeField, F, Func, JSONField, Model, QuerySet, Value
 from django.utils import timezone
 
 from catalog.choices import Direction, InputModality, OutputModality, _positions
@@ -390,7 +390,10 @@ def with_offering(models: QuerySet[ServedModel]) -> QuerySet[ServedModel]:
     return models.annotate(
         **{
             OFFERING_SNAPSHOT: Func(
-                F("pk"), function="catalog_offering_snapshot", output_field=JSONField()
+                F("pk"),
+                Value(timezone.now(), output_field=DateTimeField()),
+                function="catalog_offering_snapshot",
+                output_field=JSONField(),
             )
         }
     )
@@ -411,7 +414,9 @@ _SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality
 
 
 def _json_value(value):
-    return str(value) if isinstance(value, Decimal) else value
+    if isinstance(value, Decimal):
+        return str(value)
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _insert(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:

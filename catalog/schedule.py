@@ -27,6 +27,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.formats.flat.encode import plain_decimal
 from catalog.forms import cost_text, price_label
 from catalog.history import Change, record_bulk
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
@@ -306,8 +307,8 @@ def _described(identity: tuple, old: Price | None, new: Price | None) -> dict:
         "implicit": implicit,
         "utc_start": utc_start,
         "utc_end": utc_end,
-        "before": None if old is None else str(old.cost_usd),
-        "after": None if new is None else str(new.cost_usd),
+        "before": None if old is None else plain_decimal(old.cost_usd),
+        "after": None if new is None else plain_decimal(new.cost_usd),
     }
 
 

@@ -6,8 +6,9 @@ constraint includes ``valid_from``, so a price and its scheduled successors are 
 identity. ``PriceSchedule`` records who scheduled what for when.
 
 ``catalog_offering_snapshot()`` (migration 0010), which history records and the admin read,
-now leaves out rows that have ended and writes ``valid_from``/``valid_until`` on a row only
-when set: every snapshot of a model without scheduled prices is what it was.
+now takes the moment of the snapshot (the application's clock, as every reader of prices):
+it leaves out rows that have ended by then and writes ``valid_from``/``valid_until`` on a row
+only when set, so every snapshot of a model without scheduled prices is what it was.
 
 Backwards: refused while prices are scheduled (cancel them first); rows that ended are
 deleted (the history records still hold them).
@@ -26,7 +27,8 @@ from django.db import migrations, models
 SNAPSHOT_BEFORE = import_module("catalog.migrations.0010_offering_data").SNAPSHOT
 
 SNAPSHOT = """
-CREATE OR REPLACE FUNCTION catalog_offering_snapshot(served_model bigint) RETURNS jsonb
+DROP FUNCTION catalog_offering_snapshot(bigint);
+CREATE FUNCTION catalog_offering_snapshot(served_model bigint, at timestamptz) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 SELECT jsonb_build_object(
     'modalities', COALESCE((
@@ -49,7 +51,7 @@ SELECT jsonb_build_object(
             'valid_until', to_char(p.valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
         END ORDER BY p.id)
         FROM catalog_priceentry p LEFT JOIN catalog_modality m ON m.id = p.modality_id
-        WHERE p.model_id = served_model AND (p.valid_until IS NULL OR p.valid_until > now())),
+        WHERE p.model_id = served_model AND (p.valid_until IS NULL OR p.valid_until > at)),
         '[]'::jsonb),
     'capacities', COALESCE((
         SELECT jsonb_agg(jsonb_build_object(
@@ -234,6 +236,12 @@ class Migration(migrations.Migration):
                 name="priceschedule_cancelled_before_it_starts",
             ),
         ),
-        migrations.RunSQL(sql=SNAPSHOT, reverse_sql=SNAPSHOT_BEFORE),
+        migrations.RunSQL(
+            sql=SNAPSHOT,
+            reverse_sql=[
+                "DROP FUNCTION catalog_offering_snapshot(bigint, timestamptz);",
+                SNAPSHOT_BEFORE,
+            ],
+        ),
         migrations.RunPython(migrations.RunPython.noop, backward),
     ]
