@@ -22,6 +22,7 @@ from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.formsets import DELETION_FIELD_NAME
+from django.utils import timezone
 
 from catalog.choices import (
     CACHE_TYPES,
@@ -630,7 +631,13 @@ class PriceEntryFormSet(_ScopedRowFormSet):
 
     def get_queryset(self):
         if not hasattr(self, "_other_rows"):
-            rows = super().get_queryset().select_related("modality")
+            # The prices in force now; scheduled ones are changed by scheduling or cancelling.
+            rows = (
+                super()
+                .get_queryset()
+                .filter(PriceEntry.in_force_at(timezone.now()))
+                .select_related("modality")
+            )
             base = base_identities(stored_offering(self.instance))
             self._other_rows = rows.exclude(
                 pk__in=[
@@ -640,6 +647,30 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 ]
             )
         return self._other_rows
+
+    def save_new(self, form, commit=True):
+        # A price added now under the identity of a scheduled one lasts until that one starts
+        # (as ``write_offerings`` does): two rows of one identity are never in force at once.
+        row = super().save_new(form, commit=False)
+        row.valid_until = (
+            PriceEntry.objects.filter(
+                model=self.instance,
+                modality=row.modality,
+                price_type=row.price_type,
+                unit=row.unit,
+                ttl_seconds=row.ttl_seconds,
+                implicit=row.implicit,
+                utc_start=row.utc_start,
+                utc_end=row.utc_end,
+                valid_from__gt=timezone.now(),
+            )
+            .order_by("valid_from")
+            .values_list("valid_from", flat=True)
+            .first()
+        )
+        if commit:
+            row.save()
+        return row
 
     def identity_problem(self, offering: Offering, entry: Price) -> str | None:
         label = base_identities(offering).get(entry.identity)

@@ -28,6 +28,7 @@ from catalog.schedule import (
     prices_before,
     schedule_changes,
 )
+from tests.helpers import change_url, form_data
 
 TEXT_IN = ("input", "text")
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -347,3 +348,53 @@ def test_the_snapshot_of_a_model_without_schedules_is_what_it_always_was(model):
     snapshot = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
     assert all("valid_from" not in p and "valid_until" not in p for p in snapshot["prices"])
     assert Offering.from_json(snapshot) == ServedModel.objects.get(pk=model.pk).offering
+
+
+# --- The model's edit page: the prices in force now ----------------------------------------
+WINDOW = {"scope": "output text", "price_type": "completion", "unit": "token",
+          "utc_start": 2200, "utc_end": 600}  # fmt: skip
+
+
+def window_price(cost_per_token: str) -> Price:
+    return Price(("output", "text"), "completion", "token", Decimal(cost_per_token),
+                 utc_start=2200, utc_end=600)  # fmt: skip
+
+
+def post_prices(client, model: ServedModel, rows: list[dict], initial: int = 0):
+    data = {**form_data(model), "prices-TOTAL_FORMS": len(rows), "prices-INITIAL_FORMS": initial}
+    for index, row in enumerate(rows):
+        for name, value in {"overrides": "[]", **row}.items():
+            data[f"prices-{index}-{name}"] = value
+    return client.post(change_url(model), data)
+
+
+def test_the_edit_page_shows_and_saves_the_prices_in_force_now(editor_client, model, clock):
+    window = window_price("0.0000004")
+    write = ServedModel.objects.get(pk=model.pk)
+    write._offering = write.offering.replacing(prices=(*write.offering.prices, window))
+    with transaction.atomic():
+        write_offerings([write])
+    schedule_changes([ModelChanges(model, {window.identity: window_price("0.0000005")})], T1)
+    current = PriceEntry.objects.get(utc_start=2200, valid_from__isnull=True)
+
+    page = editor_client.get(change_url(model)).content.decode()
+    assert 'name="prices-TOTAL_FORMS" value="1"' in page  # not the scheduled row
+    response = post_prices(
+        editor_client, model, [{**WINDOW, "id": current.pk, "cost_usd": "0.3"}], initial=1
+    )
+    assert response.status_code == 302
+    current.refresh_from_db()
+    assert (current.cost_usd, current.valid_until) == (Decimal("0.0000003"), T1)
+    clock.move_to(T1)
+    (record,) = json.loads(published_catalog().body)["data"]
+    assert record["pricing"]["overrides"][0]["completion"] == "0.0000005"
+
+
+def test_a_price_added_on_the_edit_page_gives_way_to_a_scheduled_one(editor_client, model, clock):
+    schedule_changes(
+        [ModelChanges(model, {window_price("0").identity: window_price("0.0000005")})], T1
+    )
+    response = post_prices(editor_client, model, [{**WINDOW, "cost_usd": "0.3"}])
+    assert response.status_code == 302
+    added = PriceEntry.objects.get(utc_start=2200, valid_from__isnull=True)
+    assert added.valid_until == T1
