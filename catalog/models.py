@@ -819,12 +819,10 @@ class PriceEntry(models.Model):
         return f"{self.price_type} per {self.unit}: {self.cost_usd.normalize():f}"
 
     @staticmethod
-    def in_force_at(moment, prefix: str = "") -> Q:
-        """The rows in force at ``moment`` (``prefix``: the path to the rows, e.g. "prices__")."""
-        return (
-            Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": moment})
-        ) & (
-            Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gt": moment})
+    def in_force_at(moment) -> Q:
+        """The rows in force at ``moment``."""
+        return (Q(valid_from__isnull=True) | Q(valid_from__lte=moment)) & (
+            Q(valid_until__isnull=True) | Q(valid_until__gt=moment)
         )
 
 
