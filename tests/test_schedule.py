@@ -58,7 +58,7 @@ def prompt_change(model: ServedModel, per_token: str) -> ModelChanges:
     return ModelChanges(model, {price.identity: replace(price, cost_usd=Decimal(per_token))})
 
 
-def served_prompt() -> str | None:
+def served_prompt() -> str:
     (record,) = json.loads(published_catalog().body)["data"]
     return record["pricing"]["prompt"]
 
@@ -122,12 +122,10 @@ def test_a_schedule_records_who_when_and_from_what_and_leaves_a_history_record(m
         "price change scheduled for 2026-12-01 00:00 UTC (admin)"
     )
     # The record keeps the scheduled row: the offering at the moment is rebuilt from it alone.
-    assert Offering.from_json(record.offering, T1).price(TEXT_IN, "prompt", "token").cost_usd == (
-        Decimal("0.0000002")
-    )
-    assert Offering.from_json(record.offering, NOW).price(TEXT_IN, "prompt", "token").cost_usd == (
-        Decimal("0.00000015")
-    )
+    at_moment = Offering.from_json(record.offering, T1).price(TEXT_IN, "prompt", "token")
+    until_then = Offering.from_json(record.offering, NOW).price(TEXT_IN, "prompt", "token")
+    assert at_moment is not None and until_then is not None
+    assert (until_then.cost_usd, at_moment.cost_usd) == (Decimal("0.00000015"), Decimal("2E-7"))
 
 
 def test_as_of_gives_what_was_in_force_at_each_moment(model, clock):
@@ -284,7 +282,7 @@ def test_an_edit_now_keeps_the_scheduled_change(model, clock):
     schedule_changes([prompt_change(model, "0.0000002")], T1)
     edited = ServedModel.objects.get(pk=model.pk)
     price = edited.offering.price(TEXT_IN, "prompt", "token")
-    edited._offering = edited.offering.replacing(
+    edited.offering = edited.offering.replacing(
         prices=tuple(
             replace(p, cost_usd=Decimal("0.00000012")) if p == price else p
             for p in edited.offering.prices
@@ -301,7 +299,7 @@ def test_a_price_added_now_under_a_scheduled_identity_lasts_until_the_moment(mod
     cache_read = Price(TEXT_IN, "cached_prompt", "token", Decimal("0.00000005"))
     schedule_changes([ModelChanges(model, {cache_read.identity: cache_read})], T1)
     edited = ServedModel.objects.get(pk=model.pk)
-    edited._offering = edited.offering.replacing(
+    edited.offering = edited.offering.replacing(
         prices=(*edited.offering.prices, replace(cache_read, cost_usd=Decimal("0.00000007")))
     )
     with transaction.atomic():
@@ -371,7 +369,7 @@ def post_prices(client, model: ServedModel, rows: list[dict], initial: int = 0):
 def test_the_edit_page_shows_and_saves_the_prices_in_force_now(editor_client, model, clock):
     window = window_price("0.0000004")
     write = ServedModel.objects.get(pk=model.pk)
-    write._offering = write.offering.replacing(prices=(*write.offering.prices, window))
+    write.offering = write.offering.replacing(prices=(*write.offering.prices, window))
     with transaction.atomic():
         write_offerings([write])
     schedule_changes([ModelChanges(model, {window.identity: window_price("0.0000005")})], T1)
