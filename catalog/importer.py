@@ -21,6 +21,10 @@
    ``catalog.services.unpublish``, as the admin does. Re-importing the same file executes no
    write statement at all, so the catalog revision (moved by triggers on every statement)
    stays where it is and the history gains nothing.
+
+``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
+file's price changes for a moment through ``catalog.schedule`` instead, and refuses a file that
+changes anything else.
 """
 
 from __future__ import annotations
