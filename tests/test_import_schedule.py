@@ -324,7 +324,7 @@ def test_every_difference_but_prices_is_named_by_record_id_and_field(clock, mode
         "(import it without --effective-at to change this now)."
     )
     assert str(raised.value).splitlines() == [
-        "catalog.json: 6 problems, nothing was imported.",
+        "catalog.json: 6 problems, nothing was scheduled.",
         f'record 0, id "acme/chat", name, value "Renamed": {only_prices}',
         f'record 0, id "acme/chat", context_length, value 4096: {only_prices}',
         # Named where they differ: the first feature, the second datacenter (DE stays).
@@ -351,7 +351,7 @@ def test_every_difference_but_prices_in_a_typed_file_is_named_by_its_path(clock,
         run(catalog_file(*documents), "--effective-at", EFFECTIVE_AT)
 
     lines = str(raised.value).splitlines()
-    assert lines[0] == "catalog.json: 3 problems, nothing was imported."
+    assert lines[0] == "catalog.json: 3 problems, nothing was scheduled."
     assert sorted(line.split(":")[0] for line in lines[1:]) == [
         'record 0, id "acme/chat", output_modalities[0].supported_parameters.tools',
         'record 0, id "acme/chat", tokenizer, value "llama3"',
@@ -434,3 +434,15 @@ def test_planning_costs_the_same_queries_whatever_the_file_size(
     # links; and the savepoint's two statements.
     with django_assert_num_queries(6):
         run(data, "--effective-at", EFFECTIVE_AT, "--dry-run")
+
+
+def test_a_verbose_run_lists_the_changes_it_scheduled(clock, models, run):
+    data = flat_file(**{CHAT: {"prompt": "0.0000002"}})
+
+    output = run(data, "--effective-at", EFFECTIVE_AT, "-v", "2")
+
+    assert output.splitlines()[:2] == [
+        "  acme/chat",
+        "    input text prompt per token: $0.15 per 1M tokens -> $0.2 per 1M tokens",
+    ]
+    assert PriceSchedule.objects.count() == 1

@@ -176,7 +176,7 @@ class Command(BaseCommand):
             at_least = "" if error.complete else "at least "
             raise CommandError(
                 f"{name}: {at_least}{count} problem{'s' if count != 1 else ''}, "
-                "nothing was imported.\n"
+                f"nothing was {'imported' if effective_at is None else 'scheduled'}.\n"
                 f"{error}"
             ) from None
         if result.ignored_keys:
