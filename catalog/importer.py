@@ -21,6 +21,10 @@
    ``catalog.services.unpublish``, as the admin does. Re-importing the same file executes no
    write statement at all, so the catalog revision (moved by triggers on every statement)
    stays where it is and the history gains nothing.
+
+``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
+file's price changes for a moment through ``catalog.schedule`` instead, and refuses a file that
+changes anything else.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
@@ -37,6 +41,7 @@ from django.utils import timezone
 
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
+from catalog.formats.flat.encode import wire_record
 from catalog.formats.flat.names import CHANGED_COLUMNS, MODEL_FIELDS, OFFERING_CHANGES
 from catalog.formats.flat.offering import (
     PRICE_SOURCES,
@@ -53,6 +58,15 @@ from catalog.models import Datacenter, ServedModel
 from catalog.offering import Offering, with_offering, write_offerings
 from catalog.price_guard import large_changes
 from catalog.published import RECORD_FIELDS, stored_flat_fields
+from catalog.schedule import (
+    ModelChanges,
+    _described,
+    changes_between,
+    check_moment,
+    describe,
+    prices_before,
+    schedule_changes,
+)
 from catalog.services import unpublish
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
@@ -596,6 +610,227 @@ def import_catalog(
         updated=dict(sorted(plan.updated.items())),
         unchanged=sorted(plan.unchanged),
         pruned=plan.pruned,
+        ignored_keys=dict(sorted(ignored_keys.items())),
+        dry_run=dry_run,
+    )
+
+
+# --- a file's prices scheduled for a moment (import_models --effective-at) ----------------------
+@dataclass(frozen=True)
+class ScheduleResult:
+    """What a scheduled import changes at ``effective_at``, or would (``dry_run``), by model ID:
+    each changed price as staff read it (``catalog.schedule.describe``)."""
+
+    effective_at: datetime
+    scheduled: dict[str, list[str]]
+    unchanged: list[str]
+    ignored_keys: dict[str, int]
+    dry_run: bool
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"scheduled": len(self.scheduled), "unchanged": len(self.unchanged)}
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "effective_at": self.effective_at.isoformat(),
+            "counts": self.counts,
+            "scheduled": self.scheduled,
+            "unchanged": self.unchanged,
+            "ignored_keys": self.ignored_keys,
+        }
+
+
+# A flat record's prices, what a scheduled file may change: ``pricing`` and what is under it.
+_FLAT_PRICING = "pricing"
+
+ONLY_PRICES = (
+    "differs from the catalog; a file scheduled with --effective-at may change only prices "
+    "(import it without --effective-at to change this now)."
+)
+
+
+def _differences(before: object, after: object, path: str = "") -> list[tuple[str, object]]:
+    """Where two served documents differ, as (path, the value ``after`` has there, or ABSENT):
+    into objects, and into arrays of the same length; the paths as problems name them
+    (``input_modalities[0].supported_inputs``)."""
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = [*after, *(key for key in before if key not in after)]
+        return [
+            found
+            for key in keys
+            for found in _differences(
+                before.get(key, ABSENT), after.get(key, ABSENT), f"{path}.{key}" if path else key
+            )
+        ]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            found
+            for position, (old, new) in enumerate(zip(before, after, strict=True))
+            for found in _differences(old, new, f"{path}[{position}]")
+        ]
+    return [(path, after)]
+
+
+def _beyond_prices(
+    entry: Entry | TypedEntry, old: ServedModel, old_places: dict[Place, int], after: Offering
+) -> list[Problem]:
+    """Each difference between the record and its stored model other than prices (``old``
+    with the prices in force at the moment; ``after``: the record's offering), a problem."""
+    model_id = _model_id(entry)
+    if not old.is_published:
+        return [
+            Problem(
+                entry.index,
+                model_id,
+                "",
+                ABSENT,
+                "is a draft: importing it would publish it, and a file scheduled with "
+                "--effective-at may change only prices.",
+            )
+        ]
+    if isinstance(entry, TypedEntry):
+        # Compared with the stored prices in the record's place: what is left differs.
+        entry.model.offering = after.replacing(prices=old.offering.prices)
+        found = _differences(
+            model_document(old, old_places), model_document(entry.model, entry.places)
+        )
+        entry.model.offering = after
+        if not found:  # a column the document cannot show (a context length without text)
+            found = [(name, ABSENT) for name in COLUMNS if _column_differs(old, entry.model, name)]
+    else:
+        old_codes = sorted({code for code, _ in old_places})
+        found = [
+            (path, value)
+            for path, value in _differences(
+                wire_record(old, old_codes), wire_record(entry.model, entry.codes)
+            )
+            if path.split(".")[0] != _FLAT_PRICING
+        ]
+    return [Problem(entry.index, model_id, path, value, ONLY_PRICES) for path, value in found]
+
+
+def _plan_schedule(
+    entries: Sequence[Entry | TypedEntry],
+    moment: datetime,
+    *,
+    now: datetime,
+    allow_large_price_changes: bool,
+) -> tuple[list[ModelChanges], dict[str, list[str]], list[str]]:
+    """Each stored model's price changes at ``moment`` that the file asks for (four reads,
+    whatever the sizes), their descriptions by model ID, and the IDs of the models unchanged.
+
+    A record of a model not in the catalog, or one that differs in anything but prices, is a
+    problem; so is a price change far out of line (``catalog.price_guard``) against the prices
+    in force just before the moment, unless ``allow_large_price_changes``.
+    """
+    file_ids = [_model_id(entry) for entry in entries]
+    stored = {
+        model.model_id: model
+        for model in with_offering(ServedModel.objects.filter(_Any(F("model_id"), file_ids)))
+    }
+    models = list(stored.values())
+    before = prices_before(models, moment)
+    # In force at the moment itself: a change already scheduled for it included, so that the
+    # same file again changes nothing, and a corrected one changes only what it corrects.
+    at_moment = prices_before(models, moment + timedelta(microseconds=1))
+    places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
+    for link_pk, model_pk, code, region in ServedModel.datacenters.through.objects.filter(
+        _Any(F("servedmodel_id"), [model.pk for model in models])
+    ).values_list("pk", "servedmodel_id", "datacenter__country_code", "datacenter__region"):
+        places[model_pk][(code, region)] = link_pk
+
+    plans: list[ModelChanges] = []
+    described: dict[str, list[str]] = {}
+    unchanged: list[str] = []
+    problems: list[Problem] = []
+    for entry in entries:
+        model_id = _model_id(entry)
+        old = stored.get(model_id)
+        if old is None:
+            problems.append(
+                Problem(
+                    entry.index,
+                    model_id,
+                    "id",
+                    model_id,
+                    "is not in the catalog; --effective-at schedules price changes of stored "
+                    "models only (import the model without it first).",
+                )
+            )
+            continue
+        old.offering = old.offering.replacing(prices=tuple(at_moment[old.pk].values()))
+        if isinstance(entry, TypedEntry):
+            problems += entry.complete(old, now)  # none: the stored model has every column
+            after = entry.offering
+        else:
+            # The file's flat prices over what the flat format cannot say, as at the moment.
+            after = flat_offering(base=old.offering, **flat_view(entry.model.offering))
+        if differs := _beyond_prices(entry, old, places[old.pk], after):
+            problems += differs
+            continue
+        changes = changes_between(at_moment[old.pk], after.prices)
+        if not changes:
+            unchanged.append(model_id)
+            continue
+        problems += entry.rule_problems()
+        if not allow_large_price_changes:
+            problems += _large_price_changes(
+                entry, old.offering.replacing(prices=tuple(before[old.pk].values())), after
+            )
+        plans.append(ModelChanges(old, changes))
+        # In the offering's canonical order (inputs, outputs, the request), ended ones too.
+        prices = {**at_moment[old.pk], **{price.identity: price for price in after.prices}}
+        ordered = Offering(prices=tuple(prices[identity] for identity in changes)).prices
+        described[model_id] = [
+            describe(_described(identity, before[old.pk].get(identity), changes[identity]))
+            for identity in (price.identity for price in ordered)
+        ]
+    if problems:
+        raise CatalogFileInvalid(sorted(problems, key=problem_order))
+    return plans, dict(sorted(described.items())), sorted(unchanged)
+
+
+def schedule_import(
+    data: bytes,
+    moment: datetime,
+    *,
+    dry_run: bool = False,
+    source: str = "",
+    allow_large_price_changes: bool = False,
+) -> ScheduleResult:
+    """Schedule the price changes of the file ``data`` (flat or typed) for ``moment``, or say
+    which it would schedule (``dry_run``): ``import_models --effective-at``.
+
+    The file may change only prices: a model it names that the catalog lacks, or any other
+    difference from the stored model (a field, a modality, a capacity, a datacenter), is a
+    problem (``CatalogFileInvalid``), and nothing is written. Models absent from the file are
+    left alone. Prices are compared with those in force just before ``moment``
+    (``catalog.schedule.prices_before``), so a change scheduled for an earlier moment is built
+    on, and written through ``catalog.schedule.schedule_changes`` in one transaction, with
+    ``source`` (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
+    minute and in the future raises ``catalog.schedule.ScheduleError``.
+    """
+    now = timezone.now()
+    check_moment(moment, now)
+    entries, ignored_keys = _decode(data)
+    with transaction.atomic():
+        if not dry_run:
+            # As an import: what is compared is what the writes then start from.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('catalog_import'))")
+        plans, scheduled, unchanged = _plan_schedule(
+            entries, moment, now=now, allow_large_price_changes=allow_large_price_changes
+        )
+        if not dry_run:
+            schedule_changes(plans, moment, source=source, now=now)
+    return ScheduleResult(
+        effective_at=moment,
+        scheduled=scheduled,
+        unchanged=unchanged,
         ignored_keys=dict(sorted(ignored_keys.items())),
         dry_run=dry_run,
     )

@@ -414,9 +414,9 @@ _SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality
 
 
 def _json_value(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):  # a price's valid_from/valid_until (catalog.schedule)
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _insert(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:

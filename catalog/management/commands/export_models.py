@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.formats.typed.encode import SCHEMA_VERSION
 from catalog.formats.typed.published import published_typed_catalog
-from catalog.history import HistoryUnavailable, catalog_as_of
+from catalog.history import HistoryUnavailable, catalog_as_of, typed_catalog_as_of
 from catalog.published import published_catalog
 
 
@@ -59,8 +59,9 @@ class Command(BaseCommand):
             "--as-of",
             type=moment,
             metavar="MOMENT",
-            help="The catalog as served at this moment, from the history: ISO 8601 with a "
-            "time zone, e.g. 2026-11-01T12:00:00Z. Flat format only.",
+            help="The catalog as served at this moment, from the history, scheduled price "
+            "changes included: ISO 8601 with a time zone, e.g. 2026-11-01T12:00:00Z. In either "
+            "format (with --schema-version, the typed one).",
         )
         parser.add_argument(
             "--schema-version",
@@ -70,18 +71,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output, as_of, schema_version, **options):
-        if schema_version is not None and as_of is not None:
-            raise CommandError(
-                f"--as-of is not supported with --schema-version {schema_version}: the history "
-                "rebuilds the flat format only. Drop one of them."
-            )
-        if schema_version is not None:
-            body = published_typed_catalog().body
-        elif as_of is None:
-            body = published_catalog().body
+        if as_of is None:
+            body = (
+                published_catalog() if schema_version is None else published_typed_catalog()
+            ).body
         else:
             try:
-                body = catalog_as_of(as_of)
+                body = (catalog_as_of if schema_version is None else typed_catalog_as_of)(as_of)
             except HistoryUnavailable as error:
                 raise CommandError(str(error)) from None
         if output is None:

@@ -1,5 +1,6 @@
 """manage.py import_models SOURCE: import a catalog file in the wire format, flat or typed
-(``schema_version`` 2.4, recognised from the file's records).
+(``schema_version`` 2.4, recognised from the file's records); with ``--effective-at MOMENT``,
+schedule the file's price changes for that moment instead.
 
 Reads the source (``catalog.sources``), then hands the bytes to ``catalog.importer``.
 """
@@ -8,12 +9,21 @@ import argparse
 import io
 import json
 import sys
+from datetime import UTC, datetime
 from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.formats.problems import CatalogFileInvalid, printable, shorten
-from catalog.importer import BATCH_SIZE, ImportResult, import_catalog
+from catalog.importer import (
+    BATCH_SIZE,
+    ImportResult,
+    ScheduleResult,
+    import_catalog,
+    schedule_import,
+)
+from catalog.management.commands.export_models import moment
+from catalog.schedule import ScheduleError, check_moment
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
@@ -49,7 +59,9 @@ class Command(BaseCommand):
         "(records with schema_version 2.4): a path, - for "
         "standard input, or the http(s) URL of another instance's endpoint. Every record is "
         "validated first; on any problem nothing is written. Models in the file are created or "
-        "updated and published; the others are left alone unless --prune."
+        "updated and published; the others are left alone unless --prune. With --effective-at, "
+        "the file's price changes are scheduled for that moment instead, and it may change "
+        "nothing else."
     )
     # Tests hand the command a binary stream instead of the process's standard input.
     stealth_options = ("stdin",)
@@ -63,6 +75,15 @@ class Command(BaseCommand):
             "--prune",
             action="store_true",
             help="Unpublish published models absent from the file (they are never deleted).",
+        )
+        parser.add_argument(
+            "--effective-at",
+            type=moment,
+            metavar="MOMENT",
+            help="Schedule the file's price changes for this moment (ISO 8601 with a time zone, "
+            "on the minute, in the future, e.g. 2026-12-01T00:00:00Z) instead of importing now. "
+            "The file may change only prices of models in the catalog; compared with the prices "
+            "in force just before the moment.",
         )
         parser.add_argument(
             "--allow-large-price-changes",
@@ -101,36 +122,61 @@ class Command(BaseCommand):
         source,
         dry_run,
         prune,
+        effective_at,
         allow_large_price_changes,
         format,
         max_bytes,
         timeout,
         **options,
     ):
+        if effective_at is not None:
+            if prune:
+                raise CommandError(
+                    "--prune cannot be used with --effective-at: a scheduled file changes only "
+                    "the prices of the models it lists."
+                )
+            try:
+                check_moment(effective_at)  # before reading (downloading) the source
+            except ScheduleError as error:
+                raise CommandError(f"--effective-at: {error}") from None
         # typeshed says BinaryIO, which has no readinto(); standard input's buffer is a reader.
         stdin: Readable = options.get("stdin") or cast(io.BufferedReader, sys.stdin.buffer)
         # A path may hold bytes that are not UTF-8 (as lone surrogates); messages and the
         # history get their escapes.
         name = "standard input" if source == "-" else printable(source)
+        # The history says which command wrote, and from what.
+        change_reason = f"import_models: {'stdin' if source == '-' else name}"
+        result: ImportResult | ScheduleResult
         try:
-            result = import_catalog(
-                # Not kept in a variable: the importer frees the bytes once decoded.
-                read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout),
-                prune=prune,
-                dry_run=dry_run,
-                progress=self._progress_display(),
-                # The history says which command wrote, and from what.
-                change_reason=f"import_models: {'stdin' if source == '-' else name}",
-                allow_large_price_changes=allow_large_price_changes,
-            )
+            # A bytearray, which the importer empties once decoded (it takes no memory after).
+            data = read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout)
+            if effective_at is None:
+                result = import_catalog(
+                    data,
+                    prune=prune,
+                    dry_run=dry_run,
+                    progress=self._progress_display(),
+                    change_reason=change_reason,
+                    allow_large_price_changes=allow_large_price_changes,
+                )
+            else:
+                result = schedule_import(
+                    data,
+                    effective_at,
+                    dry_run=dry_run,
+                    source=change_reason,
+                    allow_large_price_changes=allow_large_price_changes,
+                )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
+        except ScheduleError as error:
+            raise CommandError(f"{name}: {error} Nothing was scheduled.") from None
         except CatalogFileInvalid as error:
             count = len(error.problems)
             at_least = "" if error.complete else "at least "
             raise CommandError(
                 f"{name}: {at_least}{count} problem{'s' if count != 1 else ''}, "
-                "nothing was imported.\n"
+                f"nothing was {'imported' if effective_at is None else 'scheduled'}.\n"
                 f"{error}"
             ) from None
         if result.ignored_keys:
@@ -143,6 +189,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Notice: ignored unknown keys: {ignored}.", self.style.WARNING)
         if format == "json":
             self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
+        elif isinstance(result, ScheduleResult):
+            self._summarize_schedule(name, result, options["verbosity"])
         else:
             self._summarize(name, result, options["verbosity"])
 
@@ -161,6 +209,27 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(self.style.SUCCESS(f"Imported {name}: {counts}."))
 
+    def _summarize_schedule(self, name: str, result: ScheduleResult, verbosity: int) -> None:
+        # A dry run is asked for to see the changes: listed at the default verbosity.
+        if verbosity >= (1 if result.dry_run else 2):
+            for model_id, changes in result.scheduled.items():
+                self.stdout.write(f"  {model_id}")
+                for change in changes:
+                    self.stdout.write(f"    {change}")
+        if verbosity >= 1:
+            when = _when(result.effective_at)
+            models = result.counts["scheduled"]
+            counts = (
+                f"{models} model{'s' if models != 1 else ''} with a price change, "
+                f"{result.counts['unchanged']} unchanged"
+            )
+            if result.dry_run:
+                self.stdout.write(
+                    f"Dry run of {name} for {when}, nothing scheduled: would schedule {counts}."
+                )
+            else:
+                self.stdout.write(self.style.SUCCESS(f"Scheduled {name} for {when}: {counts}."))
+
     def _progress_display(self):
         """A progress line for long imports, only on a terminal (never in logs or pipes)."""
         if not self.stdout.isatty():
@@ -173,3 +242,7 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         return show
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
