@@ -60,10 +60,10 @@ from catalog.price_guard import large_changes
 from catalog.published import RECORD_FIELDS, stored_flat_fields
 from catalog.schedule import (
     ModelChanges,
-    _described,
     changes_between,
     check_moment,
     describe,
+    described_change,
     prices_before,
     schedule_changes,
 )
@@ -786,7 +786,7 @@ def _plan_schedule(
         prices = {**at_moment[old.pk], **{price.identity: price for price in after.prices}}
         ordered = Offering(prices=tuple(prices[identity] for identity in changes)).prices
         described[model_id] = [
-            describe(_described(identity, before[old.pk].get(identity), changes[identity]))
+            describe(described_change(identity, before[old.pk].get(identity), changes[identity]))
             for identity in (price.identity for price in ordered)
         ]
     if problems:

@@ -141,7 +141,7 @@ def schedule_changes(
                         f"{plan.model.model_id}: it has no {' '.join(scope)} modality to price."
                     )
                 old = before[pk].get(identity)
-                described.append(_described(identity, old, price))
+                described.append(described_change(identity, old, price))
                 history = rows.get((pk, identity), [])
                 covering = next((r for r in history if _covers(r, moment)), None)
                 starting = next((r for r in history if r.valid_from == moment), None)
@@ -296,7 +296,9 @@ def _covers(row: PriceEntry, moment: datetime) -> bool:
     )
 
 
-def _described(identity: tuple, old: Price | None, new: Price | None) -> dict:
+def described_change(identity: tuple, old: Price | None, new: Price | None) -> dict:
+    """One entry of ``PriceSchedule.changes``: a price's identity, and its cost before and after
+    in plain notation (None: no such price then)."""
     (direction, kind), price_type, unit, ttl_seconds, implicit, utc_start, utc_end = identity
     return {
         "direction": direction,

@@ -124,7 +124,8 @@ def test_a_schedule_records_who_when_and_from_what_and_leaves_a_history_record(m
     # The record keeps the scheduled row: the offering at the moment is rebuilt from it alone.
     at_moment = Offering.from_json(record.offering, T1).price(TEXT_IN, "prompt", "token")
     until_then = Offering.from_json(record.offering, NOW).price(TEXT_IN, "prompt", "token")
-    assert at_moment is not None and until_then is not None
+    assert at_moment is not None
+    assert until_then is not None
     assert (until_then.cost_usd, at_moment.cost_usd) == (Decimal("0.00000015"), Decimal("2E-7"))
 
 
