@@ -411,6 +411,10 @@ _SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality
 
 
 def _json_value(value):
+    # A price row's validity (``valid_from``/``valid_until``) is a datetime: ISO 8601 with its
+    # offset, which PostgreSQL reads as a timestamptz.
+    if isinstance(value, datetime):
+        return value.isoformat()
     return str(value) if isinstance(value, Decimal) else value
 
 
