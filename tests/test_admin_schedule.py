@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -61,7 +62,7 @@ def moment_data(model, day="2026-12-01", time="00:00") -> dict:
     return {"model": model.pk, "effective_at_0": day, "effective_at_1": time}
 
 
-def shown_prices(client, model, **moment) -> tuple[dict, object]:
+def shown_prices(client, model, **moment) -> tuple[dict, Any]:
     """The form's data as shown for the moment (every price at its value before it)."""
     response = client.post(ADD_URL, moment_data(model, **moment))
     assert response.status_code == 200
@@ -108,7 +109,9 @@ def test_list_shows_upcoming_changes_soonest_first_then_the_others(
     page = response.content.decode()
     assert "2026-11-22 12:00 UTC" in page  # takes effect at, in UTC
     assert "input text prompt per token: $0.15 per 1M tokens -&gt; $0.3 per 1M tokens" in page
-    assert "editor" in page and "Upcoming" in page and "Cancelled by" in page
+    assert "editor" in page
+    assert "Upcoming" in page
+    assert "Cancelled by" in page
 
 
 @pytest.mark.parametrize(
@@ -140,13 +143,31 @@ def test_list_filters_by_status_model_and_search(
     assert sorted(listed(response)) == sorted(made[name].pk for name in expected)
 
 
+@pytest.mark.parametrize("count", [1, 6])
+def test_list_makes_the_same_queries_whatever_the_number_of_changes(
+    editor_client, make_model, editor, django_assert_num_queries, count
+):
+    for number in range(count):
+        schedule(make_model(f"acme/model-{number}"), MOMENT + timedelta(days=number), user=editor)
+    editor_client.get(LIST_URL)  # content types, cached for the process
+
+    # session, user, the user's permissions, their groups' permissions, the model filter's
+    # choices, the filtered count, the total count, the page of changes (with their models and
+    # users).
+    with django_assert_num_queries(8):
+        response = editor_client.get(LIST_URL)
+
+    assert len(listed(response)) == count
+
+
 # --- Scheduling ----------------------------------------------------------------------------------
 
 
 def test_the_models_page_links_to_the_form_which_shows_prices_per_million(editor_client, model):
     page = editor_client.get(change_url(model)).content.decode()
     link = f"{ADD_URL}?model={model.pk}"
-    assert f'href="{link}"' in page and "Schedule a price change" in page
+    assert f'href="{link}"' in page
+    assert "Schedule a price change" in page
 
     first = editor_client.get(link)
     assert first.status_code == 200
@@ -156,8 +177,19 @@ def test_the_models_page_links_to_the_form_which_shows_prices_per_million(editor
     data, shown = shown_prices(editor_client, model)
     page = shown.content.decode()
     assert "Prompt price (USD per million tokens)" in page
-    assert data["price_prompt"] == "0.15" and data["price_completion"] == "0.6"
+    assert data["price_prompt"] == "0.15"
+    assert data["price_completion"] == "0.6"
     assert data["price_image"] == "0"
+
+
+def test_the_model_is_chosen_by_searching_its_id(editor_client, model, make_model):
+    make_model("acme/other")
+    url = reverse("admin:autocomplete")
+    query = "?app_label=catalog&model_name=priceschedule&field_name=model&term=cha"
+
+    response = editor_client.get(url + query)
+
+    assert [result["text"] for result in response.json()["results"]] == ["acme/chat"]
 
 
 def test_scheduling_through_the_form_writes_the_prices_from_the_moment(
@@ -353,9 +385,11 @@ def test_a_viewer_sees_scheduled_changes_but_cannot_schedule_or_cancel(viewer_cl
 
     assert listed(viewer_client.get(LIST_URL)) == [done.pk]
     page = viewer_client.get(reverse("admin:catalog_priceschedule_change", args=[done.pk]))
-    assert page.status_code == 200 and cancel_url not in page.content.decode()
+    assert page.status_code == 200
+    assert cancel_url not in page.content.decode()
     model_page = viewer_client.get(change_url(model)).content.decode()
-    assert "Scheduled price changes" in model_page and ADD_URL not in model_page
+    assert "Scheduled price changes" in model_page
+    assert ADD_URL not in model_page
 
     assert viewer_client.get(ADD_URL).status_code == 403
     assert viewer_client.post(ADD_URL, moment_data(model)).status_code == 403
@@ -419,9 +453,11 @@ def test_history_shows_who_scheduled_what_for_when_and_when_it_took_effect(
     assert len(rows) == 5
     renamed, took_effect, scheduled, linked, created = rows
     assert "Datacenters" in linked[1]  # make_model links the datacenters after the save
-    assert "Name" in renamed[1] and "prompt" not in renamed[1].lower()
+    assert "Name" in renamed[1]
+    assert "prompt" not in renamed[1].lower()
     assert took_effect[0] == "scheduled by editor at 2026-11-20 12:00 UTC"
-    assert "Took effect" in took_effect[1] and "2026-12-01 00:00 UTC" in took_effect[1]
+    assert "Took effect" in took_effect[1]
+    assert "2026-12-01 00:00 UTC" in took_effect[1]
     assert "$0.15 per 1M tokens -&gt; $0.3 per 1M tokens" in took_effect[1]
     assert scheduled[0] == "editor (price change scheduled for 2026-12-01 00:00 UTC (admin))"
     assert "Scheduled a price change for 2026-12-01 00:00 UTC" in scheduled[1]
@@ -464,7 +500,8 @@ def test_recent_changes_place_a_change_that_took_effect_at_its_moment(
         ("acme/chat", NOW),
     ]
     page = response.content.decode()
-    assert "Scheduled prices took effect" in page and "Took effect" in page
+    assert "Scheduled prices took effect" in page
+    assert "Took effect" in page
     # Filtered by who changed what, the page lists records only.
     by_editor = editor_client.get(f"{RECENT_CHANGES_URL}?by={editor.pk}")
     assert [entry.history_date for entry in by_editor.context["cl"].result_list] == [NOW]

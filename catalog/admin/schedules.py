@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -68,10 +69,10 @@ def changes_list(schedule: PriceSchedule) -> str:
 
 
 def status_text(schedule: PriceSchedule, now: datetime) -> str:
-    if schedule.cancelled:
+    if schedule.cancelled_at is not None:
         who = schedule.cancelled_by.get_username() if schedule.cancelled_by else "unknown"
         return f"Cancelled by {who} at {when(schedule.cancelled_at)}"
-    return "Upcoming" if schedule.effective_at > now else "Started (in effect since its moment)"
+    return "Upcoming" if schedule.effective_at > now else "Took effect"
 
 
 def upcoming(queryset: QuerySet, now: datetime) -> QuerySet:
@@ -114,7 +115,7 @@ def model_page_context(request, model: ServedModel, admin_site) -> dict:
         .order_by("effective_at")
         .union(started(schedules, now).order_by("-effective_at")[:RECENT_ON_MODEL_PAGE], all=True)
     )
-    context = {
+    context: dict[str, Any] = {
         "price_schedules": {
             "list_url": reverse("admin:catalog_priceschedule_changelist")
             + f"?model__id__exact={model.pk}",
@@ -223,6 +224,7 @@ class SchedulePricesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.before = before
         self.large_price_changes: list[LargeChange] = []
+        self.changes: dict[tuple, Price] = {}  # by identity, once the form is valid
         # Field name -> the price it changes (a main price without an entry: its entry at 0).
         self.prices: dict[str, Price] = {}
         main = set()
@@ -248,7 +250,8 @@ class SchedulePricesForm(forms.Form):
         return [self[name] for name in self.prices]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if any(name in self.errors for name in self.prices):
             return data
         self.changes = {
