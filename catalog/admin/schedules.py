@@ -228,13 +228,15 @@ class SchedulePricesForm(forms.Form):
         # Field name -> the price it changes (a main price without an entry: its entry at 0).
         self.prices: dict[str, Price] = {}
         main = set()
-        for key, (_, _, price_type, unit) in PRICE_SOURCES.items():
+        for name in PRICE_LABELS:  # in the model form's order
+            key = name.removeprefix("price_")
+            _, _, price_type, unit = PRICE_SOURCES[key]
             scope = price_scope(before, key)
             if scope is None:  # no modality in that direction: nothing to price
                 continue
             price = base_price(before, key) or Price(scope, price_type, unit, Decimal(0))
             main.add(price.identity)
-            self._add(f"price_{key}", price, PRICE_LABELS[f"price_{key}"])
+            self._add(name, price, PRICE_LABELS[name])
         further = [price for price in before.prices if price.identity not in main]
         for index, price in enumerate(further):
             per = f"million {price.unit}s" if price.unit in PER_MILLION_UNITS else price.unit
