@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -528,3 +529,77 @@ def test_a_price_change_that_took_effect_is_not_the_next_records_change(model, c
 
     assert "Prompt price" not in changes_html(latest)
     assert "Name" in changes_html(latest)
+
+
+def test_a_change_that_took_effect_is_on_exactly_one_history_page(
+    editor_client, model, editor, clock, monkeypatch
+):
+    from catalog.admin.served_models import ServedModelAdmin
+
+    monkeypatch.setattr(ServedModelAdmin, "history_list_per_page", 2)
+    schedule(model, MOMENT, user=editor)  # its record at NOW, after "created" and "datacenters"
+    clock.move_to(MOMENT + timedelta(hours=1))
+    for name in ("one", "two"):
+        model.refresh_from_db()
+        model.name = name
+        model.save()
+    url = reverse("admin:catalog_servedmodel_history", args=[model.pk])
+
+    pages = [editor_client.get(f"{url}?p={number}").context["page_obj"] for number in (1, 2, 3)]
+
+    # Records newest first, two a page: [two, one], [scheduled, datacenters], [created]; the
+    # change took effect between "one" and "scheduled": at the top of the second page.
+    dates = [[entry.history_date for entry in page] for page in pages]
+    assert dates == [
+        [MOMENT + timedelta(hours=1)] * 2,
+        [MOMENT, NOW, NOW],
+        [NOW],
+    ]
+    assert "Took effect" in str(pages[1][0].changes_html)
+
+
+def test_recent_changes_list_a_change_that_took_effect_only_within_the_dates_chosen(
+    editor_client, model, editor, clock
+):
+    schedule(model, MOMENT, user=editor)
+    clock.move_to(MOMENT + timedelta(days=3))
+
+    def between(start: datetime, end: datetime) -> str:
+        # As the date filter writes them: aware moments.
+        return urlencode({"history_date__gte": str(start), "history_date__lt": str(end)})
+
+    def took_effect(query: str) -> list:
+        response = editor_client.get(f"{RECENT_CHANGES_URL}?{query}")
+        return [e for e in response.context["cl"].result_list if not hasattr(e, "history_id")]
+
+    assert (
+        len(
+            took_effect(
+                between(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))
+            )
+        )
+        == 1
+    )
+    assert (
+        took_effect(between(datetime(2026, 12, 2, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC)))
+        == []
+    )
+    assert took_effect("q=other") == []
+
+
+def test_the_staff_groups_hold_the_permissions_on_scheduled_changes(db):
+    from django.contrib.auth.models import Group
+
+    def codenames(group: str) -> set[str]:
+        return set(
+            Group.objects.get(name=group)
+            .permissions.filter(codename__endswith="_priceschedule")
+            .values_list("codename", flat=True)
+        )
+
+    assert codenames("Catalog editors") == {
+        "add_priceschedule",
+        "change_priceschedule",
+        "view_priceschedule",
+    }
+    assert codenames("Catalog viewers") == {"view_priceschedule"}
