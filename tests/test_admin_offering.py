@@ -650,7 +650,7 @@ def test_history_page_makes_the_same_queries_whatever_the_price_changes(
     editor_client.get(url)  # the user model's content type, cached for the process
 
     # As tests/test_history.py counts: the offerings come with the records, no query each.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = editor_client.get(url)
 
     page = response.content.decode()
@@ -693,8 +693,9 @@ def test_change_page_makes_the_same_queries_whatever_the_rows(
     # session, user, the user's permissions, their groups' permissions, the model (with its
     # offering), the datacenters' choices, the model's datacenters, the modality rows, the
     # price rows (with their modalities), the further ones among them, the capacity rows (with
-    # theirs), the preview's model (with its offering) and its datacenters.
-    with django_assert_num_queries(13):
+    # theirs), the preview's model (with its offering) and its datacenters, its scheduled price
+    # changes.
+    with django_assert_num_queries(14):
         response = editor_client.get(change_url(model))
 
     assert response.status_code == 200

@@ -181,8 +181,8 @@ def test_history_page_makes_the_same_queries_whatever_the_records(
     editor_client.get(history_url(model))
     # session, user, the user's permissions, their groups' permissions, the model (with its
     # offering), its datacenters, the count of records, the page of records, their previous
-    # records, the datacenters of both.
-    with django_assert_num_queries(10):
+    # records, the datacenters of both, the scheduled price changes that took effect among them.
+    with django_assert_num_queries(11):
         response = editor_client.get(history_url(model))
 
     assert response.status_code == 200
@@ -300,9 +300,9 @@ def test_recent_changes_makes_the_same_queries_whatever_the_rows(
 
     # session, user, the user's permissions, their groups' permissions, the users of the
     # "changed by" filter, the filtered count, the total count, the page of records, their
-    # previous records, the datacenters of both, the date hierarchy's first and last dates,
-    # its days.
-    with django_assert_num_queries(12):
+    # previous records, the datacenters of both, the scheduled price changes that took effect
+    # among them, the date hierarchy's first and last dates, its days.
+    with django_assert_num_queries(13):
         response = editor_client.get(RECENT_CHANGES_URL)
 
     # Each rename, and the datacenters set when each model was made.

@@ -6,9 +6,9 @@ history included: each model's history page, and "Recent changes" across the cat
 
 ``served_models`` the list and edit pages of served models and their bulk actions,
 ``datacenters`` the datacenters, ``history`` how changes read (both history pages) and the
-"Recent changes" page.
+"Recent changes" page, ``schedules`` scheduled price changes (the list, scheduling, cancelling).
 """
 
-from catalog.admin import datacenters, history, served_models
+from catalog.admin import datacenters, history, schedules, served_models
 
-__all__ = ["datacenters", "history", "served_models"]
+__all__ = ["datacenters", "history", "schedules", "served_models"]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Field
+from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
+from catalog.admin import schedules
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
@@ -32,8 +36,9 @@ from catalog.history import (
     state_of,
     with_previous,
 )
-from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, ServedModel
+from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, PriceSchedule, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
+from catalog.schedule import SCHEDULED
 
 
 def verbose_name(field_name: str) -> str:
@@ -49,6 +54,7 @@ _ROW_LABELS = {
     f"pricing.{OVERRIDES}": "Conditional prices (long-context tiers or time-of-day windows)",
     "capacity_tpm": "Capacity (input tokens per minute)",
     TYPED_ONLY: "Offering rows or typed-format fields (any price, capacity, modality detail)",
+    SCHEDULED: "Scheduled price changes (scheduled or cancelled)",
 }
 
 
@@ -66,11 +72,11 @@ def _field_label(name: str) -> str:
     return capfirst(verbose_name(field_name))
 
 
-def _shown_value(record, name: str) -> str:
-    """A field of a history record as the edit form shows it (prices per million tokens)."""
+def _shown_value(model: ServedModel, codes: list[str], name: str) -> str:
+    """A field of a model as a record left it (``state_of``), with the datacenters it saw, as the
+    edit form shows it (prices per million tokens)."""
     if name == "datacenters":
-        return ", ".join(record.country_codes) or "none"
-    model = state_of(record)
+        return ", ".join(codes) or "none"
     if name == "deprecation_date" and model.deprecation_date is not None:
         return deprecation(model.deprecation_date, model.deprecation_hour)
     field_name = MODEL_FIELDS.get(name, name)
@@ -217,8 +223,7 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
     return changes
 
 
-def _model_level_changes(previous, record, names: list[str]) -> list[Change]:
-    before, after = state_of(previous), state_of(record)
+def _model_level_changes(before: ServedModel, after: ServedModel, names: list[str]) -> list[Change]:
     named = {
         column
         for name in names
@@ -247,27 +252,39 @@ def _plain_value(value) -> str:
 
 
 def changes_html(record) -> str:
-    """What a record (prepared by ``load_previous``) changed: each field, old -> new."""
+    """What a record (prepared by ``load_previous`` and ``load_schedules``) changed: each
+    field, old -> new; a scheduling or cancellation says what it schedules, and for when."""
+    if isinstance(record, TookEffect):
+        return record.changes_html
     if record.history_type != "~":
         return record.get_history_type_display()
+    note = _schedule_note(record)
     previous = record.previous
     if previous is None:  # the model's first record: no values to compare with
+        if note:
+            return note
         labels = ", ".join(_field_label(name) for name in record.changed_fields)
         return f"Changed {labels or 'the model'} (no earlier record to compare with)"
-    names = changed_fields(
-        state_of(previous), previous.country_codes, state_of(record), record.country_codes
-    )
+    # The previous record's model as it stood when this one was made: a scheduled change that
+    # took effect in between is an entry of its own (``TookEffect``), not this record's author's.
+    before, after = state_of(previous, record.history_date), state_of(record)
+    names = changed_fields(before, previous.country_codes, after, record.country_codes)
     changes = [
-        Change(_field_label(name), _shown_value(previous, name), _shown_value(record, name))
+        Change(
+            _field_label(name),
+            _shown_value(before, previous.country_codes, name),
+            _shown_value(after, record.country_codes, name),
+        )
         for name in names
         if name not in _ROW_LABELS
     ]
-    changes += _model_level_changes(previous, record, names)
-    changes += offering_changes(state_of(previous).offering, state_of(record).offering)
+    changes += _model_level_changes(before, after, names)
+    changes += offering_changes(before.offering, after.offering)
     if not changes:
-        return "No change"
+        return note or "No change"
     return format_html(
-        "<ul>{}</ul>",
+        "{}<ul>{}</ul>",
+        note,
         format_html_join(
             "",
             "<li><strong>{}</strong>: {} &rarr; {}</li>",
@@ -276,8 +293,105 @@ def changes_html(record) -> str:
     )
 
 
+# --- Scheduled price changes in the history ------------------------------------------------------
+def load_schedules(records: Sequence) -> None:
+    """Give each record that scheduled or cancelled a price change (changed field
+    ``SCHEDULED``) its ``schedule_event``: ("scheduled" or "cancelled", the schedule), else None.
+    A schedule is dated with the record it wrote (``catalog.schedule``). One query."""
+    marked = [
+        record
+        for record in records
+        if not isinstance(record, TookEffect) and SCHEDULED in (record.changed_fields or ())
+    ]
+    events = {}
+    if marked:
+        dates = [record.history_date for record in marked]
+        for schedule in PriceSchedule.objects.filter(
+            Q(created_at__in=dates) | Q(cancelled_at__in=dates),
+            model_id__in={record.id for record in marked},
+        ):
+            events[schedule.model_id, schedule.created_at] = ("scheduled", schedule)
+            if schedule.cancelled_at is not None:
+                events[schedule.model_id, schedule.cancelled_at] = ("cancelled", schedule)
+    for record in records:
+        if not isinstance(record, TookEffect):
+            record.schedule_event = events.get((record.id, record.history_date))
+
+
+def _schedule_note(record) -> str:
+    if SCHEDULED not in (record.changed_fields or ()):
+        return ""
+    event = getattr(record, "schedule_event", None)
+    if event is None:  # a change added to one already pending for that moment
+        return capfirst(record.history_change_reason or "scheduled prices changed")
+    what, schedule = event
+    verb = "Scheduled a price change" if what == "scheduled" else "Cancelled the price change"
+    return format_html(
+        "{} for {}:{}",
+        verb,
+        schedules.when(schedule.effective_at),
+        schedules.changes_list(schedule),
+    )
+
+
+class TookEffect:
+    """A scheduled price change whose moment has passed. No record is written at that moment
+    (nothing is: readers take the prices in force), so the history pages show this entry there,
+    among the records, read as one."""
+
+    history_type = "took effect"
+    _meta = HistoricalServedModel._meta  # read by the admin's list for each column's field
+
+    def __init__(self, schedule: PriceSchedule):
+        self.schedule = schedule
+        self.history_date = schedule.effective_at
+        self.id = schedule.model_id
+        self.model_id = schedule.model.model_id
+        self.changed_by = (
+            f"scheduled by {schedules.scheduled_by(schedule)} at "
+            f"{schedules.when(schedule.created_at)}"
+        )
+        self.changes_html = format_html(
+            'Took effect: <a href="{}">the price change scheduled for {}</a>{}',
+            reverse("admin:catalog_priceschedule_change", args=[schedule.pk]),
+            schedules.when(schedule.effective_at),
+            schedules.changes_list(schedule),
+        )
+
+    def get_history_type_display(self) -> str:
+        return "Scheduled prices took effect"
+
+
+def page_bounds(
+    queryset: QuerySet, records: Sequence, number: int, per_page: int, last: bool
+) -> tuple[datetime | None, datetime | None]:
+    """The span of time a page of records (newest first) covers: after the previous page's last
+    record (None on the first page: until now) and from this page's last (None on the last page:
+    since ever). One query, on pages after the first."""
+    upper = None if number <= 1 else queryset[(number - 1) * per_page - 1].history_date
+    lower = None if last or not records else records[-1].history_date
+    return upper, lower
+
+
+def with_took_effect(
+    records: Sequence, schedules: QuerySet, upper: datetime | None, lower: datetime | None
+) -> list:
+    """``records`` (newest first) with a ``TookEffect`` entry for each schedule of ``schedules``
+    that took effect in the span ``page_bounds`` gives, placed at its moment. One query."""
+    found = schedules.filter(cancelled_at__isnull=True, effective_at__lte=timezone.now())
+    if upper is not None:
+        found = found.filter(effective_at__lt=upper)
+    if lower is not None:
+        found = found.filter(effective_at__gte=lower)
+    entries = [TookEffect(schedule) for schedule in found.select_related("model", "created_by")]
+    # Stable: records keep their order, an entry comes after the records of its very moment.
+    return sorted([*records, *entries], key=lambda entry: entry.history_date, reverse=True)
+
+
 def changed_by(record) -> str:
     """The staff user, or what wrote the change (an import names its source)."""
+    if isinstance(record, TookEffect):
+        return record.changed_by
     user = record.history_user
     reason = record.history_change_reason
     if user is None:
@@ -289,12 +403,12 @@ class ChangedFieldFilter(admin.SimpleListFilter):
     title = "field changed"
     parameter_name = "field"
     ANY_PRICE = "pricing"
-    PRICES = [name for name in FIELD_NAMES if name.startswith("pricing.")]
+    PRICES = [*(name for name in FIELD_NAMES if name.startswith("pricing.")), SCHEDULED]
 
     def lookups(self, request, model_admin):
         return [
             (self.ANY_PRICE, "Any price"),
-            *((name, _field_label(name)) for name in (*FIELD_NAMES, TYPED_ONLY)),
+            *((name, _field_label(name)) for name in (*FIELD_NAMES, TYPED_ONLY, SCHEDULED)),
         ]
 
     def queryset(self, request, queryset):
@@ -356,9 +470,40 @@ class RecentChangesAdmin(admin.ModelAdmin):
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
-        changelist.result_list = list(changelist.result_list)
-        load_previous(changelist.result_list)
+        records = list(changelist.result_list)
+        load_previous(records)
+        load_schedules(records)
+        changelist.result_list = records
+        found = self.took_effect(request)
+        if found is not None:
+            last = changelist.show_all or changelist.page_num >= changelist.paginator.num_pages
+            bounds = page_bounds(
+                changelist.queryset, records, changelist.page_num, changelist.list_per_page, last
+            )
+            changelist.result_list = with_took_effect(records, found, *bounds)
         return changelist
+
+    def took_effect(self, request) -> QuerySet | None:
+        """The scheduled changes to list among the records as they took effect: those of the
+        models searched for, within the dates chosen; none when the page is filtered by who
+        changed what (other than prices), or sorted other than newest first."""
+        params = request.GET
+        field = params.get(ChangedFieldFilter.parameter_name)
+        if (
+            params.get("o")
+            or params.get(ChangedByFilter.parameter_name)
+            or field not in (None, ChangedFieldFilter.ANY_PRICE, SCHEDULED)
+        ):
+            return None
+        found = PriceSchedule.objects.all()
+        if params.get("q"):
+            found = found.filter(model__model_id__icontains=params["q"])
+        for name, value in params.items():
+            if name.startswith("history_date__"):  # the date filter and the date hierarchy
+                found = found.filter(
+                    **{"effective_at__" + name.removeprefix("history_date__"): value}
+                )
+        return found
 
     @admin.display(description="date", ordering="history_date")
     def date(self, record):

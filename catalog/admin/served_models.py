@@ -13,7 +13,15 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import services
-from catalog.admin.history import changed_by, changes_html, verbose_name
+from catalog.admin.history import (
+    changed_by,
+    changes_html,
+    load_schedules,
+    page_bounds,
+    verbose_name,
+    with_took_effect,
+)
+from catalog.admin.schedules import model_page_context
 from catalog.choices import PER_MILLION_UNITS, Direction, Feature
 from catalog.formats.flat.encode import dumps, model_record, plain_decimal
 from catalog.formats.typed.encode import SCHEMA_VERSION, model_document
@@ -38,6 +46,7 @@ from catalog.models import (
     CapacityEntry,
     Modality,
     PriceEntry,
+    PriceSchedule,
     ServedModel,
 )
 from catalog.offering import OFFERING_SNAPSHOT, with_offering
@@ -354,6 +363,8 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 context["confirm_large_price_changes"] = context["adminform"].form[
                     "confirm_large_price_changes"
                 ]
+        if obj is not None:
+            context.update(model_page_context(request, obj, self.admin_site))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
@@ -365,9 +376,23 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         # The library diffs each pair of records with queries of its own, in per-token units.
         records = list(historical_records)
         load_previous(records)
+        load_schedules(records)
         for record in records:
             record.changes_html = changes_html(record)
             record.changed_by = changed_by(record)
+        if records:
+            # The page lists scheduled changes as they took effect, at their moments.
+            page = historical_records
+            bounds = page_bounds(
+                page.paginator.object_list,
+                records,
+                page.number,
+                page.paginator.per_page,
+                not page.has_next(),
+            )
+            page.object_list = with_took_effect(
+                records, PriceSchedule.objects.filter(model_id=records[0].id), *bounds
+            )
 
     def revert_disabled(self, request, obj=None):
         return True
