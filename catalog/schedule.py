@@ -222,14 +222,16 @@ def cancel_schedule(
     """Cancel ``schedule`` before it starts: the prices it ends run on, those it starts go."""
     now = now or timezone.now()
     moment = schedule.effective_at
-    if schedule.cancelled:
-        raise ScheduleError(f"The price change of {_when(moment)} is already cancelled.")
-    if moment <= now:
-        raise ScheduleError(
-            f"The price change of {_when(moment)} has started; schedule another one instead."
-        )
     with transaction.atomic():
         model = ServedModel.objects.select_for_update().get(pk=schedule.model_id)
+        # Read again under the model's lock: two cancellations of one change never both pass.
+        schedule.refresh_from_db(fields=["cancelled_at", "cancelled_by"])
+        if schedule.cancelled:
+            raise ScheduleError(f"The price change of {_when(moment)} is already cancelled.")
+        if moment <= now:
+            raise ScheduleError(
+                f"The price change of {_when(moment)} has started; schedule another one instead."
+            )
         rows = _rows_by_identity([model.pk])
         deletes, resumed = [], []
         for (_, _identity), history in rows.items():

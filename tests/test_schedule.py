@@ -397,3 +397,15 @@ def test_a_price_added_on_the_edit_page_gives_way_to_a_scheduled_one(editor_clie
     assert response.status_code == 302
     added = PriceEntry.objects.get(utc_start=2200, valid_from__isnull=True)
     assert added.valid_until == T1
+
+
+def test_a_change_cancelled_elsewhere_is_not_cancelled_twice(model, clock):
+    (schedule,) = schedule_changes([prompt_change(model, "0.0000002")], T1)
+    seen_by_another = PriceSchedule.objects.get(pk=schedule.pk)
+    cancel_schedule(schedule)
+    with pytest.raises(ScheduleError, match="already cancelled"):
+        cancel_schedule(seen_by_another)
+    assert (
+        HistoricalServedModel.objects.filter(history_change_reason__contains="cancelled").count()
+        == 1
+    )
