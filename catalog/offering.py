@@ -411,6 +411,9 @@ _SCOPE = {"scope_direction": F("modality__direction"), "scope_kind": F("modality
 
 
 def _json_value(value):
+    # A scheduled row's valid_from/valid_until too: PostgreSQL reads ISO 8601 with its offset.
+    if isinstance(value, datetime):
+        return value.isoformat()
     return str(value) if isinstance(value, Decimal) else value
 
 
