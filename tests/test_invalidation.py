@@ -223,9 +223,9 @@ def test_body_is_stored_under_the_revision_of_its_snapshot_when_a_commit_lands_m
     old_revision = current_revision()
     read_models = published.published_records
 
-    def commit_then_read_models():
+    def commit_then_read_models(at=None):
         in_another_thread(lambda: update_prompt_price(MODEL_ID, NEW_PRICE))
-        return read_models()
+        return read_models(at)
 
     monkeypatch.setattr(published, "published_records", commit_then_read_models)
     catalog_cache.clear()
