@@ -15,7 +15,11 @@ Sections, in order (each printed as it goes):
    to reach another process (``bench.freshness``). The typed representation
    (``?schema_version=2.4``) is measured beside the flat one: its cold render and queries at
    every size, and at the target size its warm request in-process and under load (pushed app
-   beside the bare app replaying its bytes, in ``--typed-rounds`` rounds).
+   beside the bare app replaying its bytes, in ``--typed-rounds`` rounds);
+4. last on each size's database, the moment a scheduled price change starts
+   (``bench.scheduled``): the render at the moment and the warm requests after it, flat and
+   typed. ``--scheduled-only`` runs only this (and the loading it needs), prints its table and
+   writes no report.
 
 The bench installs nothing and needs wrk. It creates databases named ``<prefix>_*`` (by
 default ``<DATABASE_URL's database>_bench_*``) on the PostgreSQL server of ``DATABASE_URL`` (or
@@ -146,6 +150,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=40,
         help="commits timed from commit to the first fresh response (default %(default)s)",
+    )
+    parser.add_argument(
+        "--scheduled-only",
+        action="store_true",
+        help="measure only the moment a scheduled price change starts, at each size; print its "
+        "table and write no report",
     )
     args = parser.parse_args()
     if args.data is None:
@@ -322,8 +332,27 @@ def size_section(args, size: int, databases: Databases, env: dict, files, redis_
     figures["load"] = serving.measure(
         apps, catalog_env, redis_url, prefix, load, work / str(size), progress, typed_rounds
     )
+    figures["scheduled"] = scheduled(size, catalog_env)
     databases.drop(str(size))
     return figures
+
+
+def scheduled(size: int, catalog_env: dict) -> dict:
+    """The moment a scheduled change starts: last on a database, as it leaves its schedules."""
+    figures = run_task("scheduled", env=catalog_env)
+    progress(f"{size}: at a scheduled change: {json.dumps(figures)}")
+    return figures
+
+
+def scheduled_only(args, databases: Databases, env: dict, files) -> list[str]:
+    """``--scheduled-only``: each size loaded and measured at a scheduled change, nothing else."""
+    results: dict = {"sizes": {}}
+    for size in args.sizes:
+        catalog_env = env | {"DATABASE_URL": databases.create(str(size), template="template")}
+        run_task("importing", "service", str(files[size]), env=catalog_env)
+        results["sizes"][size] = {"scheduled": scheduled(size, catalog_env)}
+        databases.drop(str(size))
+    return report.scheduled_section(results)
 
 
 def main() -> None:
@@ -369,6 +398,9 @@ def main() -> None:
         for size in args.sizes:
             files[size] = work / f"catalog-{size}.json"
             files[size].write_bytes(catalog_bytes(size, revision=args.data))
+        if args.scheduled_only:
+            print("\n".join(scheduled_only(args, databases, env, files)))
+            return
         repriced = work / f"repriced-{args.sizes[-1]}.json"
         repriced.write_bytes(repriced_catalog_bytes(args.sizes[-1], revision=args.data))
         results["imports"] = import_section(args, databases, env, files, repriced)

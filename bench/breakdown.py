@@ -44,7 +44,8 @@ def _start_response(status, headers, exc_info=None):
         raise RuntimeError(f"the endpoint answered {status}")
 
 
-def _request(application, accept_encoding: str, query: str) -> None:
+def request(application, accept_encoding: str, query: str) -> None:
+    """One GET of the endpoint, straight into the WSGI ``application``; it must answer 200."""
     response = application(_environ(accept_encoding, query), _start_response)
     try:
         for _ in response:
@@ -54,21 +55,28 @@ def _request(application, accept_encoding: str, query: str) -> None:
             response.close()
 
 
+def warm_microseconds(application, encoding: str, query: str = "", batches: int = BATCHES) -> float:
+    """Microseconds per warm request: the fastest of ``batches``, after one request that renders
+    (or fetches) the body, as in a warm worker."""
+    request(application, encoding, query)
+    times = []
+    for _ in range(batches):
+        started = time.perf_counter()
+        for _ in range(REQUESTS_PER_BATCH):
+            request(application, encoding, query)
+        times.append((time.perf_counter() - started) / REQUESTS_PER_BATCH * 1e6)
+    return min(times)
+
+
 def main() -> None:
     module, name = sys.argv[1].split(":")
     query = sys.argv[2] if len(sys.argv) > 2 else ""
     setup_django()
     application = getattr(importlib.import_module(module), name)
-    figures = {}
-    for encoding in ("identity", "gzip"):
-        _request(application, encoding, query)  # rendered (or fetched) once, as in a warm worker
-        batches = []
-        for _ in range(BATCHES):
-            started = time.perf_counter()
-            for _ in range(REQUESTS_PER_BATCH):
-                _request(application, encoding, query)
-            batches.append((time.perf_counter() - started) / REQUESTS_PER_BATCH * 1e6)
-        figures[encoding] = min(batches)
+    figures = {
+        encoding: warm_microseconds(application, encoding, query)
+        for encoding in ("identity", "gzip")
+    }
     print(json.dumps(figures))
 
 

@@ -187,6 +187,7 @@ def targets(results: dict) -> list[list[str]]:
                 _met(smallest["typed"]["cold_queries"] == largest["typed"]["cold_queries"]),
             ]
         )
+    rows += _scheduled_targets(results)
     imports = results["imports"]
     service = _median(imports["with"]["service"], "seconds")
     naive = imports["naive"]["scaled_seconds"]
@@ -230,6 +231,37 @@ def targets(results: dict) -> list[list[str]]:
             _met(results["seconds"] < RUNTIME_TARGET_SECONDS),
         ]
     )
+    return rows
+
+
+def _scheduled_targets(results: dict) -> list[list[str]]:
+    sizes = sorted(size for size, figures in results["sizes"].items() if "scheduled" in figures)
+    if not sizes:  # figures of a run from before scheduled prices
+        return []
+    smallest, largest = (results["sizes"][size]["scheduled"] for size in (sizes[0], sizes[-1]))
+    rows = []
+    for representation, name in SCHEDULED_REPRESENTATIONS.items():
+        at_moment = [
+            smallest[representation]["cold_queries"],
+            largest[representation]["cold_queries"],
+        ]
+        warm = max(
+            max(results["sizes"][size]["scheduled"][representation]["warm_queries"])
+            for size in sizes
+        )
+        rows += [
+            [
+                f"{name} render at the moment a scheduled change starts: the same queries at "
+                f"{sizes[0]:,} and {sizes[-1]:,} models",
+                " and ".join(_queries(queries) for queries in at_moment),
+                _met(at_moment[0] == at_moment[1]),
+            ],
+            [
+                f"queries per warm {name} request after a scheduled change starts: 0",
+                str(warm),
+                _met(warm == 0),
+            ],
+        ]
     return rows
 
 
@@ -332,6 +364,68 @@ def _queries_section(results: dict) -> list[str]:
         "5 cold renders. The typed rows ask `?schema_version=2.4`, rendered on its own.",
         "",
         *_table(["models", "cache", "warm queries", "cold queries", "cold render ms"], rows),
+    ]
+
+
+SCHEDULED_REPRESENTATIONS = {"flat": "flat", "typed": "typed 2.4"}
+
+
+def scheduled_section(results: dict) -> list[str]:
+    """The moment a scheduled price change starts (``bench.scheduled``), beside the render
+    after a commit."""
+    rows = []
+    for size, figures in sorted(results["sizes"].items()):
+        scheduled = figures.get("scheduled")
+        if scheduled is None:
+            continue
+        for representation, name in SCHEDULED_REPRESENTATIONS.items():
+            moment = scheduled[representation]
+            rows.append(
+                [
+                    f"{size:,}",
+                    name,
+                    f"{scheduled['models_changed']:,}",
+                    f"{moment['cold_ms']:.0f}",
+                    _queries(moment["cold_queries"]),
+                    f"{moment['after_commit_ms']:.0f}",
+                    _queries(moment["after_commit_queries"]),
+                    _queries(moment["warm_queries"]),
+                    f"{moment['warm_us_pending']:.0f}",
+                    f"{moment['warm_us_none_pending']:.0f}",
+                ]
+            )
+    if not rows:
+        return []
+    return [
+        "## The moment a scheduled price change starts",
+        "",
+        "In-process through the WSGI application as gunicorn calls it (the fast path; gzip; "
+        "revision pushed, no Redis; `bench/scheduled.py`), last on each size's database. A "
+        "change of every non-zero price of one published model in 100 is scheduled for each of 3 "
+        "moments a minute apart, and the wall clock is driven to each (`time_machine`). Nothing is "
+        "written or announced at a moment: the first request finds its body past its moment and "
+        "renders, asking no revision; the requests after it are warm. Beside it, taking turns "
+        "with it, the first request after a commit half a minute before each moment, which asks "
+        "the revision and renders. Medians of the 3. The warm microseconds (fastest of 30 batches "
+        "of 200) are the fastest while a change is pending (before each moment but the last) and "
+        "while none is (before the changes were scheduled, after the last one), all under the "
+        "driven clock.",
+        "",
+        *_table(
+            [
+                "models",
+                "format",
+                "models changed",
+                "render at the moment ms",
+                "its queries",
+                "render after a commit ms",
+                "its queries",
+                "warm queries after",
+                "warm µs, change pending",
+                "warm µs, none pending",
+            ],
+            rows,
+        ),
     ]
 
 
@@ -607,6 +701,7 @@ def markdown(results: dict) -> str:
     lines += _analysis(results)
     lines += _freshness_section(results)
     lines += _queries_section(results)
+    lines += scheduled_section(results)
     lines += _import_section(results)
     lines += _admin_section(results)
     lines += _memory_section(results)

@@ -29,11 +29,13 @@ A body is always stored under the revision read in the same snapshot as its data
 until when it is true (``Rendered.valid_until``: the next moment a scheduled price starts or
 ends): from then on the next request renders again, in every process, with no write or
 notification at that moment; the body that replaces it differs, and so does its ETag. Redis
-keeps that moment with the body and hands out no body past it.
+keeps that moment with the body (``"<valid_until>\n<body>"``, under keys of their own) and hands
+out no body past it; the process that finds one renders and writes over it.
 
 When PostgreSQL fails, ``serve()`` keeps sending the last body rendered here, with its age, for
 up to ``CATALOG_STALE_IF_ERROR`` seconds after it was last known to be current, and tries the
-database again at most once a second meanwhile, so an outage costs requests no waiting.
+database again at most once a second meanwhile, so an outage costs requests no waiting. A body
+past its moment is no different: the prices it shows have ended, and it goes out marked stale.
 """
 
 from __future__ import annotations
@@ -180,8 +182,10 @@ class SharedBodies:
     def _key(self, revision: int, representation: str = FLAT) -> str:
         if self._identity is None:
             self._identity = database_identity()
-        # The flat body keeps the key it always had; a typed one names its schema version.
-        kind = "body" if representation == FLAT else f"body-v{representation}"
+        # A typed body's key names its schema version. "timed": the value starts with the body's
+        # moment, which the values of releases before scheduled prices ("body", "body-v2.4")
+        # lack; in a rolling deploy neither release reads the other's values as its own.
+        kind = "timed-body" if representation == FLAT else f"timed-body-v{representation}"
         return f"{settings.REDIS_KEY_PREFIX}:{self._identity}:{kind}:{revision}"
 
     def _trip(self, error: RedisError) -> None:
