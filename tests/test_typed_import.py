@@ -464,6 +464,43 @@ def test_the_typed_export_imported_into_an_empty_catalog_serves_the_same_documen
     ]
 
 
+def test_a_flat_image_price_without_an_image_input_round_trips_through_the_typed_format(db):
+    """The flat mapping stores it as the text input's prompt per image, beside the prompt per
+    token: the typed format says one prompt, per token, and invents no image input (the model
+    takes no images, so OpenRouter bills none). Typed export, import into an empty catalog and
+    flat export then give the first flat export, but for that image price (docs/ARCHITECTURE.md,
+    "The typed rendering")."""
+    window = {"utc_start": 900, "utc_end": 1700, "prompt": "0.0000003", "image": "0.004"}
+    flat_record = record(prices={"image": "0.002", "overrides": [window]})
+    import_file(flat_record)
+    (first_flat,) = export()
+    assert first_flat["pricing"]["image"] == "0.002"
+    assert first_flat["pricing"]["overrides"] == [window]
+
+    body = published_typed_catalog()[1]
+    (document,) = json.loads(body)["data"]
+    assert document_validator().is_valid(document)
+    assert [m["type"] for m in document["input_modalities"]] == ["text"]
+    assert document["input_modalities"][0]["pricing"] == [
+        {"type": "prompt", "unit": "token", "cost_usd": "0.0000003", "utc_start": 900,
+         "utc_end": 1700},
+        {"type": "prompt", "unit": "token", "cost_usd": "0.00000015"},
+    ]  # fmt: skip
+
+    ServedModel.objects.all().delete()
+    import_catalog(body)
+    assert published_typed_catalog()[1] == body
+    (second_flat,) = export()
+    assert second_flat == {
+        **first_flat,
+        "pricing": {
+            **first_flat["pricing"],
+            "image": "0",
+            "overrides": [{"utc_start": 900, "utc_end": 1700, "prompt": "0.0000003"}],
+        },
+    }
+
+
 def test_a_typed_document_keeps_an_output_length_it_cannot_say(catalog):
     """A reranker's output has no max_length in the typed format: its flat
     max_output_length stays as stored, within the context length the document gives."""

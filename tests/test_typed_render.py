@@ -19,6 +19,7 @@ from referencing.jsonschema import DRAFT202012
 
 from catalog.formats.flat.encode import dumps
 from catalog.formats.typed import schema as typed_schema
+from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_offerings, published_typed_catalog
 from catalog.models import Datacenter, ServedModel
@@ -169,16 +170,16 @@ def everything_offering() -> Offering:
         Price(TEXT_IN, "cached_prompt", "token", Decimal("0.0000006"), ttl_seconds=3600),
         Price(TEXT_IN, "cached_prompt", "token", Decimal("0.00000015"), implicit=True),
         Price(TEXT_IN, "cache_write", "token", Decimal("0.00000375"), ttl_seconds=300),
-        Price(TEXT_IN, "prompt", "character", Decimal("0.0000001")),
+        # One prompt per input (the typed identity has no unit): a unit on each.
         Price(IMAGE_IN, "prompt", "image", Decimal("0.0004")),
-        Price(IMAGE_IN, "prompt", "megapixel", Decimal("0.001")),
-        Price(("input", "video"), "prompt", "second", Decimal("0.01")),
+        Price(("input", "video"), "prompt", "megapixel", Decimal("0.001")),
+        Price(("input", "file"), "prompt", "character", Decimal("0.0000001")),
         Price(("input", "audio"), "prompt", "second", Decimal("0.0001")),
         Price(TEXT_OUT, "completion", "token", Decimal("0.000015"), overrides=OVERRIDES[:1]),
         Price(TEXT_OUT, "completion", "token", Decimal("0"), utc_start=0, utc_end=100),
         Price(TEXT_OUT, "internal_reasoning", "token", Decimal("0.000015")),
         Price(("output", "image"), "completion", "image", Decimal("0.04")),
-        Price(("output", "image"), "completion", "megapixel", Decimal("0.02")),
+        Price(("output", "video"), "completion", "megapixel", Decimal("0.02")),
         Price(("output", "speech"), "completion", "character", Decimal("0.000015")),
         Price(("output", "rerank"), "completion", "request", Decimal("0.002")),
         Price(ROOT, "request", "request", Decimal("0.0001")),
@@ -257,6 +258,9 @@ def test_every_document_of_a_catalog_using_everything_is_valid(everything):
         for descriptor in output["supported_parameters"].values()
     }
     assert descriptor_types == {"range", "integer", "boolean", "enum", "array", "object", "unknown"}
+    # And our own reader takes them: each entry's typed identity once per scope, and so on.
+    entries, _ = decode_typed(load_typed(published_typed_catalog()[1]))
+    assert [entry.model_id for entry in entries] == ["acme/everything", "acme/minimal"]
 
 
 def test_the_root_fields_map_every_column(everything):
@@ -330,7 +334,6 @@ def test_prices_keep_every_qualifier_in_a_canonical_order(everything):
         {"type": "prompt", "unit": "token", "cost_usd": "0.0000015",
          "utc_start": 2200, "utc_end": 600},
         {"type": "prompt", "unit": "token", "cost_usd": "0.000003", "overrides": list(OVERRIDES)},
-        {"type": "prompt", "unit": "character", "cost_usd": "0.0000001"},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.0000003", "ttl_seconds": 300},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.0000006", "ttl_seconds": 3600},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.00000015", "implicit": True},
@@ -399,6 +402,32 @@ def test_without_a_text_modality_the_limits_have_nowhere_to_go(db):
         {"type": "image", "pricing": [{"type": "prompt", "unit": "image", "cost_usd": "0.01"}]}
     ]
     assert document["output_modalities"] == [{"type": "image", "supported_parameters": {}}]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kept"),
+    [
+        (["text"], {"type": "prompt", "unit": "token", "cost_usd": "0.000001"}),
+        (["file"], {"type": "prompt", "unit": "token", "cost_usd": "0.000001"}),
+        (["image"], {"type": "prompt", "unit": "image", "cost_usd": "0.01"}),
+    ],
+)
+def test_a_prompt_priced_in_two_units_on_one_input_is_said_in_its_own_unit(db, inputs, kept):
+    # A flat file prices prompt tokens and images on whatever input the model has; the typed
+    # identity (type and qualifiers) allows one prompt per input, and no image input is
+    # invented: an image input keeps its price per image, any other its price per token.
+    model = build_model(
+        "acme/two-units",
+        input_modalities=inputs,
+        price_prompt=Decimal("0.000001"),
+        price_image=Decimal("0.01"),
+    )
+    model.save()
+    assert len(model.offering.prices) == 3  # prompt in two units on one input, and completion
+
+    (modality,) = by_id()["acme/two-units"]["input_modalities"]
+    assert modality["type"] == inputs[0]
+    assert modality["pricing"] == [kept]
 
 
 def test_a_stored_context_limit_keeps_its_unit_and_takes_the_columns_value(db):
