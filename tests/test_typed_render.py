@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cache
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,7 +23,7 @@ from catalog.formats.typed import schema as typed_schema
 from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_offerings, published_typed_catalog
-from catalog.models import Datacenter, ServedModel
+from catalog.models import Datacenter, PriceEntry, ServedModel
 from catalog.offering import (
     OFFERING_SNAPSHOT,
     ROOT,
@@ -509,6 +510,43 @@ def test_the_demo_catalog_is_valid_and_lists_the_flat_models_in_the_same_order(d
             for entry in part.get("pricing", [])
         }
         assert served_prices == {price for price in record["pricing"].values() if price != "0"}
+
+
+def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
+    """The typed body, like the flat one, is current until the next scheduled price starts:
+    served before it with the old price, then rendered anew with the new one, no write between.
+    """
+    model = build_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
+    model.save()
+    moment = datetime(2027, 1, 1, tzinfo=UTC)
+    url = "/inference/router/openrouter/models?schema_version=2.4"
+
+    def prompt() -> str:
+        (document,) = json.loads(client.get(url).content)["data"]
+        (entry,) = document["input_modalities"][0]["pricing"]
+        return entry["cost_usd"]
+
+    # The rows a scheduled change writes (catalog/schedule.py): the price in force ends at the
+    # moment, and its successor starts there.
+    old = PriceEntry.objects.get(model=model, price_type="prompt")
+    old.valid_until = moment
+    old.save()
+    PriceEntry.objects.create(
+        model=model,
+        modality=old.modality,
+        price_type="prompt",
+        unit="token",
+        cost_usd=Decimal("0.0000003"),
+        valid_from=moment,
+    )
+    with time_machine.travel(datetime(2026, 12, 31, 23, 0, tzinfo=UTC), tick=False):
+        assert published_typed_catalog().valid_until == moment
+        assert prompt() == "0.00000015"
+        etag = client.get(url)["ETag"]
+    with time_machine.travel(moment, tick=False):
+        assert prompt() == "0.0000003"
+        assert client.get(url)["ETag"] != etag
+        assert published_typed_catalog().valid_until is None
 
 
 def test_the_body_is_compact_utf8_json_sorted_by_id():
