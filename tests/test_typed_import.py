@@ -9,6 +9,7 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -555,6 +556,8 @@ def test_a_flat_image_price_without_an_image_input_round_trips_through_the_typed
         {"type": "prompt", "unit": "token", "cost_usd": "0.00000015"},
     ]  # fmt: skip
 
+    # Over the flat-imported model, the import drops that price: the price guard asks first.
+    assert problems_of(json.loads(body)["data"][0]) == [(0, "acme/new-model", "pricing.image", ANY)]
     ServedModel.objects.all().delete()
     import_catalog(body)
     assert published_typed_catalog()[1] == body
