@@ -56,30 +56,38 @@ class _ValidValues:
     Every reference of the schema is within its one document (``#/components/…``, or the
     document's own URI), so the reference names its target. Values longer than ``MAX_TEXT``
     are not remembered (a whole model document is rarely repeated), and the set is emptied once
-    it holds ``MAX_TOTAL`` characters, so a long-lived process keeps a few MiB at most.
+    its texts, counted with ``OVERHEAD`` bytes each for the set's own objects, reach
+    ``MAX_TOTAL``: a long-lived process keeps a few MiB at most.
     """
 
-    MAX_TEXT = 2048
+    MAX_TEXT = 1024
     MAX_TOTAL = 4 * 2**20
+    OVERHEAD = 160  # a key's tuple, string header and set slot, roughly
 
     def __init__(self) -> None:
         self.keys: set[tuple[str, str]] = set()
         self.total = 0
 
     def add(self, key: tuple[str, str]) -> None:
-        if self.total + len(key[1]) > self.MAX_TOTAL:
+        size = len(key[1]) + self.OVERHEAD
+        if self.total + size > self.MAX_TOTAL:
             self.keys.clear()
             self.total = 0
         self.keys.add(key)
-        self.total += len(key[1])
+        self.total += size
 
 
 _VALID = _ValidValues()
+# A model document has an id of its own: never worth its text.
+_NEVER_REPEATED = frozenset({f"{_URI}#/components/schemas/ModelDocumentV2"})
 _REF = Draft202012Validator.VALIDATORS["$ref"]
 
 
 def _remembered_ref(validator, ref: str, instance: object, schema: dict):
     """``$ref`` as the 2020-12 validator checks it, once per distinct valid value."""
+    if ref in _NEVER_REPEATED:
+        yield from _REF(validator, ref, instance, schema)
+        return
     text = json.dumps(instance, ensure_ascii=False)
     if len(text) > _VALID.MAX_TEXT:
         yield from _REF(validator, ref, instance, schema)
