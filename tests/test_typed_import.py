@@ -9,15 +9,19 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from jsonschema import Draft202012Validator
 
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.formats.strict_json import LONE_SURROGATE
+from catalog.formats.typed import schema as typed_schema
 from catalog.formats.typed.published import published_typed_catalog
+from catalog.formats.typed.schema import field_errors
 from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
@@ -301,6 +305,75 @@ def test_schema_errors_are_named_by_their_json_path(db):
     assert any("surprise" in reason for _, _, field, reason in found if field == "")
 
 
+def _broken_variants(value: object, path: tuple = ()):
+    """``(path, copy)`` of a document broken at each of its objects (an unknown key) and leaves
+    (a value of the wrong type), one place at a time."""
+    if isinstance(value, dict):
+        yield path, {**value, "surprise": True}
+        for key, item in value.items():
+            for where, broken in _broken_variants(item, (*path, key)):
+                yield where, {**value, key: broken}
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            for where, broken in _broken_variants(item, (*path, position)):
+                yield where, [*value[:position], broken, *value[position + 1 :]]
+    else:
+        yield path, [value]
+
+
+def test_the_schema_check_remembers_valid_values_and_judges_as_the_plain_validator(monkeypatch):
+    """``field_errors`` validates a value found valid once only once (a catalog repeats its
+    descriptors and entries) and a oneOf told apart by ``type`` in the branch named first. Each
+    example broken in one place, after its parts were seen valid, is judged as the plain
+    2020-12 validator of the official file judges it, with the same messages."""
+    variants = [case for document in all_examples() for case in _broken_variants(document)]
+    cases = variants[::5]  # every kind of place in every example, in a few seconds
+    # The messages of the plain validator: nothing remembered, every oneOf branch tried.
+    monkeypatch.setattr(typed_schema, "_Validator", Draft202012Validator)
+    typed_schema._validator.cache_clear()
+    expected = [field_errors(broken, "ModelDocumentV2") for _, broken in cases]
+    monkeypatch.undo()
+    typed_schema._validator.cache_clear()
+    for document in all_examples():  # every valid part seen before the broken ones
+        assert field_errors(document, "ModelDocumentV2") == []
+    for (where, broken), messages in zip(cases, expected, strict=True):
+        assert field_errors(broken, "ModelDocumentV2") == messages, where
+        assert bool(messages) != document_validator().is_valid(broken), where
+    assert sum(bool(messages) for messages in expected) > 50
+
+
+def test_a_value_found_valid_in_one_place_is_checked_again_in_another():
+    document = example("text-model.json")
+    assert field_errors(document, "ModelDocumentV2") == []  # its input prices are valid
+    output_pricing = document["output_modalities"][0]["pricing"]
+    output_pricing.append(document["input_modalities"][0]["pricing"][0])  # a prompt price
+
+    (message,) = field_errors(document, "ModelDocumentV2")
+    assert message.startswith(f"output_modalities[0].pricing[{len(output_pricing) - 1}].type: ")
+
+
+def test_the_schema_holds_what_remembering_valid_values_relies_on():
+    # A value's validity depends on the value alone (no unevaluated* or $dynamicRef), and a
+    # reference names one target in the one document (no $id or $anchor moves a base).
+    text = typed_schema.SCHEMA_PATH.read_text(encoding="utf-8")
+    for keyword in ("unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$id", "$anchor"):
+        assert f'"{keyword}"' not in text, keyword
+
+
+def test_the_remembered_valid_values_are_bounded(monkeypatch):
+    monkeypatch.setattr(typed_schema, "_VALID", typed_schema._ValidValues())
+    monkeypatch.setattr(typed_schema._ValidValues, "MAX_TEXT", 100)
+    monkeypatch.setattr(typed_schema._ValidValues, "MAX_TOTAL", 1000)
+    remembered = typed_schema._VALID
+    for document in all_examples():
+        assert field_errors(document, "ModelDocumentV2") == []
+        assert 0 < remembered.total <= 1000
+        assert remembered.total == sum(
+            len(text) + remembered.OVERHEAD for _, text in remembered.keys
+        )
+        assert all(len(text) <= 100 for _, text in remembered.keys)
+
+
 def test_an_entry_identity_repeated_in_a_scope_is_named(db):
     document = example("text-model.json")
     pricing = document["input_modalities"][0]["pricing"]
@@ -462,6 +535,45 @@ def test_the_typed_export_imported_into_an_empty_catalog_serves_the_same_documen
     assert [canonical(d) for d in json.loads(published_typed_catalog()[1])["data"]] == [
         canonical(d) for d in json.loads(body)["data"]
     ]
+
+
+def test_a_flat_image_price_without_an_image_input_round_trips_through_the_typed_format(db):
+    """The flat mapping stores it as the text input's prompt per image, beside the prompt per
+    token: the typed format says one prompt, per token, and invents no image input (the model
+    takes no images, so OpenRouter bills none). Typed export, import into an empty catalog and
+    flat export then give the first flat export, but for that image price (docs/ARCHITECTURE.md,
+    "The typed rendering")."""
+    window = {"utc_start": 900, "utc_end": 1700, "prompt": "0.0000003", "image": "0.004"}
+    flat_record = record(prices={"image": "0.002", "overrides": [window]})
+    import_file(flat_record)
+    (first_flat,) = export()
+    assert first_flat["pricing"]["image"] == "0.002"
+    assert first_flat["pricing"]["overrides"] == [window]
+
+    body = published_typed_catalog()[1]
+    (document,) = json.loads(body)["data"]
+    assert document_validator().is_valid(document)
+    assert [m["type"] for m in document["input_modalities"]] == ["text"]
+    assert document["input_modalities"][0]["pricing"] == [
+        {"type": "prompt", "unit": "token", "cost_usd": "0.0000003", "utc_start": 900,
+         "utc_end": 1700},
+        {"type": "prompt", "unit": "token", "cost_usd": "0.00000015"},
+    ]  # fmt: skip
+
+    # Over the flat-imported model, the import drops that price: the price guard asks first.
+    assert problems_of(json.loads(body)["data"][0]) == [(0, "acme/new-model", "pricing.image", ANY)]
+    ServedModel.objects.all().delete()
+    import_catalog(body)
+    assert published_typed_catalog()[1] == body
+    (second_flat,) = export()
+    assert second_flat == {
+        **first_flat,
+        "pricing": {
+            **first_flat["pricing"],
+            "image": "0",
+            "overrides": [{"utc_start": 900, "utc_end": 1700, "prompt": "0.0000003"}],
+        },
+    }
 
 
 def test_a_typed_document_keeps_an_output_length_it_cannot_say(catalog):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cache
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,9 +20,10 @@ from referencing.jsonschema import DRAFT202012
 
 from catalog.formats.flat.encode import dumps
 from catalog.formats.typed import schema as typed_schema
+from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_offerings, published_typed_catalog
-from catalog.models import Datacenter, ServedModel
+from catalog.models import Datacenter, PriceEntry, ServedModel
 from catalog.offering import (
     OFFERING_SNAPSHOT,
     ROOT,
@@ -169,16 +171,16 @@ def everything_offering() -> Offering:
         Price(TEXT_IN, "cached_prompt", "token", Decimal("0.0000006"), ttl_seconds=3600),
         Price(TEXT_IN, "cached_prompt", "token", Decimal("0.00000015"), implicit=True),
         Price(TEXT_IN, "cache_write", "token", Decimal("0.00000375"), ttl_seconds=300),
-        Price(TEXT_IN, "prompt", "character", Decimal("0.0000001")),
+        # One prompt per input (the typed identity has no unit): a unit on each.
         Price(IMAGE_IN, "prompt", "image", Decimal("0.0004")),
-        Price(IMAGE_IN, "prompt", "megapixel", Decimal("0.001")),
-        Price(("input", "video"), "prompt", "second", Decimal("0.01")),
+        Price(("input", "video"), "prompt", "megapixel", Decimal("0.001")),
+        Price(("input", "file"), "prompt", "character", Decimal("0.0000001")),
         Price(("input", "audio"), "prompt", "second", Decimal("0.0001")),
         Price(TEXT_OUT, "completion", "token", Decimal("0.000015"), overrides=OVERRIDES[:1]),
         Price(TEXT_OUT, "completion", "token", Decimal("0"), utc_start=0, utc_end=100),
         Price(TEXT_OUT, "internal_reasoning", "token", Decimal("0.000015")),
         Price(("output", "image"), "completion", "image", Decimal("0.04")),
-        Price(("output", "image"), "completion", "megapixel", Decimal("0.02")),
+        Price(("output", "video"), "completion", "megapixel", Decimal("0.02")),
         Price(("output", "speech"), "completion", "character", Decimal("0.000015")),
         Price(("output", "rerank"), "completion", "request", Decimal("0.002")),
         Price(ROOT, "request", "request", Decimal("0.0001")),
@@ -257,6 +259,9 @@ def test_every_document_of_a_catalog_using_everything_is_valid(everything):
         for descriptor in output["supported_parameters"].values()
     }
     assert descriptor_types == {"range", "integer", "boolean", "enum", "array", "object", "unknown"}
+    # And our own reader takes them: each entry's typed identity once per scope, and so on.
+    entries, _ = decode_typed(load_typed(published_typed_catalog()[1]))
+    assert [entry.model_id for entry in entries] == ["acme/everything", "acme/minimal"]
 
 
 def test_the_root_fields_map_every_column(everything):
@@ -330,7 +335,6 @@ def test_prices_keep_every_qualifier_in_a_canonical_order(everything):
         {"type": "prompt", "unit": "token", "cost_usd": "0.0000015",
          "utc_start": 2200, "utc_end": 600},
         {"type": "prompt", "unit": "token", "cost_usd": "0.000003", "overrides": list(OVERRIDES)},
-        {"type": "prompt", "unit": "character", "cost_usd": "0.0000001"},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.0000003", "ttl_seconds": 300},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.0000006", "ttl_seconds": 3600},
         {"type": "cached_prompt", "unit": "token", "cost_usd": "0.00000015", "implicit": True},
@@ -399,6 +403,32 @@ def test_without_a_text_modality_the_limits_have_nowhere_to_go(db):
         {"type": "image", "pricing": [{"type": "prompt", "unit": "image", "cost_usd": "0.01"}]}
     ]
     assert document["output_modalities"] == [{"type": "image", "supported_parameters": {}}]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kept"),
+    [
+        (["text"], {"type": "prompt", "unit": "token", "cost_usd": "0.000001"}),
+        (["file"], {"type": "prompt", "unit": "token", "cost_usd": "0.000001"}),
+        (["image"], {"type": "prompt", "unit": "image", "cost_usd": "0.01"}),
+    ],
+)
+def test_a_prompt_priced_in_two_units_on_one_input_is_said_in_its_own_unit(db, inputs, kept):
+    # A flat file prices prompt tokens and images on whatever input the model has; the typed
+    # identity (type and qualifiers) allows one prompt per input, and no image input is
+    # invented: an image input keeps its price per image, any other its price per token.
+    model = build_model(
+        "acme/two-units",
+        input_modalities=inputs,
+        price_prompt=Decimal("0.000001"),
+        price_image=Decimal("0.01"),
+    )
+    model.save()
+    assert len(model.offering.prices) == 3  # prompt in two units on one input, and completion
+
+    (modality,) = by_id()["acme/two-units"]["input_modalities"]
+    assert modality["type"] == inputs[0]
+    assert modality["pricing"] == [kept]
 
 
 def test_a_stored_context_limit_keeps_its_unit_and_takes_the_columns_value(db):
@@ -480,6 +510,43 @@ def test_the_demo_catalog_is_valid_and_lists_the_flat_models_in_the_same_order(d
             for entry in part.get("pricing", [])
         }
         assert served_prices == {price for price in record["pricing"].values() if price != "0"}
+
+
+def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
+    """The typed body, like the flat one, is current until the next scheduled price starts:
+    served before it with the old price, then rendered anew with the new one, no write between.
+    """
+    model = build_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
+    model.save()
+    moment = datetime(2027, 1, 1, tzinfo=UTC)
+    url = "/inference/router/openrouter/models?schema_version=2.4"
+
+    def prompt() -> str:
+        (document,) = json.loads(client.get(url).content)["data"]
+        (entry,) = document["input_modalities"][0]["pricing"]
+        return entry["cost_usd"]
+
+    # The rows a scheduled change writes (catalog/schedule.py): the price in force ends at the
+    # moment, and its successor starts there.
+    old = PriceEntry.objects.get(model=model, price_type="prompt")
+    old.valid_until = moment
+    old.save()
+    PriceEntry.objects.create(
+        model=model,
+        modality=old.modality,
+        price_type="prompt",
+        unit="token",
+        cost_usd=Decimal("0.0000003"),
+        valid_from=moment,
+    )
+    with time_machine.travel(datetime(2026, 12, 31, 23, 0, tzinfo=UTC), tick=False):
+        assert published_typed_catalog().valid_until == moment
+        assert prompt() == "0.00000015"
+        etag = client.get(url)["ETag"]
+    with time_machine.travel(moment, tick=False):
+        assert prompt() == "0.0000003"
+        assert client.get(url)["ETag"] != etag
+        assert published_typed_catalog().valid_until is None
 
 
 def test_the_body_is_compact_utf8_json_sorted_by_id():

@@ -9,6 +9,7 @@ cannot say) are in docs/ARCHITECTURE.md, "The typed rendering".
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,9 @@ SCHEMA_VERSION = "2.4"
 # and rerank have no streaming.
 _OUTPUT_MAX_LENGTH = frozenset({"text"})
 _OUTPUT_WITHOUT_STREAMING = frozenset({"embeddings", "rerank"})
+# The unit a modality's price keeps where the catalog holds one typed identity in two units
+# (``_one_unit_per_identity``): an image input's own unit is the image, any other's the token.
+_OWN_UNIT = {"image": PriceUnit.IMAGE}
 
 
 def _none_last(value: Any) -> tuple:
@@ -49,6 +53,36 @@ def _price_order(price: Price) -> tuple:
         _none_last(price.ttl_seconds),
         _none_last(price.implicit),
     )
+
+
+def _typed_identity(price: Price) -> tuple:
+    """An entry's identity in the typed format: its type and qualifiers, not its unit."""
+    return (price.price_type, price.ttl_seconds, price.implicit, price.utc_start, price.utc_end)
+
+
+def _one_unit_per_identity(prices: list[Price], scope: Scope) -> list[Price]:
+    """A scope's entries, each typed identity once.
+
+    The catalog's identity has the unit too, so that a flat file round-trips: a flat image price
+    of a model without an image input is stored as its text input's ``prompt`` per image,
+    beside ``prompt`` per token (docs/ARCHITECTURE.md, "The flat mapping's judgment calls").
+    The typed format cannot say both, and must not invent an image input the model does not
+    take (OpenRouter would send it images). Such a type is said in the modality's own unit
+    (``_OWN_UNIT``, else the token; else the first in canonical order) and its entries in other
+    units are left out: an image price of a model that takes no images bills nothing, as
+    OpenRouter sends it none.
+    """
+    counts = Counter(map(_typed_identity, prices))
+    repeated = {identity[0] for identity, count in counts.items() if count > 1}
+    if not repeated:
+        return prices
+    units = _positions(PriceUnit)
+    kept: dict[str, str] = {}
+    for price_type in repeated:
+        present = {price.unit for price in prices if price.price_type == price_type}
+        own = _OWN_UNIT.get(scope[1] or "", PriceUnit.TOKEN)
+        kept[price_type] = own if own in present else min(present, key=lambda u: units.get(u, 99))
+    return [price for price in prices if kept.get(price.price_type, price.unit) == price.unit]
 
 
 def _capacity_order(capacity: Capacity) -> tuple:
@@ -88,13 +122,17 @@ def _capacity_entry(capacity: Capacity) -> dict[str, Any]:
 def _pricing_and_capacity(offering: Offering, scope: Scope) -> dict[str, Any]:
     """A scope's ``pricing`` and ``capacity``, each only when it has entries.
 
-    The catalog's constraints allow two entries the schema cannot say, which are left out: a
-    time window on a request-scoped price (``RequestPricingEntry`` has no qualifiers) and
-    ``concurrency`` on an input modality (``InputCapacityEntry`` has none).
+    The catalog's constraints allow entries the schema cannot say, which are left out: a
+    time window on a request-scoped price (``RequestPricingEntry`` has no qualifiers),
+    ``concurrency`` on an input modality (``InputCapacityEntry`` has none), and a second unit
+    of one typed identity (``_one_unit_per_identity``).
     """
     part: dict[str, Any] = {}
     prices = sorted(
-        (p for p in offering.prices if p.scope == scope and not (scope == ROOT and p.windowed)),
+        _one_unit_per_identity(
+            [p for p in offering.prices if p.scope == scope and not (scope == ROOT and p.windowed)],
+            scope,
+        ),
         key=_price_order,
     )
     if prices:

@@ -4,6 +4,16 @@ The schema is the checked-in copy of OpenRouter's OpenAPI 3.1 document, loaded o
 package (not ../shared, which a deployment does not have), and read with a JSON Schema 2020-12
 validator, as OpenAPI 3.1 specifies. Errors come back as short messages keyed by JSON path
 (``temperature.min: …``), never as the validator's dump.
+
+A catalog repeats its values: most models' descriptors are a handful of the same few
+(``{"type": "unknown"}``), and their price entries, limits and datacenters are alike. A value's
+validity against a component depends on nothing but the value (the schema has no
+``unevaluated*`` or ``$dynamicRef``), so each ``$ref`` remembers the values it has found valid
+(``_ValidValues``) and does not validate one again: the same checks, run once per distinct
+value. And a ``oneOf`` whose branches each require a ``type`` of their own (modalities, price
+entries) first validates the one branch the value's ``type`` names: the others cannot hold, so
+if it does the value is valid (``_one_of``). An invalid value is validated in full, as the
+plain validator does, for its errors.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError as SchemaError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -40,12 +50,107 @@ def document() -> dict:
     return json.loads(SCHEMA_PATH.read_bytes())
 
 
+class _ValidValues:
+    """The values found valid against each ``$ref`` target, as (reference, JSON text).
+
+    Every reference of the schema is within its one document (``#/components/…``, or the
+    document's own URI), so the reference names its target. Values longer than ``MAX_TEXT``
+    are not remembered (a whole model document is rarely repeated), and the set is emptied once
+    its texts, counted with ``OVERHEAD`` bytes each for the set's own objects, reach
+    ``MAX_TOTAL``: a long-lived process keeps a few MiB at most.
+    """
+
+    MAX_TEXT = 1024
+    MAX_TOTAL = 4 * 2**20
+    OVERHEAD = 160  # a key's tuple, string header and set slot, roughly
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, str]] = set()
+        self.total = 0
+
+    def add(self, key: tuple[str, str]) -> None:
+        size = len(key[1]) + self.OVERHEAD
+        if self.total + size > self.MAX_TOTAL:
+            self.keys.clear()
+            self.total = 0
+        self.keys.add(key)
+        self.total += size
+
+
+_VALID = _ValidValues()
+# A model document has an id of its own: never worth its text.
+_NEVER_REPEATED = frozenset({f"{_URI}#/components/schemas/ModelDocumentV2"})
+_REF = Draft202012Validator.VALIDATORS["$ref"]
+
+
+def _remembered_ref(validator, ref: str, instance: object, schema: dict):
+    """``$ref`` as the 2020-12 validator checks it, once per distinct valid value."""
+    if ref in _NEVER_REPEATED:
+        yield from _REF(validator, ref, instance, schema)
+        return
+    text = json.dumps(instance, ensure_ascii=False)
+    if len(text) > _VALID.MAX_TEXT:
+        yield from _REF(validator, ref, instance, schema)
+        return
+    key = (ref, text)
+    if key in _VALID.keys:
+        return
+    errors = list(_REF(validator, ref, instance, schema))
+    if errors:
+        yield from errors
+    else:
+        _VALID.add(key)
+
+
+_ONE_OF = Draft202012Validator.VALIDATORS["oneOf"]
+# id of a oneOf's list of branches -> (that list, its branches by the ``type`` each requires).
+_DISCRIMINATED: dict[int, tuple[list, dict[str, dict] | None]] = {}
+
+
+def _by_type(branches: list) -> dict[str, dict] | None:
+    """The branches by the ``type`` value each admits, if each is an object schema requiring a
+    ``type`` from an ``enum`` of strings of its own; else None."""
+    found: dict[str, dict] = {}
+    for branch in branches:
+        if not isinstance(branch, dict) or "type" not in branch.get("required", ()):
+            return None
+        enum = branch.get("properties", {}).get("type", {}).get("enum")
+        if not isinstance(enum, list):
+            return None
+        for value in enum:
+            if not isinstance(value, str) or value in found:
+                return None
+            found[value] = branch
+    return found
+
+
+def _one_of(validator, branches: list, instance: object, schema: dict):
+    """``oneOf`` as the 2020-12 validator checks it; but a value whose ``type`` names a branch
+    is valid as soon as that branch holds, since every other branch requires another ``type``."""
+    known = _DISCRIMINATED.get(id(branches))
+    if known is None or known[0] is not branches:
+        known = _DISCRIMINATED[id(branches)] = (branches, _by_type(branches))
+    by_type = known[1]
+    value = instance.get("type") if isinstance(instance, dict) else None
+    if (
+        by_type is not None
+        and isinstance(value, str)
+        and value in by_type
+        and validator.evolve(schema=by_type[value]).is_valid(instance)
+    ):
+        return  # the named branch holds, and every other requires another type
+    yield from _ONE_OF(validator, branches, instance, schema)
+
+
+_Validator = validators.extend(Draft202012Validator, {"$ref": _remembered_ref, "oneOf": _one_of})
+
+
 @cache
 def _validator(component: str) -> Draft202012Validator:
     resource = Resource.from_contents(document(), default_specification=DRAFT202012)
     registry = Registry().with_resource(_URI, resource)
     schema = _DERIVED.get(component) or {"$ref": f"{_URI}#/components/schemas/{component}"}
-    return Draft202012Validator(schema, registry=registry)
+    return _Validator(schema, registry=registry)
 
 
 def _path(error: SchemaError) -> str:
