@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import F, Lookup, Q
 from django.utils import timezone
 
+from catalog.bulk import gc_paused
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.names import CHANGED_COLUMNS, MODEL_FIELDS, OFFERING_CHANGES
@@ -530,6 +531,7 @@ def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry]
     return decode_catalog(data)
 
 
+@gc_paused()
 def import_catalog(
     data: bytes,
     *,
