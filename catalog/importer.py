@@ -39,6 +39,7 @@ from django.db import connection, transaction
 from django.db.models import F, Lookup, Q
 from django.utils import timezone
 
+from catalog.bulk import gc_paused
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import wire_record
@@ -544,6 +545,7 @@ def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry]
     return decode_catalog(data)
 
 
+@gc_paused()
 def import_catalog(
     data: bytes,
     *,

@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from catalog.bulk import gc_paused
 from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
 from catalog.formats.flat.offering import (
@@ -287,4 +288,5 @@ def _read(read: Callable[[datetime], bytes], at: datetime) -> Published:
     with connection.cursor() as cursor:
         cursor.execute(_REVISION_AND_NEXT_CHANGE, {"at": at})
         revision, valid_until = cursor.fetchone()
-    return Published(revision or 0, read(at), valid_until)
+    with gc_paused():
+        return Published(revision or 0, read(at), valid_until)

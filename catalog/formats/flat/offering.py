@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import TypedDict
 
 from catalog.choices import (
@@ -155,13 +154,6 @@ def base_price(offering: Offering, key: str) -> Price | None:
     return offering.price(scope, price_type, unit)
 
 
-@lru_cache(maxsize=1024)
-def _canonical_kinds(kinds: tuple[str, ...], choices: type) -> tuple[str, ...]:
-    # A catalog has few distinct lists of kinds: sorting each model's anew was ~0.1 s of a cold
-    # render of 10,000 models.
-    return tuple(canonical(kinds, choices))
-
-
 def flat_fields(
     inputs: Iterable[str],
     outputs: Iterable[str],
@@ -177,8 +169,8 @@ def flat_fields(
     (``capacity_of``; None when it has none). The one place the flat view is made, from an
     ``Offering`` (``flat_view``) as from rows (``catalog.published``)."""
     kinds: dict[str, list[str]] = {
-        Direction.INPUT: list(_canonical_kinds(tuple(inputs), InputModality)),
-        Direction.OUTPUT: list(_canonical_kinds(tuple(outputs), OutputModality)),
+        Direction.INPUT: canonical(inputs, InputModality),
+        Direction.OUTPUT: canonical(outputs, OutputModality),
     }
     prices = {}
     sources: dict[str, tuple[Scope, str, str]] = {}

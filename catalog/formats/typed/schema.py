@@ -19,7 +19,7 @@ plain validator does, for its errors.
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, validators
@@ -195,7 +195,25 @@ def _named_errors(error: SchemaError) -> list[SchemaError]:
 
 
 def field_errors(value: object, component: str) -> list[str]:
-    """Every way ``value`` breaks schema ``component``, as ``path: message`` (empty if valid)."""
+    """Every way ``value`` breaks schema ``component``, as ``path: message`` (empty if valid).
+
+    Validated as the JSON text it is stored as, once per distinct text: a catalog repeats a few
+    values (compliance flags, descriptor maps) over its models, and validating each anew was
+    ~0.25 s of an import of 10,000 models. A value that is no JSON is validated as it is.
+    """
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return _field_errors(value, component)
+    return list(_text_errors(text, component))
+
+
+@lru_cache(maxsize=1024)
+def _text_errors(text: str, component: str) -> tuple[str, ...]:
+    return tuple(_field_errors(json.loads(text), component))
+
+
+def _field_errors(value: object, component: str) -> list[str]:
     errors = sorted(
         (
             leaf
