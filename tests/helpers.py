@@ -1,9 +1,12 @@
 """What several test modules share: the one model factory, the admin's form data, files in the
-wire format, the contract, and how a test asks for a service (Redis, a browser)."""
+wire format, the contract, the typed format's schema, the endpoint called at the WSGI level,
+the state a refused write must leave as it was, and how a test asks for a service (Redis, a
+browser). No test module imports another: what two of them need lives here."""
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import subprocess
@@ -18,8 +21,15 @@ import pytest
 import yaml
 from django.conf import settings
 from django.urls import reverse
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
-from catalog.models import PriceEntry, ServedModel
+from catalog.formats.typed import schema as typed_schema
+from catalog.history import HistoricalServedModel
+from catalog.models import CapacityEntry, Datacenter, Modality, PriceEntry, ServedModel
+from catalog.published import published_catalog
+from catalog.revision import current_revision
 
 ENDPOINT = "/inference/router/openrouter/models"
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +156,30 @@ def _typed(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def with_rows(data: dict, prefix: str, rows: list[dict], *, initial: int = 0) -> dict:
+    """``data`` with the inline ``prefix`` holding ``rows`` (the first ``initial`` stored ones).
+
+    Fields a row leaves out are posted empty, as a browser posts an empty input; JSON fields
+    of a price default to ``[]``.
+    """
+    defaults = {"prices": {"overrides": "[]"}}.get(prefix, {})
+    data = {**data, f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": initial}
+    for index, row in enumerate(rows):
+        for name, value in {**defaults, **row}.items():
+            data[f"{prefix}-{index}-{name}"] = value
+    return data
+
+
+def records_of(model: ServedModel) -> list:
+    """The history records of ``model``, oldest first."""
+    return list(HistoricalServedModel.objects.filter(id=model.pk).order_by("history_id"))
+
+
+def modality_row(model: ServedModel, direction: str, kind: str) -> Modality:
+    """The stored modality of ``model`` that an inline price or capacity row points at."""
+    return Modality.objects.get(model=model, direction=direction, kind=kind)
+
+
 # --- Files in the wire format ---------------------------------------------------------------
 DELETE = object()
 
@@ -192,6 +226,93 @@ def record(prices: dict | None = None, **changes) -> dict:
 def catalog_file(*records: dict) -> bytes:
     # Python writes NaN and Infinity as bare literals (not JSON), which some cases need.
     return json.dumps({"data": list(records)}, ensure_ascii=False).encode()
+
+
+# --- What a refused write must leave as it was ----------------------------------------------
+def catalog_state() -> tuple:
+    """Everything an import or an admin save could change, drafts and the revision included:
+    compared before and after, it shows that nothing was written."""
+    through = ServedModel.datacenters.through
+    return (
+        current_revision(),
+        published_catalog()[1],
+        list(ServedModel.objects.order_by("pk").values()),
+        list(Modality.objects.order_by("pk").values()),
+        list(PriceEntry.objects.order_by("pk").values()),
+        list(CapacityEntry.objects.order_by("pk").values()),
+        list(Datacenter.objects.order_by("pk").values()),
+        list(through.objects.order_by("pk").values()),
+        list(ServedModel.history.order_by("pk").values_list("pk", flat=True)),
+    )
+
+
+# --- The typed format's official schema, read by a plain 2020-12 validator ------------------
+SCHEMA_URI = "urn:test:openrouter-provider-2.4"
+
+
+@cache
+def document_validator() -> Draft202012Validator:
+    """``ModelDocumentV2`` of the app's copy of the official file (a test in test_openapi.py
+    holds it identical to ../shared/spec), unchanged, through a referencing registry."""
+    contents = json.loads(typed_schema.SCHEMA_PATH.read_bytes())
+    registry = Registry().with_resource(
+        SCHEMA_URI, Resource.from_contents(contents, default_specification=DRAFT202012)
+    )
+    return Draft202012Validator(
+        {"$ref": f"{SCHEMA_URI}#/components/schemas/ModelDocumentV2"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def assert_valid_typed(body: bytes) -> list[dict]:
+    """Every document of the typed ``body`` is valid; the documents."""
+    payload = json.loads(body)
+    assert list(payload) == ["data"]
+    for document in payload["data"]:
+        errors = [
+            f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+            for error in document_validator().iter_errors(document)
+        ]
+        assert not errors, (document["id"], errors)
+    return payload["data"]
+
+
+# --- The endpoint called at the WSGI level (router.wsgi) ------------------------------------
+# Set per response by the server or the moment, not by the app.
+VOLATILE = {"date"}
+
+
+def wsgi_call(app, method="GET", path=ENDPOINT, host="testserver", query="", **headers):
+    """Call the WSGI ``app`` as a server does; its status, headers (but VOLATILE) and body."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
+    }
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = status
+        answer["headers"] = {
+            name.lower(): value for name, value in response_headers if name.lower() not in VOLATILE
+        }
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+    return answer["status"], answer["headers"], body
 
 
 # --- The one model factory ------------------------------------------------------------------

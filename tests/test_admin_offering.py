@@ -16,7 +16,7 @@ from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price
-from tests.helpers import change_url, form_data
+from tests.helpers import change_url, form_data, modality_row, records_of, with_rows
 
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
@@ -28,24 +28,6 @@ WINDOW_PRICE = {
     "utc_start": "2200",
     "utc_end": "600",
 }
-
-
-def with_rows(data: dict, prefix: str, rows: list[dict], *, initial: int = 0) -> dict:
-    """``data`` with the inline ``prefix`` holding ``rows`` (the first ``initial`` stored ones).
-
-    Fields a row leaves out are posted empty, as a browser posts an empty input; JSON fields
-    of a price default to ``[]``.
-    """
-    defaults = {"prices": {"overrides": "[]"}}.get(prefix, {})
-    data = {**data, f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": initial}
-    for index, row in enumerate(rows):
-        for name, value in {**defaults, **row}.items():
-            data[f"{prefix}-{index}-{name}"] = value
-    return data
-
-
-def records_of(model: ServedModel) -> list:
-    return list(HistoricalServedModel.objects.filter(id=model.pk).order_by("history_id"))
 
 
 def formset_errors(response, prefix: str) -> list[dict]:
@@ -80,10 +62,6 @@ def further_prices(model: ServedModel) -> list[PriceEntry]:
         )
         .select_related("modality")
     )
-
-
-def modality(model: ServedModel, direction: str, kind: str) -> Modality:
-    return Modality.objects.get(model=model, direction=direction, kind=kind)
 
 
 # --- Further prices -------------------------------------------------------------------------
@@ -167,7 +145,7 @@ def test_an_inline_price_that_is_one_of_the_five_is_refused(editor_client, model
 
 def test_a_further_price_may_not_take_the_place_of_a_flat_price(editor_client, model):
     # The flat cached input price is the cache read without a lifetime, else the shortest one.
-    text_input = modality(model, "input", "text")
+    text_input = modality_row(model, "input", "text")
     PriceEntry.objects.create(
         model=model,
         modality=text_input,
@@ -399,7 +377,7 @@ def test_a_descriptor_with_details_is_kept_beside_the_ticked_names(editor_client
     )
 
     assert response.status_code == 302
-    text_output = modality(model, "output", "text")
+    text_output = modality_row(model, "output", "text")
     assert text_output.supported_parameters == {
         "temperature": temperature,
         "parallel_tool_calls": {"type": "boolean"},
@@ -538,7 +516,7 @@ def test_the_page_marks_what_only_the_typed_format_carries(editor_client, model)
 def window_price(model):
     return PriceEntry.objects.create(
         model=model,
-        modality=modality(model, "output", "text"),
+        modality=modality_row(model, "output", "text"),
         price_type="completion",
         unit="token",
         cost_usd=Decimal("0.0000006"),
@@ -664,7 +642,7 @@ def test_history_page_makes_the_same_queries_whatever_the_price_changes(
 def test_change_page_makes_the_same_queries_whatever_the_rows(
     editor_client, model, django_assert_num_queries, rows
 ):
-    text_output = modality(model, "output", "text")
+    text_output = modality_row(model, "output", "text")
     PriceEntry.objects.bulk_create(
         PriceEntry(
             model=model,

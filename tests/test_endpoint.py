@@ -27,8 +27,7 @@ from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, S
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from router.views import OpenRouterModelsView
-from tests.helpers import build_model, load_contract
-from tests.test_typed_render import assert_valid as assert_valid_typed
+from tests.helpers import assert_valid_typed, build_model, load_contract
 
 URL = "/inference/router/openrouter/models"
 GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"

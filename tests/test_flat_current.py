@@ -24,12 +24,12 @@ from catalog.formats.flat.names import RECORD_KEYS
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.history import HistoricalServedModel
 from catalog.importer import import_catalog
-from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
+from catalog.models import CapacityEntry, PriceEntry, ServedModel
 from catalog.offering import ROOT, Capacity, Offering, Price
 from catalog.published import published_catalog
 from catalog.revision import current_revision
 from router.cache import CatalogCache
-from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, record
+from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, record
 
 TIERS = [
     {"min_prompt_tokens": 128000, "prompt": "0.0000003", "completion": "0.0000012"},
@@ -76,18 +76,6 @@ def export(*args: str) -> bytes:
 
 def served() -> dict[str, dict]:
     return {entry["id"]: entry for entry in json.loads(published_catalog()[1])["data"]}
-
-
-def catalog_state():
-    """Everything an import could write: the revision, the models and their rows."""
-    return (
-        current_revision(),
-        list(ServedModel.objects.order_by("pk").values()),
-        list(Modality.objects.order_by("pk").values()),
-        list(PriceEntry.objects.order_by("pk").values()),
-        list(CapacityEntry.objects.order_by("pk").values()),
-        ServedModel.history.count(),
-    )
 
 
 # --- Rendering and storing -------------------------------------------------------------------

@@ -18,25 +18,13 @@ from catalog.importer import BATCH_SIZE, import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.published import published_catalog
 from catalog.revision import current_revision
-from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, record
+from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, record
 
 DATA = Path(__file__).parent / "data"
 
 
 def served_records() -> list[dict]:
     return json.loads(published_catalog()[1])["data"]
-
-
-def catalog_state():
-    """Everything an import could change, drafts and the revision included."""
-    through = ServedModel.datacenters.through
-    return (
-        current_revision(),
-        published_catalog()[1],
-        list(ServedModel.objects.order_by("pk").values()),
-        list(Datacenter.objects.order_by("pk").values()),
-        list(through.objects.order_by("pk").values()),
-    )
 
 
 @pytest.fixture

@@ -25,11 +25,10 @@ from django.db import connection
 from catalog.formats.problems import MAX_PROBLEMS
 from catalog.formats.strict_json import MAX_DEPTH, MAX_INTEGER_DIGITS, nesting_depth
 from catalog.importer import import_catalog
-from catalog.models import Datacenter, ServedModel
-from catalog.revision import current_revision
+from catalog.models import ServedModel
 from catalog.sources import MAX_BYTES_LIMIT, CatalogSourceError, read_source
 from tests.helpers import NEW_RECORD as RECORD
-from tests.helpers import record
+from tests.helpers import catalog_state, record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,18 +46,6 @@ def with_value(key: str, raw: str, data: bytes | None = None) -> bytes:
     marker = f'"{key}": '.encode()
     assert data.count(marker + old) == 1
     return data.replace(marker + old, marker + raw.encode())
-
-
-def catalog_state():
-    """Everything an import could change: the revision, every row, every history record."""
-    through = ServedModel.datacenters.through
-    return (
-        current_revision(),
-        list(ServedModel.objects.order_by("pk").values()),
-        list(Datacenter.objects.order_by("pk").values()),
-        list(through.objects.order_by("pk").values()),
-        list(ServedModel.history.order_by("pk").values_list("pk", flat=True)),
-    )
 
 
 @pytest.fixture

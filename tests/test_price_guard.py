@@ -16,9 +16,17 @@ from catalog.importer import import_catalog
 from catalog.models import PriceEntry, ServedModel
 from catalog.offering import Offering, Price
 from catalog.price_guard import LargeChange, is_large, large_changes
-from tests.helpers import build_model, catalog_file, change_url, form_data, record
-from tests.test_admin_offering import modality, records_of, with_rows
-from tests.test_flat_current import catalog_state
+from tests.helpers import (
+    build_model,
+    catalog_file,
+    catalog_state,
+    change_url,
+    form_data,
+    modality_row,
+    record,
+    records_of,
+    with_rows,
+)
 
 D = Decimal
 
@@ -224,7 +232,7 @@ def test_admin_saves_a_small_change_at_once(editor_client, model):
 def test_admin_holds_a_large_change_of_a_further_price(editor_client, model):
     row = PriceEntry.objects.create(
         model=model,
-        modality=modality(model, "output", "text"),
+        modality=modality_row(model, "output", "text"),
         price_type="completion",
         unit="token",
         cost_usd=D("0.0000006"),

@@ -26,7 +26,7 @@ from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
-from tests.test_wsgi_fast_path import call
+from tests.helpers import wsgi_call
 
 # Committed data: the revision is pushed (LISTEN/NOTIFY) only for committed changes, and warm
 # requests ask PostgreSQL nothing only then.
@@ -161,16 +161,16 @@ def test_the_fast_path_renders_once_at_the_moment_then_serves_warm(
     model = make_model(MODEL_ID, price_prompt=OLD_PRICE)
     schedule_prompt(model, NEW_PRICE, MOMENT)
     query = query_string(representation)
-    status, headers, body = call(application, query=query)
+    status, headers, body = wsgi_call(application, query=query)
     assert (status, prompt_price(body, representation)) == ("200 OK", OLD_PRICE)
     assert catalog_cache.warm(representation) is not None
 
     clock.move_to(MOMENT)
     assert catalog_cache.warm(representation) is None  # past its moment: not warm any more
     with CaptureQueriesContext(connection) as first:
-        status, new_headers, new_body = call(application, query=query)
+        status, new_headers, new_body = wsgi_call(application, query=query)
     with CaptureQueriesContext(connection) as warm:
-        again = call(application, query=query)
+        again = wsgi_call(application, query=query)
 
     assert (status, prompt_price(new_body, representation)) == ("200 OK", NEW_PRICE)
     assert new_headers["etag"] != headers["etag"]

@@ -25,9 +25,7 @@ from catalog.formats.typed.schema import field_errors
 from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
-from tests.helpers import catalog_file, record
-from tests.test_import import catalog_state
-from tests.test_typed_render import document_validator
+from tests.helpers import catalog_file, catalog_state, document_validator, record
 
 TYPED = Path(__file__).parent / "data" / "typed"
 EXAMPLES = sorted(path.name for path in TYPED.glob("*.json"))

@@ -7,19 +7,14 @@ import io
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from catalog.formats.flat.encode import dumps
-from catalog.formats.typed import schema as typed_schema
 from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_offerings, published_typed_catalog
@@ -34,42 +29,12 @@ from catalog.offering import (
     with_offering,
 )
 from catalog.published import published_catalog
-from tests.helpers import build_model
-
-# --- The official schema, read by a plain 2020-12 validator -------------------------------------
-SCHEMA_URI = "urn:test:openrouter-provider-2.4"
+from tests.helpers import assert_valid_typed, build_model, document_validator
 
 
-@cache
-def document_validator() -> Draft202012Validator:
-    """``ModelDocumentV2`` of the app's copy of the official file (a test in test_openapi.py
-    holds it identical to ../shared/spec), unchanged, through a referencing registry."""
-    contents = json.loads(typed_schema.SCHEMA_PATH.read_bytes())
-    registry = Registry().with_resource(
-        SCHEMA_URI, Resource.from_contents(contents, default_specification=DRAFT202012)
-    )
-    return Draft202012Validator(
-        {"$ref": f"{SCHEMA_URI}#/components/schemas/ModelDocumentV2"},
-        registry=registry,
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
-    )
-
-
-def assert_valid(body: bytes) -> list[dict]:
-    """Every document of ``body`` is valid; the documents."""
-    payload = json.loads(body)
-    assert list(payload) == ["data"]
-    for document in payload["data"]:
-        errors = [
-            f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-            for error in document_validator().iter_errors(document)
-        ]
-        assert not errors, (document["id"], errors)
-    return payload["data"]
-
-
+# --- The published documents, each valid against the official schema ----------------------------
 def typed_documents() -> list[dict]:
-    return assert_valid(published_typed_catalog()[1])
+    return assert_valid_typed(published_typed_catalog()[1])
 
 
 def by_id() -> dict[str, dict]:

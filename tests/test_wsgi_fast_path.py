@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import sys
-
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
 from router.cache import catalog_cache
 from router.wsgi import CatalogFastPath
+from tests.helpers import ENDPOINT, wsgi_call
 
 # Committed data: the fast path sends request_started, which (as in production) may close a
 # connection, so no test transaction could span it.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-URL = "/inference/router/openrouter/models"
-# Set per response by the server or the moment, not by the app.
-VOLATILE = {"date"}
-
-
-def call(app, method="GET", path=URL, host="testserver", query="", **headers):
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": host,
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": sys.stderr,
-        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
-    }
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = status
-        answer["headers"] = {
-            name.lower(): value for name, value in response_headers if name.lower() not in VOLATILE
-        }
-
-    chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        if hasattr(chunks, "close"):
-            chunks.close()
-    return answer["status"], answer["headers"], body
 
 
 @pytest.fixture
@@ -83,34 +46,34 @@ def test_fast_path_sends_exactly_what_the_stack_sends(
 ):
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.REDIS_URL = ""
-    answer = call(fast, method, **headers)  # renders (asks PostgreSQL, then listens)
-    assert answer == call(stack, method, **headers)
+    answer = wsgi_call(fast, method, **headers)  # renders (asks PostgreSQL, then listens)
+    assert answer == wsgi_call(stack, method, **headers)
     assert answer[0] in {"200 OK", "304 Not Modified"}
     assert catalog_cache.warm() is not None
-    assert call(fast, method, **headers) == answer  # warm: from memory, nothing asked
+    assert wsgi_call(fast, method, **headers) == answer  # warm: from memory, nothing asked
 
 
 def test_fast_path_leaves_a_disallowed_host_to_django(catalog, settings, fast):
     settings.ALLOWED_HOSTS = ["catalog.example.com"]
-    status, _, _ = call(fast, host="evil.example.net")
+    status, _, _ = wsgi_call(fast, host="evil.example.net")
     assert status.startswith("400")
-    assert call(fast, host="catalog.example.com")[0] == "200 OK"
+    assert wsgi_call(fast, host="catalog.example.com")[0] == "200 OK"
 
 
 def test_fast_path_leaves_the_https_redirect_to_django(catalog, settings, stack):
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.SECURE_SSL_REDIRECT = True
-    status, headers, _ = call(CatalogFastPath(WSGIHandler()))
+    status, headers, _ = wsgi_call(CatalogFastPath(WSGIHandler()))
     assert status.startswith("301")
-    assert headers["location"] == "https://testserver" + URL
+    assert headers["location"] == "https://testserver" + ENDPOINT
 
 
 def test_fast_path_leaves_other_methods_and_paths_to_django(catalog, settings, fast):
     settings.ALLOWED_HOSTS = ["testserver"]
-    status, headers, _ = call(fast, "POST")
+    status, headers, _ = wsgi_call(fast, "POST")
     assert status.startswith("405")
     assert headers["x-frame-options"] == "DENY"  # through the whole stack
-    assert call(fast, path=URL + "/")[0].startswith("404")
+    assert wsgi_call(fast, path=ENDPOINT + "/")[0].startswith("404")
 
 
 @pytest.mark.parametrize(
@@ -128,13 +91,13 @@ def test_fast_path_sends_the_typed_format_exactly_as_the_stack(
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.REDIS_URL = ""
     query = "schema_version=2.4"
-    answer = call(fast, method, query=query, **headers)
-    assert answer == call(stack, method, query=query, **headers)
+    answer = wsgi_call(fast, method, query=query, **headers)
+    assert answer == wsgi_call(stack, method, query=query, **headers)
     assert answer[0] in {"200 OK", "304 Not Modified"}
     assert answer[1]["etag"].startswith('"v2.4-')
     assert catalog_cache.warm("2.4") is not None
-    assert call(fast, method, query=query, **headers) == answer  # warm
-    assert call(fast, method, **headers)[1]["etag"] != answer[1]["etag"]  # the flat one
+    assert wsgi_call(fast, method, query=query, **headers) == answer  # warm
+    assert wsgi_call(fast, method, **headers)[1]["etag"] != answer[1]["etag"]  # the flat one
 
 
 @pytest.mark.parametrize("query", ["schema_version=", "schema_version=1.0", "a=1&schema_version=x"])
@@ -142,9 +105,9 @@ def test_fast_path_leaves_an_unsupported_schema_version_to_the_view(
     catalog, settings, stack, fast, query
 ):
     settings.ALLOWED_HOSTS = ["testserver"]
-    answer = call(fast, query=query)
+    answer = wsgi_call(fast, query=query)
 
-    assert answer == call(stack, query=query)
+    assert answer == wsgi_call(stack, query=query)
     assert answer[0] == "400 Bad Request"
     assert b'"supported_schema_versions": ["2.4"]' in answer[2]
 
@@ -152,7 +115,7 @@ def test_fast_path_leaves_an_unsupported_schema_version_to_the_view(
 def test_fast_path_serves_the_flat_format_for_other_query_strings(catalog, settings, fast):
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.REDIS_URL = ""
-    flat = call(fast)
+    flat = wsgi_call(fast)
 
-    assert call(fast, query="utm_source=x") == flat
+    assert wsgi_call(fast, query="utm_source=x") == flat
     assert b"schema_version" not in flat[2]
