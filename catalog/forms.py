@@ -672,6 +672,33 @@ class PriceEntryFormSet(_ScopedRowFormSet):
             row.save()
         return row
 
+    def _one_unit_per_type(self) -> None:
+        # The typed format knows a price by its type and qualifiers within a modality, not by
+        # its unit: a second unit there would be a second entry of one identity, which
+        # OpenRouter refuses (and the typed rendering leaves out).
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get(DELETION_FIELD_NAME):
+                continue
+            entry = form.entry()
+            other = next(
+                (
+                    price
+                    for price in self.composed.prices
+                    if price.typed_identity == entry.typed_identity and price.unit != entry.unit
+                ),
+                None,
+            )
+            if other is not None:
+                form.add_error(
+                    "unit",
+                    ValidationError(
+                        "The model already has this price per %(unit)s (%(label)s): a price "
+                        "type takes one unit in a modality.",
+                        code="second_unit",
+                        params={"unit": other.unit, "label": price_label(other)},
+                    ),
+                )
+
     def identity_problem(self, offering: Offering, entry: Price) -> str | None:
         label = base_identities(offering).get(entry.identity)
         if label is not None:
@@ -681,6 +708,9 @@ class PriceEntryFormSet(_ScopedRowFormSet):
     def clean(self):
         super().clean()
         if any(self.errors) or not hasattr(self, "composed"):
+            return
+        self._one_unit_per_type()
+        if any(self.errors):
             return
         # A further price must never become one of the five (the lowest cache lifetime is the
         # flat cached input price, for one): the main form would show one value, the public

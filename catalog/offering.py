@@ -83,6 +83,13 @@ class Price:
                 self.utc_start, self.utc_end)  # fmt: skip
 
     @property
+    def typed_identity(self) -> tuple:
+        """The identity in the typed format: scope, type and qualifiers, not the unit (one
+        entry per typed identity; ``identity`` keeps the unit for the flat mapping)."""
+        return (self.scope, self.price_type, self.ttl_seconds, self.implicit, self.utc_start,
+                self.utc_end)  # fmt: skip
+
+    @property
     def windowed(self) -> bool:
         return self.utc_start is not None
 

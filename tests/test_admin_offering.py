@@ -102,6 +102,29 @@ def test_a_price_per_image_is_stored_as_typed(editor_client, model):
     )
 
 
+def test_a_second_unit_for_one_price_type_in_a_modality_is_refused(editor_client, model):
+    # The typed format tells a modality's prices apart by type and qualifiers, not by unit.
+    data = form_data(model, input_modalities=["text", "image"])
+    rows = [
+        {"scope": "input image", "price_type": "prompt", "unit": "megapixel", "cost_usd": "0.002"},
+        {"scope": "input image", "price_type": "prompt", "unit": "token", "cost_usd": "1"},
+    ]
+
+    response = editor_client.post(change_url(model), with_rows(data, "prices", rows))
+
+    assert [errors.get("unit") for errors in formset_errors(response, "prices")] == [
+        [
+            "The model already has this price per token (input image prompt per token): a "
+            "price type takes one unit in a modality."
+        ],
+        [
+            "The model already has this price per megapixel (input image prompt per "
+            "megapixel): a price type takes one unit in a modality."
+        ],
+    ]
+    assert further_prices(model) == []
+
+
 def test_a_window_price_is_saved_beside_the_base_price_it_leaves_alone(editor_client, model):
     response = editor_client.post(
         change_url(model), with_rows(form_data(model), "prices", [WINDOW_PRICE])

@@ -55,11 +55,6 @@ def _price_order(price: Price) -> tuple:
     )
 
 
-def _typed_identity(price: Price) -> tuple:
-    """An entry's identity in the typed format: its type and qualifiers, not its unit."""
-    return (price.price_type, price.ttl_seconds, price.implicit, price.utc_start, price.utc_end)
-
-
 def _one_unit_per_identity(prices: list[Price], scope: Scope) -> list[Price]:
     """A scope's entries, each typed identity once.
 
@@ -72,8 +67,8 @@ def _one_unit_per_identity(prices: list[Price], scope: Scope) -> list[Price]:
     units are left out: an image price of a model that takes no images bills nothing, as
     OpenRouter sends it none.
     """
-    counts = Counter(map(_typed_identity, prices))
-    repeated = {identity[0] for identity, count in counts.items() if count > 1}
+    counts = Counter(price.typed_identity for price in prices)
+    repeated = {identity[1] for identity, count in counts.items() if count > 1}  # their types
     if not repeated:
         return prices
     units = _positions(PriceUnit)
