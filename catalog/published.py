@@ -25,6 +25,7 @@ from django.db.models import (
     JSONField,
     OuterRef,
     Q,
+    QuerySet,
     TextField,
     Value,
     When,
@@ -103,22 +104,9 @@ def stored_flat_fields(
     )
     conditional_models = set()
     for row in (
-        PriceEntry.objects.filter(
-            rows, PriceEntry.in_force_at(at or timezone.now()), price_type__in=_FLAT_PRICE_TYPES
-        )
-        .order_by()
-        .values_list(
-            "model_id",
-            "modality_id",
-            "price_type",
-            "unit",
-            "cost_usd",
-            "ttl_seconds",
-            "implicit",
-            "utc_start",
-            "utc_end",
-            _OVERRIDES_IF_ANY,
-        )
+        prices_in_force(rows, at)
+        .filter(price_type__in=_FLAT_PRICE_TYPES)
+        .values_list(*PRICE_ROW_COLUMNS, _OVERRIDES_IF_ANY)
     ):
         entry = _PriceRow(*row)
         key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
@@ -220,6 +208,16 @@ _OVERRIDES_IF_ANY = Func(
 def _decoded(overrides: str) -> tuple:
     # A catalog has few distinct lists of overrides (tiers are shared by families of models).
     return tuple(json.loads(overrides))
+
+
+# A price row as the published readers read it (flat and typed), before its overrides.
+PRICE_ROW_COLUMNS = ("model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds",
+                     "implicit", "utc_start", "utc_end")  # fmt: skip
+
+
+def prices_in_force(rows: Q, at: datetime | None = None) -> QuerySet[PriceEntry]:
+    """The price rows ``rows`` selects that are in force at ``at`` (default: now), unordered."""
+    return PriceEntry.objects.filter(rows, PriceEntry.in_force_at(at or timezone.now())).order_by()
 
 
 class _PriceRow(NamedTuple):

@@ -11,12 +11,11 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 from catalog.formats.typed.encode import model_document, render
-from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
+from catalog.models import CapacityEntry, Modality, ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
-from catalog.published import Published, in_snapshot
+from catalog.published import PRICE_ROW_COLUMNS, Published, in_snapshot, prices_in_force
 
 _PUBLISHED = Q(model__is_published=True)
 
@@ -91,22 +90,18 @@ def published_offerings(at: datetime | None = None) -> dict[int, Offering]:
             )
         )  # fmt: skip
     prices: defaultdict[int, list[Price]] = defaultdict(list)
-    for model_pk, modality_pk, price_type, unit, cost, ttl, implicit, start, end, overrides in (
-        PriceEntry.objects.filter(_PUBLISHED, PriceEntry.in_force_at(at or timezone.now()))
-        .order_by()
-        .values_list(
-            "model_id",
-            "modality_id",
-            "price_type",
-            "unit",
-            "cost_usd",
-            "ttl_seconds",
-            "implicit",
-            "utc_start",
-            "utc_end",
-            _text("overrides"),
-        )
-    ):
+    for (
+        model_pk,
+        modality_pk,
+        price_type,
+        unit,
+        cost,
+        ttl,
+        implicit,
+        start,
+        end,
+        overrides,
+    ) in prices_in_force(_PUBLISHED, at).values_list(*PRICE_ROW_COLUMNS, _text("overrides")):
         scope = scope_of[modality_pk] if modality_pk is not None else ROOT
         prices[model_pk].append(
             Price(scope, price_type, unit, cost, ttl, implicit, start, end, tuple(value(overrides)))
