@@ -624,6 +624,7 @@ class ScheduleResult:
     each changed price as staff read it (``catalog.schedule.describe``)."""
 
     effective_at: datetime
+    announced: bool
     scheduled: dict[str, list[str]]
     unchanged: list[str]
     ignored_keys: dict[str, int]
@@ -637,6 +638,7 @@ class ScheduleResult:
         return {
             "dry_run": self.dry_run,
             "effective_at": self.effective_at.isoformat(),
+            "announced": self.announced,
             "counts": self.counts,
             "scheduled": self.scheduled,
             "unchanged": self.unchanged,
@@ -802,6 +804,7 @@ def schedule_import(
     *,
     dry_run: bool = False,
     source: str = "",
+    announced: bool = True,
     allow_large_price_changes: bool = False,
 ) -> ScheduleResult:
     """Schedule the price changes of the file ``data`` (flat or typed) for ``moment``, or say
@@ -814,7 +817,8 @@ def schedule_import(
     (``catalog.schedule.prices_before``), so a change scheduled for an earlier moment is built
     on, and written through ``catalog.schedule.schedule_changes`` in one transaction, with
     ``source`` (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
-    minute and in the future raises ``catalog.schedule.ScheduleError``.
+    minute and in the future raises ``catalog.schedule.ScheduleError``. ``announced`` False makes
+    the change confidential: in no public output before ``moment``.
     """
     now = timezone.now()
     check_moment(moment, now)
@@ -828,9 +832,10 @@ def schedule_import(
             entries, moment, now=now, allow_large_price_changes=allow_large_price_changes
         )
         if not dry_run:
-            schedule_changes(plans, moment, source=source, now=now)
+            schedule_changes(plans, moment, source=source, announced=announced, now=now)
     return ScheduleResult(
         effective_at=moment,
+        announced=announced,
         scheduled=scheduled,
         unchanged=unchanged,
         ignored_keys=dict(sorted(ignored_keys.items())),
