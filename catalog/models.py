@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 import pycountry
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Cast, Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -713,6 +715,20 @@ def _price_scope_rules(type_field: str, unit_field: str, *, with_concurrency: bo
     return rule
 
 
+# Where a price's identity has a NULL column, a value no row holds in it, so that the exclusion
+# constraint (where NULL equals nothing) finds two NULLs equal, as the unique one does
+# (nulls_distinct=False): no modality (the root), no lifetime (> 0), no caching flag, no window.
+_IDENTITY_WITHOUT_NULLS = (
+    Coalesce("modality", models.Value(0)),
+    "price_type",
+    "unit",
+    Coalesce("ttl_seconds", models.Value(0)),
+    Coalesce(Cast("implicit", models.IntegerField()), models.Value(-1)),
+    Coalesce("utc_start", models.Value(-1)),
+    Coalesce("utc_end", models.Value(-1)),
+)
+
+
 class PriceEntry(models.Model):
     """One price: what it charges for (type, unit), in which scope, and its qualifiers.
 
@@ -770,6 +786,25 @@ class PriceEntry(models.Model):
                 | Q(valid_until__isnull=True)
                 | Q(valid_from__lt=models.F("valid_until")),
                 name="priceentry_valid_from_before_until",
+            ),
+            # Never two rows of one identity in force at once, whoever writes (btree_gist: the
+            # identity's columns in a GiST index beside the time range; NULL ends are open).
+            ExclusionConstraint(
+                name="priceentry_one_in_force_per_identity",
+                expressions=[
+                    ("model", RangeOperators.EQUAL),
+                    *((expression, RangeOperators.EQUAL) for expression in _IDENTITY_WITHOUT_NULLS),
+                    (
+                        models.Func(
+                            "valid_from",
+                            "valid_until",
+                            models.Value("[)"),
+                            function="tstzrange",
+                            output_field=DateTimeRangeField(),
+                        ),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
             ),
             models.CheckConstraint(
                 condition=Q(cost_usd__gte=0), name="priceentry_cost_non_negative"
