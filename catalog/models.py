@@ -19,6 +19,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
+    ALL_WEEKDAYS,
     CACHE_TYPES,
     INPUT_TYPES,
     INPUT_UNITS,
@@ -726,6 +727,7 @@ _IDENTITY_WITHOUT_NULLS = (
     Coalesce(Cast("implicit", models.IntegerField()), models.Value(-1)),
     Coalesce("utc_start", models.Value(-1)),
     Coalesce("utc_end", models.Value(-1)),
+    Coalesce("utc_days", models.Value(0)),
 )
 
 
@@ -734,8 +736,9 @@ class PriceEntry(models.Model):
 
     The scope is a modality, or none for the request as a whole (``request``, ``web_search``).
     The identity is the scope, the type and the qualifiers (cache lifetime, implicit caching,
-    time window): two entries with one identity are refused. ``overrides`` are the conditional
-    prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the later winning.
+    time window, weekdays): two entries with one identity are refused. ``overrides`` are the
+    conditional prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the
+    later winning.
     A row holds its price for a span of time: from ``valid_from`` (NULL: ever since it was
     written) until ``valid_until`` (NULL: until further notice). A scheduled change
     (``PriceSchedule``, ``catalog.schedule``) ends the row in force at its moment and starts the
@@ -754,6 +757,9 @@ class PriceEntry(models.Model):
     implicit = models.BooleanField("implicit caching", null=True, blank=True)
     utc_start = models.PositiveSmallIntegerField("window start (HHMM UTC)", null=True, blank=True)
     utc_end = models.PositiveSmallIntegerField("window end (HHMM UTC)", null=True, blank=True)
+    # The UTC weekdays the entry applies on, as bits (``catalog.choices.weekday_bits``); NULL:
+    # every day. With a window it limits the window, without one it covers those whole days.
+    utc_days = models.PositiveSmallIntegerField("weekdays (UTC)", null=True, blank=True)
     overrides = models.JSONField(default=list, blank=True)
     valid_from = models.DateTimeField("in force from", null=True, blank=True, editable=False)
     valid_until = models.DateTimeField("in force until", null=True, blank=True, editable=False)
@@ -776,6 +782,7 @@ class PriceEntry(models.Model):
                     "implicit",
                     "utc_start",
                     "utc_end",
+                    "utc_days",
                     "valid_from",
                 ],
                 name="priceentry_one_per_identity_and_start",
@@ -827,6 +834,10 @@ class PriceEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(ttl_seconds__isnull=True) | Q(ttl_seconds__gt=0),
                 name="priceentry_ttl_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(utc_days__isnull=True) | Q(utc_days__gte=1, utc_days__lte=ALL_WEEKDAYS),
+                name="priceentry_weekdays_bits",
             ),
             models.CheckConstraint(
                 condition=Q(ttl_seconds__isnull=True, implicit__isnull=True)
