@@ -32,6 +32,18 @@ ORDER BY m.model_id, a.id, b.id
 """
 
 
+def require_btree_gist(apps, schema_editor):
+    # CREATE EXTENSION's own error names a control file; say what to install instead.
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist'")
+        if cursor.fetchone() is None:
+            raise RuntimeError(
+                "This PostgreSQL server lacks the btree_gist extension, which the catalog's "
+                "price constraint needs: install the server's contrib modules (Debian: the "
+                "postgresql-contrib package) and migrate again; nothing was changed."
+            )
+
+
 def refuse_overlaps(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(OVERLAPS)
@@ -55,6 +67,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(require_btree_gist, migrations.RunPython.noop),
         BtreeGistExtension(),
         migrations.RunPython(refuse_overlaps, migrations.RunPython.noop),
         migrations.AddConstraint(
