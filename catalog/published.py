@@ -111,9 +111,15 @@ def stored_flat_fields(
         entry = _PriceRow(*row)
         key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
                entry.price_type, entry.unit)  # fmt: skip
-        if entry.utc_start is not None:
-            # Never a base price; a flat window when it has no cache qualifiers.
-            if entry.ttl_seconds is None and entry.implicit is None:
+        if entry.utc_start is not None or entry.utc_days is not None:
+            # Never a base price; a flat window when every day and without cache qualifiers
+            # (``flat.offering._flat_window``): a weekday price is the typed format's only.
+            if (
+                entry.utc_start is not None
+                and entry.utc_days is None
+                and entry.ttl_seconds is None
+                and entry.implicit is None
+            ):
                 windows[entry.model_id][key][entry.utc_start, entry.utc_end] = entry.cost_usd  # type: ignore[index]  # a window has both ends
                 conditional_models.add(entry.model_id)
             continue
@@ -212,7 +218,7 @@ def _decoded(overrides: str) -> tuple:
 
 # A price row as the published readers read it (flat and typed), before its overrides.
 PRICE_ROW_COLUMNS = ("model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds",
-                     "implicit", "utc_start", "utc_end")  # fmt: skip
+                     "implicit", "utc_start", "utc_end", "utc_days")  # fmt: skip
 
 
 def prices_in_force(rows: Q, at: datetime | None = None) -> QuerySet[PriceEntry]:
@@ -230,6 +236,7 @@ class _PriceRow(NamedTuple):
     implicit: bool | None
     utc_start: int | None
     utc_end: int | None
+    utc_days: int | None
     overrides: str | None  # JSON text
 
 
