@@ -14,7 +14,6 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 HOST ?= 127.0.0.1
-WORKERS ?= 2
 
 .PHONY: install run serve test lint bench superuser clean-db embedded-db
 
@@ -33,6 +32,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Local demo: DEBUG on (plain http, development secret key) unless the environment says otherwise.
 run: export DEBUG ?= 1
+run: export WEB_CONCURRENCY ?= 2
 run: install embedded-db
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
@@ -46,7 +46,7 @@ run: install embedded-db
 	@echo "  Sign in to the admin with a staff account; create one with:"
 	@echo "      make superuser"
 	@echo ""
-	$(BIN)/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi --bind $(HOST):$(PORT)
 
 superuser: export DEBUG ?= 1
 superuser: install

@@ -1,8 +1,9 @@
-"""Where the service runs (issue #22): the embedded PostgreSQL and the Pythons users have
-(items 1 and 2)."""
+"""Where the service runs (issue #22): the embedded PostgreSQL, the Pythons users have and the
+shipped gunicorn configuration (items 1, 2 and 4)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from config.embedded_postgres import (
     main,
     set_aside,
 )
-from tests.helpers import ROOT
+from tests.helpers import ENDPOINT, PRODUCTION_ENV, ROOT, run_python
+from tests.processes import database_url, environment, serving
 
 # --- Item 1: the embedded PostgreSQL ---------------------------------------------------------
 
@@ -108,3 +110,122 @@ def test_requires_python_admits_what_every_dependency_supports():
     assert "SUPPORTED_PYTHONS := 3.13 3.12 3.11" in makefile
     assert "sys.version_info < (3, 14)" in makefile
     assert (3, 11) <= sys.version_info < (3, 14)
+
+
+# --- Item 4: the shipped gunicorn configuration ----------------------------------------------
+
+
+def _gunicorn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_python(["-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi", *args], env)
+
+
+# What the shipped configuration reads; unset unless a test sets it.
+GUNICORN_VARIABLES = (
+    "FORWARDED_ALLOW_IPS",
+    "WEB_CONCURRENCY",
+    "GUNICORN_WORKERS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_ACCESS_LOG",
+)
+
+
+def _gunicorn_environment(**extra: str) -> dict[str, str]:
+    env = environment(database_url())
+    for name in GUNICORN_VARIABLES:
+        env.pop(name, None)
+    return {**env, **extra}
+
+
+def _printed_config(**extra: str) -> dict[str, str]:
+    env = _gunicorn_environment(**extra)
+    result = _gunicorn("--print-config", env=env)
+    assert result.returncode == 0, result.stderr
+    settings = {}
+    for line in result.stdout.splitlines():
+        name, _, value = line.partition("=")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
+def test_gunicorn_start_up_without_database_url_is_one_line_naming_it():
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "DEBUG", "EMBEDDED_POSTGRES"}
+    }
+    result = _gunicorn("--bind", "127.0.0.1:0", env={**env, **PRODUCTION_ENV})
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "ImproperlyConfigured: DATABASE_URL must be set (postgres://user:password@host:5432/name); "
+        "the embedded PostgreSQL starts only for local use, with DEBUG=1 or EMBEDDED_POSTGRES=1."
+    ]
+
+
+def test_gunicorn_settings_come_from_the_environment(db):
+    default = _printed_config()
+    assert default["workers"] == str(2 * len(os.sched_getaffinity(0)) + 1)
+    assert (default["timeout"], default["graceful_timeout"]) == ("30", "30")
+    assert default["accesslog"] == "-"
+    assert "%(M)sms" in default["access_log_format"]
+    # No forwarded header is believed from anyone, loopback and unix sockets included.
+    assert (default["forwarded_allow_ips"], default["secure_scheme_headers"]) == ("[]", "{}")
+
+    configured = _printed_config(
+        WEB_CONCURRENCY="3",
+        GUNICORN_TIMEOUT="12",
+        GUNICORN_GRACEFUL_TIMEOUT="7",
+        GUNICORN_ACCESS_LOG="",
+        FORWARDED_ALLOW_IPS="10.0.0.5",
+    )
+    assert (configured["workers"], configured["timeout"]) == ("3", "12")
+    assert (configured["graceful_timeout"], configured["accesslog"]) == ("7", "None")
+    assert configured["forwarded_allow_ips"] == "['10.0.0.5']"
+    assert "'X-FORWARDED-PROTO': 'https'" in configured["secure_scheme_headers"]
+    assert _printed_config(WEB_CONCURRENCY="3", GUNICORN_WORKERS="4")["workers"] == "4"
+
+
+def test_a_malformed_gunicorn_variable_is_one_line_naming_it(db):
+    result = _gunicorn("--print-config", env=_gunicorn_environment(GUNICORN_TIMEOUT="1m"))
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "ImproperlyConfigured: GUNICORN_TIMEOUT must be a whole number, not '1m'."
+    ]
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_a_forwarded_https_claim_over_loopback_is_believed_only_when_configured(db, trusted):
+    env = _gunicorn_environment(
+        # DEBUG only so that the admin's page finds its static files without collectstatic;
+        # the redirect is SECURE_SSL_REDIRECT's, on here as in production.
+        DEBUG="1",
+        SECURE_SSL_REDIRECT="1",
+        SECURE_PROXY_SSL_HEADER="",  # Django's own trust stays off: this is gunicorn's
+        ALLOWED_HOSTS="127.0.0.1",
+        FORWARDED_ALLOW_IPS=trusted,
+        GUNICORN_ACCESS_LOG="",
+    )
+    claim = {"X-Forwarded-Proto": "https"}
+    with serving(env) as port:
+        for path in ["/admin/login/", ENDPOINT]:
+            claimed = _get(port, path, claim)
+            if trusted:
+                assert claimed.status == 200, path
+            else:  # redirected, as if the header were not there
+                assert claimed.status == 301, path
+                assert claimed.getheader("Location") == f"https://127.0.0.1:{port}{path}"
+            plain = _get(port, path, {})
+            assert plain.status == 301, path
