@@ -1,9 +1,10 @@
 """Where the service runs (issue #22): the embedded PostgreSQL, the Pythons users have and the
-shipped gunicorn configuration (items 1, 2 and 4)."""
+shipped gunicorn configuration, and two small things users hit (items 1, 2, 4 and 6)."""
 
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import tomllib
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db import connection
 
 from config.embedded_postgres import (
     check_data_version,
@@ -18,7 +21,7 @@ from config.embedded_postgres import (
     main,
     set_aside,
 )
-from tests.helpers import ENDPOINT, PRODUCTION_ENV, ROOT, run_python
+from tests.helpers import ENDPOINT, PRODUCTION_ENV, ROOT, catalog_file, record, run_python
 from tests.processes import database_url, environment, serving
 
 # --- Item 1: the embedded PostgreSQL ---------------------------------------------------------
@@ -229,3 +232,63 @@ def test_a_forwarded_https_claim_over_loopback_is_believed_only_when_configured(
                 assert claimed.getheader("Location") == f"https://127.0.0.1:{port}{path}"
             plain = _get(port, path, {})
             assert plain.status == 301, path
+
+
+# --- Item 6: small things users hit ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--effective-at", "2026-12-01T00:00:00"],
+            "--effective-at: '2026-12-01T00:00:00' has no time zone; add Z for UTC "
+            "(2026-11-01T12:00:00Z) or an offset (+02:00).",
+        ),
+        (["--timeout", "0"], "--timeout: '0' is not a whole number between 1"),
+    ],
+)
+def test_a_malformed_option_is_one_line_and_exit_status_1(db, tmp_path, args, message):
+    source = tmp_path / "catalog.json"
+    source.write_bytes(catalog_file(record()))
+    result = run_python(
+        ["manage.py", "import_models", str(source), *args],
+        environment(database_url()),
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"CommandError: {message}")
+
+
+def _analyses() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT relname, analyze_count FROM pg_stat_user_tables")
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_import_analyzes_the_tables_it_wrote_and_no_other(tmp_path):
+    source = tmp_path / "catalog.json"
+    models = [record(id=f"acme/model-{n}", hugging_face_id=f"acme/model-{n}") for n in range(60)]
+    source.write_bytes(catalog_file(*models))
+    before = _analyses()
+
+    call_command("import_models", str(source), "--dry-run", stdout=io.StringIO())
+    assert _analyses() == before  # nothing written, nothing analysed
+
+    call_command("import_models", str(source), stdout=io.StringIO())
+    after = _analyses()
+
+    analysed = {table for table, count in after.items() if count != before[table]}
+    # 60 models and their history rows: more than autovacuum's threshold (50 + 10%) of a new
+    # table; the tables the import did not write keep the statistics they had.
+    assert {"catalog_servedmodel", "catalog_historicalservedmodel"} <= analysed
+    assert all(after[table] == before[table] + 1 for table in analysed)
+    assert not analysed & {"auth_user", "catalog_priceschedule", "catalog_catalogrevision"}
+
+    # A few changes are no reason to re-read 60 rows (autovacuum would not either).
+    models[0]["pricing"]["prompt"] = "0.0000002"
+    source.write_bytes(catalog_file(*models))
+    call_command("import_models", str(source), stdout=io.StringIO())
+    assert _analyses() == after
