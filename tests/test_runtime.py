@@ -198,6 +198,22 @@ def test_a_malformed_gunicorn_variable_is_one_line_naming_it(db):
     ]
 
 
+def test_every_start_command_uses_the_shipped_configuration():
+    import yaml
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    makefile = (ROOT / "Makefile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert '"gunicorn", "-c", "gunicorn.conf.py"' in command
+    assert "$(BIN)/gunicorn -c gunicorn.conf.py" in makefile
+    assert "gunicorn -c gunicorn.conf.py config.wsgi --bind" in readme
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    # PostgreSQL's current major version, its volume where the image keeps each version's data.
+    assert compose["services"]["db"]["image"] == "postgres:18"
+    assert compose["services"]["db"]["volumes"] == ["postgresql:/var/lib/postgresql"]
+
+
 def _get(port: int, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
