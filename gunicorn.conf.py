@@ -58,6 +58,9 @@ if not forwarded_allow_ips:
 access_log_format = (
     '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
 )
+# gunicorn's control socket (gunicornc) is one path per user, $HOME/.gunicorn/gunicorn.ctl, which
+# every instance on a host would take over from the last; nothing here uses it.
+control_socket_disable = True
 # The workers' heartbeat files in memory: on a container's overlay file system a slow write can
 # make a busy worker look dead.
 if os.path.isdir("/dev/shm"):

@@ -175,6 +175,7 @@ def test_gunicorn_settings_come_from_the_environment(db):
     assert "%(M)sms" in default["access_log_format"]
     # No forwarded header is believed from anyone, loopback and unix sockets included.
     assert (default["forwarded_allow_ips"], default["secure_scheme_headers"]) == ("[]", "{}")
+    assert default["control_socket_disable"] == "True"
 
     configured = _printed_config(
         WEB_CONCURRENCY="3",
