@@ -1,4 +1,5 @@
-"""The endpoint answered at the WSGI level (router.wsgi): the same response as the stack."""
+"""The endpoint answered in front of Django's handler (router.wsgi): the same response as the
+stack, where router.middleware answers it."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ def fast(stack):
     return CatalogFastPath(stack)
 
 
-def test_the_wsgi_application_has_the_fast_path_in_front():
+def test_the_wsgi_application_has_the_fast_path_in_front(settings):
     assert isinstance(application, CatalogFastPath)
+    # What the fast path runs of the stack: the stack must run the same, in the same order.
+    assert settings.MIDDLEWARE[:2] == [
+        "django.middleware.security.SecurityMiddleware",
+        "router.middleware.CatalogEndpointMiddleware",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -119,3 +125,14 @@ def test_fast_path_serves_the_flat_format_for_other_query_strings(catalog, setti
 
     assert wsgi_call(fast, query="utm_source=x") == flat
     assert b"schema_version" not in flat[2]
+
+
+def test_the_test_client_gets_what_the_fast_path_sends(client, catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    status, headers, body = wsgi_call(fast, accept_encoding="gzip")
+    response = client.get(ENDPOINT, HTTP_ACCEPT_ENCODING="gzip")
+
+    assert f"{response.status_code} {response.reason_phrase}" == status
+    assert {name.lower(): value for name, value in response.items()} == headers
+    assert response.content == body
