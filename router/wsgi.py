@@ -7,24 +7,60 @@ endpoint before Django's handler, by running the two middleware the handler woul
 the same bytes (a test compares them), with ``request_started`` and ``request_finished`` sent
 around it as the handler sends them. Only a disallowed host goes on to Django's handler (which
 logs it and answers 400), found before the catalog is looked at: a request is served once.
+
+A warm request repeats a response already made: each response to a current body is kept under
+the request values it depends on for as long as that body stays current
+(``catalog_cache.warm``), and sent again without building a request; it skips the signals,
+whose work, checking database connections, it has none of.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from typing import cast
+from typing import NamedTuple, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
+from router.cache import Rendered, catalog_cache
+from router.http import representation
 from router.middleware import CatalogEndpointMiddleware
 from router.urls import ENDPOINT_PATH
 
+# Responses kept at once (one per variant asked: method, encoding, representation, host...);
+# past it the oldest goes, so that varied headers cannot grow the memory.
+MAX_KEPT = 64
 _METHODS = frozenset({"GET", "HEAD"})
+# What a response depends on besides the body and the settings: the method, the query string
+# (the representation), the codings and validators accepted, what Django reads the host and
+# the scheme from (``get_host``, ``is_secure``; the proxy's header is added from the settings).
+_VARIES_WITH = (
+    "REQUEST_METHOD",
+    "QUERY_STRING",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_HOST",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.url_scheme",
+)
+
+
+class Kept(NamedTuple):
+    """A response as sent, and the body it was made of."""
+
+    rendered: Rendered
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
 
 
 def _never_called(request: HttpRequest) -> HttpResponseBase:
@@ -35,18 +71,57 @@ class CatalogFastPath:
     def __init__(self, application: WSGIApplication):
         self.application = application
         self.path = "/" + ENDPOINT_PATH
+        self._kept: dict[tuple, Kept] = {}
+        self._lock = threading.Lock()  # for threaded workers: _keep reads while it writes
+        self._configure()
+        # The middleware and the keys read the settings once, as Django's handler does; a test
+        # that changes them has them read again.
+        signals.setting_changed.connect(self._configure)
+
+    def _configure(self, **kwargs) -> None:
         self.middleware = SecurityMiddleware(CatalogEndpointMiddleware(_never_called))
+        proxy_header = settings.SECURE_PROXY_SSL_HEADER
+        self._varies_with = _VARIES_WITH + ((proxy_header[0],) if proxy_header else ())
+        self._kept.clear()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") not in _METHODS:
             return self.application(environ, start_response)
-        request = WSGIRequest(environ)
-        signals.request_started.send(sender=self.__class__, environ=environ)
-        try:
-            response = cast(HttpResponse, self.middleware(request))  # sync middleware
-        except DisallowedHost:
-            return self.application(environ, start_response)  # logged there, and a 400
-        finally:
-            signals.request_finished.send(sender=self.__class__)
-        start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
-        return [response.content]
+        key = tuple(map(environ.get, self._varies_with))
+        kept = self._kept.get(key)
+        if kept is not None and catalog_cache.warm(kept.rendered.representation) is kept.rendered:
+            status, headers, body = kept.status, kept.headers, kept.body
+        else:
+            request = WSGIRequest(environ)
+            signals.request_started.send(sender=self.__class__, environ=environ)
+            try:
+                response = cast(HttpResponse, self.middleware(request))  # sync middleware
+            except DisallowedHost:
+                return self.application(environ, start_response)  # logged there, and a 400
+            finally:
+                signals.request_finished.send(sender=self.__class__)
+            status = f"{response.status_code} {response.reason_phrase}"
+            headers, body = list(response.items()), response.content
+            self._keep(key, request, response.get("ETag"), status, headers, body)
+        start_response(status, list(headers))
+        return [body]
+
+    def _keep(self, key: tuple, request: HttpRequest, etag: str | None, *sent) -> None:
+        """Keep what was sent under ``key`` if it was made of the current body."""
+        wanted = representation(request)
+        # None while the database fails: a stale body is never kept.
+        current = catalog_cache.warm(wanted) if wanted is not None else None
+        if current is None or etag not in (current.etag, current.gzip_etag):
+            return
+        with self._lock:
+            # A new body makes the responses kept for its representation obsolete: forget them
+            # all, so that no old body stays in memory.
+            if any(
+                kept.rendered.representation == wanted
+                for kept in self._kept.values()
+                if kept.rendered is not current
+            ):
+                self._kept.clear()
+            while len(self._kept) >= MAX_KEPT:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = Kept(current, *sent)

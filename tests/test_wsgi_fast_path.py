@@ -3,13 +3,15 @@ stack, where router.middleware answers it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
 from router.cache import catalog_cache
-from router.wsgi import CatalogFastPath
-from tests.helpers import ENDPOINT, wsgi_call
+from router.wsgi import MAX_KEPT, CatalogFastPath
+from tests.helpers import ENDPOINT, update_prompt_price, wsgi_call
 
 # Committed data: the fast path sends request_started, which (as in production) may close a
 # connection, so no test transaction could span it.
@@ -136,3 +138,25 @@ def test_the_test_client_gets_what_the_fast_path_sends(client, catalog, settings
     assert f"{response.status_code} {response.reason_phrase}" == status
     assert {name.lower(): value for name, value in response.items()} == headers
     assert response.content == body
+
+
+def test_a_response_is_sent_again_only_while_its_body_is_current(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    first = wsgi_call(fast)
+    assert wsgi_call(fast) == first  # kept
+
+    update_prompt_price(catalog[0].model_id, Decimal("0.00000099"))  # a committed change
+    changed = wsgi_call(fast)
+
+    assert changed[1]["etag"] != first[1]["etag"]
+    assert b"0.00000099" in changed[2]
+    assert wsgi_call(fast) == changed
+
+
+def test_varied_request_headers_cannot_grow_what_is_kept(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    for n in range(MAX_KEPT + 5):
+        assert wsgi_call(fast, accept_encoding=f"gzip, x-{n}")[1]["content-encoding"] == "gzip"
+    assert len(fast._kept) == MAX_KEPT
