@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
 from router.cache import Rendered, catalog_cache
-from router.http import representation
+from router.http import STALE_HEADER, representation
 from router.middleware import CatalogEndpointMiddleware
 from router.urls import ENDPOINT_PATH
 
@@ -102,26 +102,33 @@ class CatalogFastPath:
                 signals.request_finished.send(sender=self.__class__)
             status = f"{response.status_code} {response.reason_phrase}"
             headers, body = list(response.items()), response.content
-            self._keep(key, request, response.get("ETag"), status, headers, body)
+            current = self._current_body(request, response)
+            if current is not None:
+                self._keep(key, Kept(current, status, headers, body))
         start_response(status, list(headers))
         return [body]
 
-    def _keep(self, key: tuple, request: HttpRequest, etag: str | None, *sent) -> None:
-        """Keep what was sent under ``key`` if it was made of the current body."""
+    def _current_body(self, request: HttpRequest, response: HttpResponse) -> Rendered | None:
+        """The body ``response`` was made of, if that is the current one."""
         wanted = representation(request)
-        # None while the database fails: a stale body is never kept.
+        # None while the database fails; a response that went out stale as it came back is
+        # marked so: neither is kept.
         current = catalog_cache.warm(wanted) if wanted is not None else None
-        if current is None or etag not in (current.etag, current.gzip_etag):
-            return
+        if current is None or response.has_header(STALE_HEADER):
+            return None
+        return current if response.get("ETag") in (current.etag, current.gzip_etag) else None
+
+    def _keep(self, key: tuple, kept: Kept) -> None:
         with self._lock:
             # A new body makes the responses kept for its representation obsolete: forget them
             # all, so that no old body stays in memory.
+            kind = kept.rendered.representation
             if any(
-                kept.rendered.representation == wanted
-                for kept in self._kept.values()
-                if kept.rendered is not current
+                other.rendered.representation == kind
+                for other in self._kept.values()
+                if other.rendered is not kept.rendered
             ):
                 self._kept.clear()
             while len(self._kept) >= MAX_KEPT:
                 del self._kept[next(iter(self._kept))]
-            self._kept[key] = Kept(current, *sent)
+            self._kept[key] = kept
