@@ -10,9 +10,9 @@ class CatalogEndpointMiddleware:
 
     The endpoint is public and sessionless: the middleware after this one (static files,
     sessions, CSRF, authentication, history, messages, framing) has nothing to do for it.
-    Django's handler runs it for the test client, ASGI and any server that bypasses
-    ``config.wsgi``; there, ``router.wsgi`` runs it and SecurityMiddleware without the rest of
-    Django's handler. Other methods go on to the view, which answers 405 (and OPTIONS).
+    Django's handler runs it as any middleware (the test client, ASGI, any server that bypasses
+    ``config.wsgi``); in front of that handler, ``router.wsgi`` runs SecurityMiddleware and this
+    itself. Other methods go on to the view, which answers 405 (and OPTIONS).
     """
 
     def __init__(self, get_response):
