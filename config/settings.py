@@ -144,6 +144,8 @@ if CATALOG_FRESHNESS not in {"push", "strict"}:
 # a Catalog-Stale header, for up to this many seconds after it was last known to be current;
 # then 503. 0 turns it off.
 CATALOG_STALE_IF_ERROR = env_int("CATALOG_STALE_IF_ERROR", 300)
+# The public model pages (/models/); off: 404, for a provider that publishes only the feed.
+PUBLIC_PAGES = env_bool("PUBLIC_PAGES", default=True)
 
 
 def _env_decimal(name: str, default: str) -> Decimal:

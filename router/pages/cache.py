@@ -1,0 +1,92 @@
+"""The pages' catalog and rendered pages, kept per catalog revision and price validity.
+
+The revision comes from the endpoint's cache (``catalog_cache.revision()``: pushed by the
+listener, so a warm page asks PostgreSQL nothing), the validity from the snapshot the catalog
+was read in (the next moment a published price starts or ends: a scheduled change shows on
+time with nothing written). Rendered pages are kept by their normalized query string in a small
+LRU, emptied when the catalog is read anew.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from router.cache import catalog_cache
+from router.pages.catalog import PageCatalog, read_catalog
+
+# Distinct views kept at once (each a few hundred KB at most at 1,000 models).
+PAGES_KEPT = 128
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        return gzip.compress(self.body, compresslevel=6, mtime=0)
+
+    @cached_property
+    def etag(self) -> str:
+        # From the body alone: it says nothing of when the page will change.
+        return f'"p-{hashlib.sha256(self.body).hexdigest()[:32]}"'
+
+    @cached_property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
+
+
+def _upcoming(model_ids: list[str]) -> dict[str, list[str]]:
+    # Announced changes come from catalog.timeline once it exists (see docs/ARCHITECTURE.md).
+    return {}
+
+
+class PagesCache:
+    def __init__(self, read: Callable[[], PageCatalog] = lambda: read_catalog(_upcoming)):
+        self._read = read
+        self._catalog: PageCatalog | None = None
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def catalog(self) -> PageCatalog:
+        """The pages' catalog at the latest revision, true now."""
+        revision = catalog_cache.revision()
+        catalog = self._catalog
+        if catalog is not None and catalog.current_at(revision, catalog_cache.wall_clock()):
+            return catalog
+        with self._lock:
+            catalog = self._catalog
+            if catalog is None or not catalog.current_at(revision, catalog_cache.wall_clock()):
+                catalog = self._read()
+                self._catalog = catalog
+                self._pages = OrderedDict()
+            return catalog
+
+    def page(self, key: str, render: Callable[[PageCatalog], bytes]) -> Page:
+        """The page ``key`` of the current catalog, rendered by ``render`` on a miss."""
+        catalog = self.catalog()
+        with self._lock:
+            if self._catalog is catalog and key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+        page = Page(render(catalog))
+        with self._lock:
+            if self._catalog is catalog:
+                self._pages[key] = page
+                while len(self._pages) > PAGES_KEPT:
+                    self._pages.popitem(last=False)
+        return page
+
+    def clear(self) -> None:
+        with self._lock:
+            self._catalog = None
+            self._pages = OrderedDict()
+
+
+pages_cache = PagesCache()
