@@ -335,3 +335,28 @@ def build_model(model_id: str = "acme/model-1", **fields) -> ServedModel:
     }
     values.update(fields)
     return ServedModel(model_id=model_id, **values)
+
+
+# --- Prices changed at the clock's moment, as an import does (the price API's tests) ---------
+def _records_with_prices(model_id: str, prices: dict[str, str]) -> bytes:
+    records = json.loads(published_catalog().body)["data"]
+    for one in records:
+        if one["id"] == model_id:
+            one["pricing"].update(prices)
+    return json.dumps({"data": records}).encode()
+
+
+def import_prices(model_id: str, **prices: str) -> None:
+    """Change ``model_id``'s flat prices now, by importing the published catalog with them."""
+    from catalog.importer import import_catalog
+
+    import_catalog(_records_with_prices(model_id, prices))
+
+
+def schedule_prices(model_id: str, moment: datetime, *, announced: bool = True, **prices: str):
+    """Schedule ``model_id``'s flat prices for ``moment``, as ``import_models --effective-at``."""
+    from catalog.importer import schedule_import
+
+    return schedule_import(
+        _records_with_prices(model_id, prices), moment, source="test", announced=announced
+    )
