@@ -17,4 +17,6 @@ class RouterConfig(AppConfig):
             catalog_cache.on_catalog_changed, dispatch_uid="router-cache-on-catalog-changed"
         )
         # The admin's "View site": the public pages, or no link when they are off.
-        admin.site.site_url = reverse_lazy("model-list") if settings.PUBLIC_PAGES else None
+        admin.site.site_url = (
+            reverse_lazy("model-list") if settings.PUBLIC_PAGES else None  # type: ignore[assignment]  # a lazy URL, a str once rendered
+        )

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.contrib import admin
 
+from catalog.formats.flat.offering import FlatFields
 from catalog.importer import import_catalog
 from router.pages import prices
 from router.pages.catalog import PageCatalog
@@ -164,7 +165,12 @@ def test_the_calculator_applies_the_window_of_the_moment(client, pages_catalog, 
 
 
 def test_cached_tokens_cost_the_cache_read_price_and_a_free_model_costs_nothing():
-    flat = {
+    flat: FlatFields = {
+        "input_modalities": ["text"],
+        "output_modalities": ["text"],
+        "supported_sampling_parameters": [],
+        "supported_features": [],
+        "capacity_tpm": None,
         "prices": {
             "prompt": Decimal("0.000001"),
             "completion": Decimal("0.000002"),

@@ -42,13 +42,8 @@ class Page:
         return self.etag[:-1] + '-gzip"'
 
 
-def _upcoming(model_ids: list[str]) -> dict[str, list[str]]:
-    # Announced changes come from catalog.timeline once it exists (see docs/ARCHITECTURE.md).
-    return {}
-
-
 class PagesCache:
-    def __init__(self, read: Callable[[], PageCatalog] = lambda: read_catalog(_upcoming)):
+    def __init__(self, read: Callable[[], PageCatalog] = read_catalog):
         self._read = read
         self._catalog: PageCatalog | None = None
         self._pages: OrderedDict[str, Page] = OrderedDict()

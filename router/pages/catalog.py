@@ -9,7 +9,7 @@ memory (``router.pages.views``): no query, no template per row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -22,10 +22,13 @@ from catalog.choices import Direction, Feature, Quantization, SamplingParameter,
 from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
 from catalog.formats.typed.published import published_offerings
 from catalog.forms import per_million
-from catalog.models import ServedModel
+from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering
 from catalog.published import in_snapshot
+from catalog.timeline import announced_changes, announced_upcoming
 from router.pages import prices
+from router.pages.chart import announcement
+from router.pages.prices import moment_text
 
 _EMPTY = Offering()
 FEATURE_LABELS = dict(Feature.choices)
@@ -51,12 +54,6 @@ def country_name(code: str) -> str:
     return getattr(country, "common_name", None) or (country.name if country else code)
 
 
-def moment_text(moment: datetime) -> str:
-    """ "1 Jan 2027 00:00 UTC"."""
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y %H:%M} UTC"
-
-
 def deprecation_moment(day: date, hour: int | None) -> datetime:
     # A bare date is read by OpenRouter as 13:00 UTC that day (../shared/docs/CONTRACTS.md).
     return datetime(day.year, day.month, day.day, 13 if hour is None else hour, tzinfo=UTC)
@@ -64,6 +61,7 @@ def deprecation_moment(day: date, hour: int | None) -> datetime:
 
 @dataclass(frozen=True)
 class PageModel:
+    pk: int
     model_id: str
     name: str
     hugging_face_id: str
@@ -162,21 +160,21 @@ class PageCatalog:
         }
 
 
-def read_catalog(upcoming=None) -> PageCatalog:
-    """The pages' catalog now. ``upcoming(model_ids, at) -> {model_id: [notice, ...]}`` gives
-    the announced changes (``catalog.timeline``), read after the snapshot."""
+def read_catalog() -> PageCatalog:
+    """The pages' catalog now: the published, ready models, their announced changes, the
+    revision and the moment until which they hold, all read in one snapshot."""
     read: dict[str, list[PageModel]] = {}
 
     def snapshot(at: datetime) -> bytes:
-        read["models"] = _page_models(at)
+        models = _page_models(at)
+        notices = upcoming_notices(at)
+        read["models"] = [
+            replace(m, upcoming=notices.get(m.model_id, ()), row_html="") for m in models
+        ]
         return b""  # in_snapshot wants a body; the pages keep their rows instead
 
     published = in_snapshot(snapshot)
-    models = read["models"]
-    if upcoming is not None:
-        notices = upcoming([m.model_id for m in models])
-        models = [_with_upcoming(m, tuple(notices.get(m.model_id, ()))) for m in models]
-    models = [_with_row(m) for m in models]
+    models = [replace(m, row_html=row_html(m)) for m in read["models"]]
     models.sort(key=lambda m: (m.name.casefold(), m.model_id))
     until = published.valid_until
     return PageCatalog(
@@ -187,16 +185,21 @@ def read_catalog(upcoming=None) -> PageCatalog:
     )
 
 
-def _with_upcoming(model: PageModel, notices: tuple[str, ...]) -> PageModel:
-    from dataclasses import replace
-
-    return replace(model, upcoming=notices)
-
-
-def _with_row(model: PageModel) -> PageModel:
-    from dataclasses import replace
-
-    return replace(model, row_html=row_html(model))
+def upcoming_notices(at: datetime) -> dict[str, tuple[str, ...]]:
+    """The announced changes to come of the public models, in words, by model id: the
+    timeline's (``catalog.timeline``, where the announced rule is said), asked only for the
+    models that have one (one query to find them)."""
+    ids = set(
+        PriceSchedule.objects.filter(announced_upcoming(at), model__is_published=True)
+        .values_list("model__model_id", flat=True)
+        .order_by()
+    )
+    if not ids:
+        return {}
+    return {
+        model_id: tuple(announcement(c.effective_at, c.changes) for c in changes)
+        for model_id, changes in announced_changes(ids, at).items()
+    }
 
 
 def _page_models(at: datetime) -> list[PageModel]:
@@ -221,6 +224,7 @@ def _page_models(at: datetime) -> list[PageModel]:
             countries.append((code, names[code]))
         models.append(
             PageModel(
+                pk=row.pk,
                 model_id=row.model_id,
                 name=row.name,
                 hugging_face_id=row.hugging_face_id,
@@ -275,7 +279,7 @@ def row_html(model: PageModel) -> str:
         marks.append(
             f'<span class="mark deprecated">Deprecated {escape(model.deprecation_text)}</span>'
         )
-    notes = [escape(line) for line in model.price_notes]
+    notes: list[str] = [escape(line) for line in model.price_notes]
     for key in ("image", "request"):
         if model.price.get(key):
             unit, _ = prices.FLAT_PRICES[key]

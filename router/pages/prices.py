@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from catalog.choices import Direction
@@ -26,6 +26,12 @@ FLAT_PRICES: dict[str, tuple[str, str]] = {
     "request": ("request", "request"),
 }
 _MILLION = Decimal(1_000_000)
+
+
+def moment_text(moment: datetime) -> str:
+    """ "1 Jan 2027 00:00 UTC"."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y %H:%M} UTC"
 
 
 def clock(hhmm: int) -> str:

@@ -28,8 +28,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 
 from catalog.choices import Feature, InputModality, OutputModality, Quantization
+from catalog.timeline import timelines
 from router.http import accepts_gzip
-from router.pages import prices
+from router.pages import chart, prices
 from router.pages.cache import Page, pages_cache
 from router.pages.catalog import PageCatalog, PageModel, country_name, direction_label
 
@@ -238,7 +239,9 @@ def _render_model(model: PageModel, query=None, *, error: str = "", cost=None, n
             "context": f"{model.context_length:,}",
             "max_output": f"{model.max_output_length:,}",
             "discount": f"{model.discount * 100:g}" if model.discount else "",
-            "chart": "",
+            "chart": mark_safe(
+                pages_cache.page(f"chart:{model.model_id}", chart_of(model)).body.decode()
+            ),
             "entries": entries,
             "capacities": capacities,
             "modalities": modalities,
@@ -254,6 +257,21 @@ def _render_model(model: PageModel, query=None, *, error: str = "", cost=None, n
     ).encode()
 
 
+def chart_of(model: PageModel):
+    """The chart and list of changes of ``model``, rendered once per catalog (two queries: the
+    model's history records and its announced changes, ``catalog.timeline``)."""
+
+    def render(catalog: PageCatalog) -> bytes:
+        now = timezone.now()
+        spans = timelines([model.pk], now=now)[model.pk]
+        return render_to_string(
+            "router/_chart.html",
+            {"svg": mark_safe(chart.svg(spans)), "rows": chart.change_rows(spans)},
+        ).encode()
+
+    return render
+
+
 # --- responses ---------------------------------------------------------------------------------
 def _respond(request: HttpRequest, page: Page, status: int = 200) -> HttpResponse:
     use_gzip = accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
@@ -262,11 +280,11 @@ def _respond(request: HttpRequest, page: Page, status: int = 200) -> HttpRespons
     if status == 200 and request.META.get("HTTP_IF_NONE_MATCH"):
         tags = {t.removeprefix("W/") for t in parse_etags(request.META["HTTP_IF_NONE_MATCH"])}
         if "*" in tags or etag in tags:
-            response = HttpResponseNotModified(headers=headers)
-            patch_vary_headers(response, ["Accept-Encoding"])
-            return response
+            not_modified = HttpResponseNotModified(headers=headers)
+            patch_vary_headers(not_modified, ["Accept-Encoding"])
+            return not_modified
     body = page.gzipped if use_gzip else page.body
-    response = HttpResponse(
+    response: HttpResponse = HttpResponse(
         b"" if request.method == "HEAD" else body,
         content_type="text/html; charset=utf-8",
         status=status,
