@@ -71,6 +71,26 @@ SHARED_CONTRACT = (
 CONTRACT = Path(__file__).parent / "data" / "openrouter-models.openapi.yaml"
 
 
+# Headless Chromium for the browser tests: Debian's, driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Chromium's path; skips the test without it (fails it under REQUIRE_ALL_SERVICES)."""
+    if not CHROMIUM.exists():
+        require_service(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return str(CHROMIUM)
+
+
 @cache
 def load_contract() -> dict:
     return yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
