@@ -209,6 +209,13 @@ def test_pages_have_etag_304_and_gzip(client, pages_catalog):
     assert gzip.decompress(zipped.content) == first.content
     assert zipped["ETag"] != first["ETag"]
     assert "Accept-Encoding" in first["Vary"]
+    # The lean path skips the middleware that would frame-protect it: the view does.
+    assert first["X-Frame-Options"] == "DENY"
+
+
+def test_the_lean_path_still_refuses_a_host_not_allowed(client, pages_catalog, settings):
+    settings.ALLOWED_HOSTS = ["catalog.example.com"]
+    assert client.get(LIST, HTTP_HOST="evil.example.com").status_code == 400
 
 
 def test_the_root_and_view_site_lead_to_the_list(client, db):

@@ -276,7 +276,9 @@ def chart_of(model: PageModel):
 def _respond(request: HttpRequest, page: Page, status: int = 200) -> HttpResponse:
     use_gzip = accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
     etag = page.gzip_etag if use_gzip else page.etag
-    headers = {"ETag": etag, "Cache-Control": "public, no-cache"}
+    # X-Frame-Options here: the lean path (router.pages.middleware) skips the middleware that
+    # would set it.
+    headers = {"ETag": etag, "Cache-Control": "public, no-cache", "X-Frame-Options": "DENY"}
     if status == 200 and request.META.get("HTTP_IF_NONE_MATCH"):
         tags = {t.removeprefix("W/") for t in parse_etags(request.META["HTTP_IF_NONE_MATCH"])}
         if "*" in tags or etag in tags:
