@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.http import (
     HttpResponse,
     HttpResponseNotModified,
     HttpResponseRedirect,
+    QueryDict,
 )
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -68,6 +70,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 # --- the list ----------------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
+def _list_query(query_string: str) -> tuple[str, dict[str, str] | str]:
+    """The normalized key and parameters of a list URL's query string, or the problem: parsed
+    once per distinct query string."""
+    try:
+        params = list_params(QueryDict(query_string))
+    except BadParameter as problem:
+        return "", str(problem)
+    return "list?" + urlencode(params), params
+
+
 def list_params(query) -> dict[str, str]:
     """The list's parameters, checked, without empty ones; raises ``BadParameter`` naming
     the first that is wrong."""
@@ -83,7 +96,7 @@ def list_params(query) -> dict[str, str]:
             raise BadParameter(f"{name}: {label.lower()} {value[:40]!r} is not one we know.")
         if value:
             params[name] = value
-    country = query.get("country", "")
+    country = query.get("country", "").upper()
     if country:
         if len(country) != 2 or country_name(country) == country:
             raise BadParameter(f"country: {country[:40]!r} is not a country code (e.g. DE).")
@@ -134,11 +147,9 @@ def selected(catalog: PageCatalog, params: dict[str, str]) -> list[PageModel]:
 @require_safe
 def model_list(request: HttpRequest) -> HttpResponse:
     _enabled()
-    try:
-        params = list_params(request.GET)
-    except BadParameter as problem:
-        return _bad_request(request, str(problem))
-    key = "list?" + urlencode(params)
+    key, params = _list_query(request.META.get("QUERY_STRING", ""))
+    if isinstance(params, str):
+        return _bad_request(request, params)
 
     def render(catalog: PageCatalog) -> bytes:
         models = selected(catalog, params)
