@@ -16,9 +16,17 @@ from decimal import Decimal
 import pycountry
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
+from django.urls import reverse
 from django.utils.html import escape
 
-from catalog.choices import Direction, Feature, Quantization, SamplingParameter, canonical
+from catalog.choices import (
+    Direction,
+    Feature,
+    InputModality,
+    OutputModality,
+    Quantization,
+    canonical,
+)
 from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
 from catalog.formats.typed.published import published_offerings
 from catalog.forms import per_million
@@ -144,8 +152,6 @@ class PageCatalog:
 
     def choices(self) -> dict[str, list[tuple[str, str]]]:
         """The filters' options: only values some model has, in canonical order."""
-        from catalog.choices import InputModality, OutputModality
-
         inputs = canonical({k for m in self.models for k in m.inputs}, InputModality)
         outputs = canonical({k for m in self.models for k in m.outputs}, OutputModality)
         features = canonical({f for m in self.models for f in m.features}, Feature)
@@ -247,10 +253,6 @@ def _page_models(at: datetime) -> list[PageModel]:
     return models
 
 
-def sampling_label(name: str) -> str:
-    return dict(SamplingParameter.choices).get(name, name)
-
-
 def direction_label(direction: str) -> str:
     return "input" if direction == Direction.INPUT else "output"
 
@@ -267,8 +269,6 @@ def _price_cell(text: str, label: str) -> str:
 
 
 def row_html(model: PageModel) -> str:
-    from django.urls import reverse
-
     href = escape(reverse("model-page", args=[model.model_id]))
     marks = []
     if model.is_free:
