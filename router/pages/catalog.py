@@ -146,6 +146,12 @@ class PageCatalog:
     valid_until: float | None  # Unix time of the next price start or end; None: open
     models: tuple[PageModel, ...]  # by name, then id
     by_id: dict[str, PageModel]
+    # Served while PostgreSQL is unreachable, not known to be current (router.pages.cache).
+    stale: bool = False
+
+    @property
+    def stamp(self) -> tuple[int, float | None]:
+        return (self.revision, self.valid_until)
 
     def current_at(self, revision: int, now: float) -> bool:
         return self.revision == revision and (self.valid_until is None or now < self.valid_until)

@@ -165,7 +165,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
             },
         ).encode()
 
-    return _respond(request, pages_cache.page(key, render))
+    catalog = pages_cache.catalog()
+    return _respond(request, pages_cache.page(key, render, catalog), stale=catalog.stale)
 
 
 # --- one model ---------------------------------------------------------------------------------
@@ -197,11 +198,13 @@ def model_page(request: HttpRequest, model_id: str) -> HttpResponse:
     try:
         counts = calculator_params(request.GET)
     except BadParameter as problem:
-        body = _render_model(model, request.GET, error=str(problem))
+        body = _render_model(catalog, model, request.GET, error=str(problem))
         return _respond(request, Page(body), status=400)
     if counts is None:
         return _respond(
-            request, pages_cache.page(f"model:{model_id}", lambda _: _render_model(model))
+            request,
+            pages_cache.page(f"model:{model_id}", lambda c: _render_model(c, model), catalog),
+            stale=catalog.stale,
         )
     # The window in force depends on the time of day: worked out per request, from memory.
     now = timezone.now().astimezone(UTC)
@@ -214,10 +217,13 @@ def model_page(request: HttpRequest, model_id: str) -> HttpResponse:
         completion_tokens=counts["completion"],
         now=now,
     )
-    return _respond(request, Page(_render_model(model, request.GET, cost=cost, now=now)))
+    body = _render_model(catalog, model, request.GET, cost=cost, now=now)
+    return _respond(request, Page(body), stale=catalog.stale)
 
 
-def _render_model(model: PageModel, query=None, *, error: str = "", cost=None, now=None) -> bytes:
+def _render_model(
+    catalog: PageCatalog, model: PageModel, query=None, *, error: str = "", cost=None, now=None
+) -> bytes:
     entries = []
     for price in model.offering.prices:
         entries.append(
@@ -251,7 +257,7 @@ def _render_model(model: PageModel, query=None, *, error: str = "", cost=None, n
             "max_output": f"{model.max_output_length:,}",
             "discount": f"{model.discount * 100:g}" if model.discount else "",
             "chart": mark_safe(
-                pages_cache.page(f"chart:{model.model_id}", chart_of(model)).body.decode()
+                pages_cache.page(f"chart:{model.model_id}", chart_of(model), catalog).body.decode()
             ),
             "entries": entries,
             "capacities": capacities,
@@ -284,12 +290,17 @@ def chart_of(model: PageModel):
 
 
 # --- responses ---------------------------------------------------------------------------------
-def _respond(request: HttpRequest, page: Page, status: int = 200) -> HttpResponse:
+def _respond(
+    request: HttpRequest, page: Page, status: int = 200, *, stale: bool = False
+) -> HttpResponse:
     use_gzip = accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
     etag = page.gzip_etag if use_gzip else page.etag
     # X-Frame-Options here: the lean path (router.pages.middleware) skips the middleware that
     # would set it.
     headers = {"ETag": etag, "Cache-Control": "public, no-cache", "X-Frame-Options": "DENY"}
+    if stale:
+        # Not known to be current (PostgreSQL unreachable): no cache downstream may keep it.
+        headers["Cache-Control"] = "no-store"
     if status == 200 and request.META.get("HTTP_IF_NONE_MATCH"):
         tags = {t.removeprefix("W/") for t in parse_etags(request.META["HTTP_IF_NONE_MATCH"])}
         if "*" in tags or etag in tags:
