@@ -39,7 +39,9 @@ def moment_or_problem(text: object) -> datetime | str:
     if not isinstance(text, str):
         return "give a date and time as a string, such as 2026-11-01T12:00:00Z."
     try:
-        value = datetime.fromisoformat(_OFFSET_AS_SPACE.sub(r"\1+\2", text.strip()))
+        if " " in text:
+            text = _OFFSET_AS_SPACE.sub(r"\1+\2", text.strip())
+        value = datetime.fromisoformat(text)
     except ValueError:
         return f"{text[:80]!r} is not an ISO 8601 date and time, such as 2026-11-01T12:00:00Z."
     if value.tzinfo is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -35,6 +36,8 @@ from catalog.timeline import PriceChange, PriceSpan
 from router.api.errors import iso
 
 REQUEST_SCOPE = "request"
+# A batch of lookups writes thousands of costs, of few distinct values.
+_plain = lru_cache(maxsize=4096)(plain_decimal)
 
 
 def scope_name(scope: Scope) -> str:
@@ -69,7 +72,7 @@ def flat_json(prices: Sequence[Price]) -> dict[str, str]:
         (),
         price_of,
     )
-    return {key: plain_decimal(cost) for key, cost in fields["prices"].items()}
+    return {key: _plain(cost) for key, cost in fields["prices"].items()}
 
 
 def prices_json(prices: Sequence[Price]) -> dict[str, Any]:
