@@ -19,6 +19,7 @@ from config.env import (
     env_int,
     env_list,
     env_proxy_ssl_header,
+    env_rate,
     env_str,
     parse_database_url,
     parse_redis_url,
@@ -239,7 +240,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # router.api's throttle, per client address; the OpenRouter endpoint is never throttled.
+    "DEFAULT_THROTTLE_RATES": {"public_api": env_rate("PUBLIC_API_THROTTLE_RATE", "600/minute")},
 }
+
+# --- The price API (router.api, issue 21) ---------------------------------------------------
+# Off: /api/v1/ and the endpoint's ?as_of= answer 404.
+PUBLIC_API = env_bool("PUBLIC_API", default=True)
+# Bodies of the catalog at past moments (?as_of=) kept in memory per process, the most recent.
+PUBLIC_API_AS_OF_BODIES = env_int("PUBLIC_API_AS_OF_BODIES", 8)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Model catalog",

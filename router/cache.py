@@ -281,8 +281,9 @@ class CatalogCache:
             return rendered
 
     def revision(self) -> int:
-        """The latest committed revision, as ``current`` learns it: pushed (no round trip) or
-        asked. For other readers kept per revision (the public pages)."""
+        """The latest committed revision, as ``current()`` knows it: pushed (no query), or
+        asked of PostgreSQL. For other bodies bound to the revision (``router.api``, the
+        public pages)."""
         revision = self._pushed_revision()
         return self._ask() if revision is None else revision
 

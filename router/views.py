@@ -6,6 +6,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
+from router.api.as_of import past_catalog_response
 from router.cache import catalog_cache
 from router.http import catalog_response, representation, unknown_schema_version_response
 from router.openapi import SCHEMA_VERSION_QUERY, UNSUPPORTED_SCHEMA_VERSION
@@ -59,6 +60,10 @@ class OpenRouterModelsView(APIView):
         auth=[],
     )
     def get(self, request):
+        if request.META.get("QUERY_STRING"):  # ?as_of=: the catalog at a past moment
+            past = past_catalog_response(request)
+            if past is not None:
+                return past
         wanted = representation(request)
         if wanted is None:
             return unknown_schema_version_response(request)
