@@ -149,3 +149,25 @@ def test_a_warm_page_and_a_new_view_of_it_ask_nothing(client, make_model, settin
     assert warm.status_code == page.status_code == calculated.status_code == 200
     assert "acme/other" in searched.content.decode()
     assert f"/models/{CHAT}/" not in searched.content.decode()
+
+
+def test_the_list_of_changes_shows_a_gap_while_the_model_was_not_public(
+    client, two_models, clock
+):
+    from catalog.models import ServedModel
+    from catalog.services import publish, unpublish
+
+    clock.move_to(T1)
+    unpublish(ServedModel.objects.filter(model_id=CHAT))
+    clock.move_to(T1 + timedelta(days=1))
+    publish(ServedModel.objects.filter(model_id=CHAT))
+    clock.move_to(T1 + timedelta(days=2))
+
+    page = client.get(f"/models/{CHAT}/").content.decode()
+    changes = re.findall(r'<th scope="row">([^<]+)</th><td>(.*?)</td></tr>', page)
+    listed = "listed: $0.15 per 1M input tokens; $0.6 per 1M output tokens"
+    assert changes[-3:] == [
+        ("1 Jan 2030 12:00 UTC", listed),
+        ("2 Jan 2030 12:00 UTC", "not listed"),
+        ("3 Jan 2030 12:00 UTC", listed),
+    ]

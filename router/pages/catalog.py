@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from catalog.choices import (
-    Direction,
     Feature,
     InputModality,
     OutputModality,
@@ -257,10 +256,6 @@ def _page_models(at: datetime) -> list[PageModel]:
             )
         )
     return models
-
-
-def direction_label(direction: str) -> str:
-    return "input" if direction == Direction.INPUT else "output"
 
 
 # --- one table row, rendered once per catalog -----------------------------------------------

@@ -34,7 +34,7 @@ from catalog.timeline import timelines
 from router.http import accepts_gzip
 from router.pages import chart, prices
 from router.pages.cache import Page, pages_cache
-from router.pages.catalog import PageCatalog, PageModel, country_name, direction_label
+from router.pages.catalog import PageCatalog, PageModel, country_name
 
 SORTS = {
     "name": "Name",
@@ -237,10 +237,6 @@ def _render_model(
         f"{c.unit}s{' per ' + c.per if c.per else ' at once'}"
         for c in model.offering.capacities
     ]
-    modalities = [
-        (direction_label(m.direction), m.kind, sorted(m.supported_parameters))
-        for m in model.offering.modalities
-    ]
     form = {name: (query or {}).get(name, "") for name in ("prompt", "cached", "completion")}
     summary = []
     for key, (unit, what) in prices.FLAT_PRICES.items():
@@ -261,7 +257,6 @@ def _render_model(
             ),
             "entries": entries,
             "capacities": capacities,
-            "modalities": modalities,
             "form": form,
             "error": error,
             "cost": cost,
