@@ -151,9 +151,7 @@ def test_a_warm_page_and_a_new_view_of_it_ask_nothing(client, make_model, settin
     assert f"/models/{CHAT}/" not in searched.content.decode()
 
 
-def test_the_list_of_changes_shows_a_gap_while_the_model_was_not_public(
-    client, two_models, clock
-):
+def test_the_list_of_changes_shows_a_gap_while_the_model_was_not_public(client, two_models, clock):
     from catalog.models import ServedModel
     from catalog.services import publish, unpublish
 
