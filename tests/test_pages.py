@@ -235,3 +235,10 @@ def test_public_pages_off_is_a_404(client, pages_catalog, settings):
 def test_a_deprecation_hour_is_shown(client, make_model):
     make_model("acme/hourly", deprecation_date=date(2027, 1, 2), deprecation_hour=18)
     assert "Deprecated 2 Jan 2027 18:00 UTC" in html(client.get(LIST))
+
+
+def test_a_filter_no_model_matches_still_shows_as_chosen(client, pages_catalog):
+    page = html(client.get(LIST, {"country": "JP"}))
+
+    assert row_ids(page) == []
+    assert '<option value="JP" selected>Japan</option>' in page

@@ -157,7 +157,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "router/models.html",
             {
                 "params": params,
-                "choices": catalog.choices(),
+                "choices": _with_selected(catalog.choices(), params),
                 "sorts": SORTS,
                 "rows": mark_safe("".join(m.row_html for m in models)),  # escaped in row_html
                 "count": len(models),
@@ -167,6 +167,18 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
     catalog = pages_cache.catalog()
     return _respond(request, pages_cache.page(key, render, catalog), stale=catalog.stale)
+
+
+def _with_selected(
+    choices: dict[str, list[tuple[str, str]]], params: dict[str, str]
+) -> dict[str, list[tuple[str, str]]]:
+    """The filters' options, with a chosen value that no model has (a shared URL, a catalog
+    that changed since) kept, so that the form shows what the list is filtered by."""
+    for name, options in choices.items():
+        value = params.get(name)
+        if value and value not in (option for option, _ in options):
+            options.append((value, country_name(value) if name == "country" else value))
+    return choices
 
 
 # --- one model ---------------------------------------------------------------------------------
