@@ -345,7 +345,8 @@ SINCE = OpenApiParameter(
     "Without it, from the first change.",
 )  # fmt: skip
 LIMIT = OpenApiParameter(
-    "limit", int, OpenApiParameter.QUERY, required=False,
+    "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, OpenApiParameter.QUERY,
+    required=False,
     description=f"Items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
 )  # fmt: skip
 
