@@ -30,7 +30,9 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
@@ -126,15 +128,25 @@ def as_record(row: Sequence[Any], offering: dict[str, Any] | None) -> Record:
 
 
 def _records(pks: Iterable[int], now: datetime) -> dict[int, list[Record]]:
-    """The records of the models ``pks`` up to ``now``, oldest first, by model: one query."""
+    """The records of the models ``pks`` up to ``now``, oldest first, by model: one query, of
+    the prices alone (decoded once per process, ``_record_prices``)."""
     found: defaultdict[int, list[Record]] = defaultdict(list)
     rows = (
         HistoricalServedModel.objects.filter(id__in=list(pks), history_date__lte=now)
         .order_by("id", "history_date", "history_id")
-        .values_list(*RECORD_COLUMNS, "offering")
+        .values_list(*RECORD_COLUMNS, Cast(KeyTransform("prices", "offering"), TextField()))
     )
-    for *row, offering in rows:
-        found[row[0]].append(as_record(row, offering))
+    for pk, history_id, date, model_id, is_published, history_type, prices in rows:
+        found[pk].append(
+            Record(
+                pk,
+                history_id,
+                date,
+                model_id,
+                is_published and history_type != "-",
+                _record_prices(history_id, prices or "[]"),
+            )
+        )
     return found
 
 
