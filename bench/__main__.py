@@ -380,9 +380,8 @@ def lookup_only(args, env: dict, url: str) -> None:
         progress(f"{args.target_size} models imported; adding a year of history…")
         figures = run_task("lookup", env=catalog_env)
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        command = "python -m bench --lookup-only" + (
-            f" {' '.join(args.measuring)}" if args.measuring else ""
-        )
+        options = [option for option in args.measuring if option != "--lookup-only"]
+        command = " ".join(["python -m bench --lookup-only", *options])
         section = report.lookup_section(figures, command, load)
         print("\n".join(section))
         if not args.no_write:

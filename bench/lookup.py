@@ -8,7 +8,9 @@ back, then one record a day with every price of the model a little higher (writt
 (model, moment) pairs drawn at random over that year:
 
 - ``catalog.timeline.prices_at``, the lookup itself (queries counted);
-- ``POST /api/v1/prices/lookup`` through Django's test client, JSON in and out;
+- ``POST /api/v1/prices/lookup`` through Django's test client, JSON in and out: a batch of
+  records never seen (a new batch each run, the process's caches of records emptied), and the
+  same batch again (its records decoded and rendered already);
 - a cold ``GET /api/v1/models/<id>/prices`` and the feed's first page, for scale.
 
 Each is the median of ``RUNS`` runs after one to warm up. Prints one JSON line.
@@ -82,8 +84,9 @@ def main() -> None:
     from django.utils import timezone
 
     from catalog.models import ServedModel
-    from catalog.timeline import prices_at
+    from catalog.timeline import _record_prices, prices_at
     from router.api.bodies import bodies
+    from router.api.views import _RENDERED
 
     written = add_a_year_of_daily_changes()
     rng = random.Random(21)
@@ -91,22 +94,39 @@ def main() -> None:
         ServedModel.objects.filter(is_published=True).values_list("model_id", flat=True)
     )
     now = timezone.now()
-    pairs = [
-        (rng.choice(model_ids), now - timedelta(seconds=rng.randrange(DAYS * 86400)))
-        for _ in range(PAIRS)
-    ]
+
+    def batch() -> list:
+        return [
+            (rng.choice(model_ids), now - timedelta(seconds=rng.randrange(DAYS * 86400)))
+            for _ in range(PAIRS)
+        ]
+
+    pairs = batch()
     with CaptureQueriesContext(connection) as queries:
         answers = prices_at(pairs)
     assert all(answer.problem is None for answer in answers), "every pair has prices"
 
     client = Client()
-    body = json.dumps(
-        {"lookups": [{"model": model_id, "at": at.isoformat()} for model_id, at in pairs]}
-    )
 
-    def post() -> None:
-        response = client.post("/api/v1/prices/lookup", body, content_type="application/json")
+    def json_of(pairs: list) -> str:
+        return json.dumps({"lookups": [{"model": m, "at": at.isoformat()} for m, at in pairs]})
+
+    body = json_of(pairs)
+    fresh = [json_of(batch()) for _ in range(RUNS + 1)]
+    cpu: list[float] = []
+
+    def post(data: str | None = None) -> None:
+        started = time.process_time()
+        response = client.post(
+            "/api/v1/prices/lookup", data or body, content_type="application/json"
+        )
+        cpu.append((time.process_time() - started) * 1000)
         assert response.status_code == 200, response.content[:300]
+
+    def post_unseen() -> None:
+        _record_prices.cache_clear()
+        _RENDERED.clear()
+        post(fresh.pop())
 
     def timeline() -> None:
         bodies.clear()
@@ -124,7 +144,10 @@ def main() -> None:
                 "pairs": PAIRS,
                 "lookup_ms": median_ms(lambda: prices_at(pairs)),
                 "lookup_queries": len(queries),
+                "post_unseen_ms": median_ms(post_unseen),
+                "post_unseen_cpu_ms": statistics.median(cpu[1:]),
                 "post_ms": median_ms(post),
+                "post_cpu_ms": statistics.median(cpu[RUNS + 2 :]),
                 "timeline_cold_ms": median_ms(timeline),
                 "feed_first_page_cold_ms": median_ms(first_page),
             }

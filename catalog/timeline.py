@@ -25,11 +25,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
@@ -125,15 +128,25 @@ def as_record(row: Sequence[Any], offering: dict[str, Any] | None) -> Record:
 
 
 def _records(pks: Iterable[int], now: datetime) -> dict[int, list[Record]]:
-    """The records of the models ``pks`` up to ``now``, oldest first, by model: one query."""
+    """The records of the models ``pks`` up to ``now``, oldest first, by model: one query, of
+    the prices alone (decoded once per process, ``_record_prices``)."""
     found: defaultdict[int, list[Record]] = defaultdict(list)
     rows = (
         HistoricalServedModel.objects.filter(id__in=list(pks), history_date__lte=now)
         .order_by("id", "history_date", "history_id")
-        .values_list(*RECORD_COLUMNS, "offering")
+        .values_list(*RECORD_COLUMNS, Cast(KeyTransform("prices", "offering"), TextField()))
     )
-    for *row, offering in rows:
-        found[row[0]].append(as_record(row, offering))
+    for pk, history_id, date, model_id, is_published, history_type, prices in rows:
+        found[pk].append(
+            Record(
+                pk,
+                history_id,
+                date,
+                model_id,
+                is_published and history_type != "-",
+                _record_prices(history_id, prices or "[]"),
+            )
+        )
     return found
 
 
@@ -289,20 +302,20 @@ class Lookup(NamedTuple):
     at: datetime
     prices: tuple[Price, ...] | None
     problem: str | None = None  # UNKNOWN_MODEL, NOT_YET, NOT_PUBLIC
+    # Names these prices for as long as the process lives: the record, and which of its rows
+    # are in force (records never change, so a rendering of them can be kept).
+    key: tuple[int, tuple[int, ...]] | None = None
 
 
 UNKNOWN_MODEL = "unknown_model"  # no such model, or never public (a draft is never named)
 NOT_YET = "before_first_record"  # the moment is before the model's first record
 NOT_PUBLIC = "not_public"  # the model was unpublished at that moment
 
-# For each (model id, moment): the model, its latest record at or before the moment (its id,
-# whether it is public, its prices as JSON text), and whether the model has been public by now.
-# One round trip for the whole batch; each moment's record is one step down the index of
-# (id, history_date) (migration 0015).
+# For each (model id, moment): the model, and its latest record at or before the moment (its
+# id, whether it is public, its prices as JSON text). One round trip for the whole batch; each
+# moment's record is one step down the index of (id, history_date) (migration 0015).
 _LATEST_RECORDS = """
-SELECT m.id, r.history_id, r.is_published AND r.history_type <> '-', r.prices,
-    EXISTS (SELECT 1 FROM catalog_historicalservedmodel e WHERE e.id = m.id AND e.is_published
-            AND e.history_type <> '-' AND e.history_date <= %(now)s)
+SELECT m.id, r.history_id, r.is_published AND r.history_type <> '-', r.prices
 FROM unnest(%(ids)s::text[], %(moments)s::timestamptz[]) WITH ORDINALITY AS q (model_id, at, n)
 LEFT JOIN catalog_servedmodel m ON m.model_id = q.model_id
 LEFT JOIN LATERAL (
@@ -319,8 +332,9 @@ def prices_at(
     pairs: Sequence[tuple[str, datetime]], *, now: datetime | None = None
 ) -> list[Lookup]:
     """The public prices of each (model id, moment) of ``pairs``, in order: the as-of rule for
-    each. One query whatever the number of pairs or the length of the history: the record in
-    force at each moment, whose prices are decoded once per record.
+    each. One query whatever the number of pairs or the length of the history (the record in
+    force at each moment, whose prices are decoded once per record), and one more when some
+    pair has no public record.
     Moments must not be after ``now`` (default: now); a model that was never public by then
     is an unknown model, never a draft named."""
     now = now or timezone.now()
@@ -336,23 +350,41 @@ def prices_at(
             },
         )
         rows = cursor.fetchall()
-    prices_of: dict[int, tuple[Price, ...]] = {}  # each record's prices, decoded once
+    # A model with no public record at a moment asked is named only if it has been public
+    # (a draft never is): asked once for them all, and only when there are such pairs.
+    unanswered = {pk for pk, _, public, _ in rows if pk is not None and not public}
+    ever_public = set(
+        HistoricalServedModel.objects.filter(
+            id__in=unanswered, is_published=True, history_date__lte=now
+        )
+        .exclude(history_type="-")
+        .values_list("id", flat=True)
+        .distinct()
+        if unanswered
+        else ()
+    )
     found = []
-    for (model_id, at), (pk, history_id, public, prices, ever_public) in zip(
-        pairs, rows, strict=True
-    ):
-        if pk is None or not ever_public:
+    for (model_id, at), (pk, history_id, public, prices) in zip(pairs, rows, strict=True):
+        if public:
+            held = _record_prices(history_id, prices)
+            rows = tuple(number for number, price in enumerate(held) if price.in_force_at(at))
+            found.append(
+                Lookup(model_id, at, tuple(held[n] for n in rows), None, (history_id, rows))
+            )
+        elif pk not in ever_public:
             found.append(Lookup(model_id, at, None, UNKNOWN_MODEL))
         elif history_id is None:
             found.append(Lookup(model_id, at, None, NOT_YET))
-        elif not public:
-            found.append(Lookup(model_id, at, None, NOT_PUBLIC))
         else:
-            held = prices_of.get(history_id)
-            if held is None:
-                held = prices_of[history_id] = record_prices({"prices": json.loads(prices)})
-            found.append(Lookup(model_id, at, prices_in_force(held, at)))
+            found.append(Lookup(model_id, at, None, NOT_PUBLIC))
     return found
+
+
+@lru_cache(maxsize=8192)
+def _record_prices(history_id: int, prices: str) -> tuple[Price, ...]:
+    # A record never changes, and a batch of lookups meets the same records again and again
+    # (a month of one model's usage): each is decoded once per process.
+    return record_prices({"prices": json.loads(prices)})
 
 
 # Each (model pk, moment)'s latest record at or before the moment (strictly before it with

@@ -302,12 +302,19 @@ def test_a_lookup_takes_as_many_queries_for_one_pair_as_for_many(client, clock, 
     one = queries([{"model": CHAT, "at": "2030-01-01T13:00:00Z"}])
     many = queries([
         {"model": model_id, "at": (T0 + timedelta(hours=hours)).isoformat()}
+        for model_id in (CHAT, *(f"acme/more-{number}" for number in range(5)))
+        for hours in range(24 * 5 + 1, 240, 7)
+    ])  # fmt: skip
+    # 1. each pair's model and the record in force at its moment, with its prices
+    assert one == many == 1
+    unanswered = queries([{"model": "acme/more-4", "at": "2030-01-01T13:00:00Z"}])
+    with_unanswered = queries([
+        {"model": model_id, "at": (T0 + timedelta(hours=hours)).isoformat()}
         for model_id in (CHAT, *(f"acme/more-{number}" for number in range(5)), "acme/none")
         for hours in range(1, 240, 7)
     ])  # fmt: skip
-    # 1. each pair's model, the record in force at its moment with its prices, and whether
-    # the model was ever public
-    assert one == many == 1
+    # and 2. whether the models of pairs without a public record were ever public
+    assert unanswered == with_unanswered == 2
 
 
 # --- The feed of public changes --------------------------------------------------------------

@@ -334,9 +334,24 @@ class PriceLookupView(PublicApiView):
                 result["error"] = {"code": answer.problem, "detail": _PROBLEMS[answer.problem][1]}
             else:
                 assert answer.prices is not None
-                result.update(prices_json(answer.prices))
+                result.update(_rendered(answer))
             results.append(result)
         return _json({"results": results})
+
+
+# The JSON of a record's prices in force, by ``Lookup.key``: records never change, and billing
+# asks about the same ones again and again. Emptied when full.
+_RENDERED: dict[tuple, dict[str, Any]] = {}
+_RENDERED_SIZE = 8192
+
+
+def _rendered(answer) -> dict[str, Any]:
+    rendered = _RENDERED.get(answer.key)
+    if rendered is None:
+        if len(_RENDERED) >= _RENDERED_SIZE:
+            _RENDERED.clear()
+        rendered = _RENDERED[answer.key] = prices_json(answer.prices)
+    return rendered
 
 
 SINCE = OpenApiParameter(
@@ -345,7 +360,8 @@ SINCE = OpenApiParameter(
     "Without it, from the first change.",
 )  # fmt: skip
 LIMIT = OpenApiParameter(
-    "limit", int, OpenApiParameter.QUERY, required=False,
+    "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, OpenApiParameter.QUERY,
+    required=False,
     description=f"Items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
 )  # fmt: skip
 
