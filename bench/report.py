@@ -743,12 +743,12 @@ def lookup_section(figures: dict, command: str, load: str) -> list[str]:
                     str(figures["lookup_queries"]),
                 ],
                 [
-                    "`GET /api/v1/models/<id>/prices`, cold",
+                    "`GET /api/v1/models/<id>/prices`, rendered anew (366 records)",
                     f"{figures['timeline_cold_ms']:.0f}",
                     "",
                 ],
                 [
-                    "`GET /api/v1/changes` (first page), cold",
+                    "`GET /api/v1/changes` (first page of 100), rendered anew",
                     f"{figures['feed_first_page_cold_ms']:.0f}",
                     "",
                 ],
