@@ -37,6 +37,9 @@ from catalog.choices import (
     InputModality,
     OutputModality,
     SamplingParameter,
+    Weekday,
+    weekday_bits,
+    weekday_names,
 )
 from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.offering import (
@@ -314,8 +317,15 @@ def price_label(price: Price) -> str:
         qualifiers.append("implicit caching" if price.implicit else "explicit caching")
     if price.utc_start is not None and price.utc_end is not None:
         qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
+    if price.utc_days is not None:
+        qualifiers.append(weekdays_text(price.utc_days))
     label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
     return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
+
+
+def weekdays_text(bits: int) -> str:
+    """A price's weekdays as staff read them: "UTC monday, friday"."""
+    return "UTC " + ", ".join(weekday_names(bits))
 
 
 def cost_text(cost: Decimal, unit: str) -> str:
@@ -441,6 +451,14 @@ class PriceEntryForm(_ScopedRowForm):
         help_text="Per million tokens or characters; per one image, megapixel, second, "
         "request or search.",
     )
+    utc_days = forms.MultipleChoiceField(
+        label="Weekdays (UTC)",
+        choices=Weekday.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only on these UTC days (with a window: the window on these days); none "
+        "ticked: every day. The flat format has no weekdays: it never shows such a price.",
+    )
     overrides = forms.JSONField(
         required=False,
         initial=list,
@@ -459,6 +477,7 @@ class PriceEntryForm(_ScopedRowForm):
             "implicit",
             "utc_start",
             "utc_end",
+            "utc_days",
             "overrides",
         )
 
@@ -466,6 +485,12 @@ class PriceEntryForm(_ScopedRowForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and self.instance.unit in PER_MILLION_UNITS:
             self.initial["cost_usd"] = per_million(self.instance.cost_usd)
+        if self.instance.utc_days is not None:
+            self.initial["utc_days"] = weekday_names(self.instance.utc_days)
+
+    def clean_utc_days(self) -> int | None:
+        # The column holds bits (catalog.choices.weekday_bits); none ticked is every day.
+        return weekday_bits(self.cleaned_data["utc_days"]) or None
 
     entry_of = staticmethod(Price.of_row)
 
@@ -662,6 +687,7 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 implicit=row.implicit,
                 utc_start=row.utc_start,
                 utc_end=row.utc_end,
+                utc_days=row.utc_days,
                 valid_from__gt=timezone.now(),
             )
             .order_by("valid_from")

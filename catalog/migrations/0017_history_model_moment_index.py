@@ -13,7 +13,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("catalog", "0014_price_schedule_announced")]
+    dependencies = [("catalog", "0016_price_weekdays")]
 
     operations = [
         migrations.RunSQL(
