@@ -131,6 +131,24 @@ REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "catalog")
 REDIS_TIMEOUT_MS = env_int("REDIS_TIMEOUT_MS", 5, minimum=1)
 # ...and is then left alone for this long (logged once each time).
 REDIS_BREAKER_SECONDS = env_int("REDIS_BREAKER_SECONDS", 30, minimum=1)
+# The price API's throttle counts requests in the "throttle" cache: in Redis, shared by every
+# process and host, when there is one; else in each process (a limit per worker).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:throttle",
+            "OPTIONS": {
+                "socket_timeout": REDIS_TIMEOUT_MS / 1000,
+                "socket_connect_timeout": REDIS_TIMEOUT_MS / 1000,
+            },
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
 
 # --- The public endpoint --------------------------------------------------------------------
 # max-age of the endpoint's Cache-Control; 0 means "public, no-cache" (revalidate every time).

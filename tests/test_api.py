@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -25,6 +25,7 @@ from catalog.schedule import cancel_schedule
 from catalog.services import publish, set_deprecation_date, unpublish
 from router.api.as_of import past_bodies
 from router.api.bodies import bodies
+from router.api.throttling import ClientAddressThrottle
 from tests.helpers import ENDPOINT, import_prices, schedule_prices
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -40,11 +41,9 @@ def _fresh_api_caches():
     # Revisions follow the driven clock, so two tests can see one revision number.
     bodies.clear()
     past_bodies.clear()
-    cache.clear()
     yield
     bodies.clear()
     past_bodies.clear()
-    cache.clear()
 
 
 @pytest.fixture
@@ -501,6 +500,51 @@ def test_the_api_is_throttled_per_client_address_and_the_endpoint_never(client, 
     assert {client.get(f"{ENDPOINT}?as_of=2030-01-01T12:00:00Z").status_code for _ in range(3)} == {
         200
     }
+
+
+def test_a_throttle_in_redis_counts_for_every_process(client, chat, settings, redis_url):
+    import redis
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "catalog-test:throttle",
+        },
+    }
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"public_api": "2/minute"},
+    }
+    key = caches["throttle"].make_key("throttle_public_api_127.0.0.1")
+    shared = redis.Redis.from_url(redis_url)
+    shared.delete(key)
+    try:
+        answers = [client.get("/api/v1/changes").status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
+        assert shared.exists(key)  # the count is in Redis, where every process reads it
+    finally:
+        shared.delete(key)
+
+
+def test_a_failing_throttle_cache_lets_requests_through(
+    client, chat, settings, caplog, monkeypatch
+):
+    monkeypatch.setattr(ClientAddressThrottle, "_failing", False)
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens: refused at once
+        },
+    }
+
+    answers = [client.get("/api/v1/changes").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]
+    failures = [r for r in caplog.records if r.message.startswith("API throttle not counted")]
+    assert len(failures) == 1  # an outage is logged once, not per request
 
 
 def test_each_endpoint_is_documented_with_its_parameters(client):
