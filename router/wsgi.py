@@ -8,8 +8,12 @@ the same bytes (a test compares them), with ``request_started`` and ``request_fi
 around it as the handler sends them. Only a disallowed host goes on to Django's handler (which
 logs it and answers 400), found before the catalog is looked at: a request is served once.
 
-A warm request repeats a response already made: each response to a current body is kept under
-the request values it depends on for as long as that body stays current
+The public pages (``/models/...``) are answered the same way, by the next middleware of the
+stack, ``router.pages.middleware.PublicPagesMiddleware``; a request it leaves to the rest of
+the stack (a page not found, the pages turned off) goes on to Django's handler whole.
+
+A warm request of the endpoint repeats a response already made: each response to a current
+body is kept under the request values it depends on for as long as that body stays current
 (``catalog_cache.warm``), and sent again without building a request; it skips the signals,
 whose work, checking database connections, it has none of.
 """
@@ -31,6 +35,7 @@ from django.middleware.security import SecurityMiddleware
 from router.cache import Rendered, catalog_cache
 from router.http import STALE_HEADER, representation
 from router.middleware import CatalogEndpointMiddleware
+from router.pages.middleware import LIST_PATH, PublicPagesMiddleware
 from router.urls import ENDPOINT_PATH
 
 # Responses kept at once (one per variant asked: method, encoding, representation, host...);
@@ -63,8 +68,12 @@ class Kept(NamedTuple):
     body: bytes
 
 
-def _never_called(request: HttpRequest) -> HttpResponseBase:
-    raise AssertionError("CatalogEndpointMiddleware answers every request it is given here")
+class _HandOn(Exception):
+    """The front middleware left the request to the rest of the stack: Django's handler."""
+
+
+def _hand_on(request: HttpRequest) -> HttpResponseBase:
+    raise _HandOn
 
 
 class CatalogFastPath:
@@ -79,16 +88,23 @@ class CatalogFastPath:
         signals.setting_changed.connect(self._configure)
 
     def _configure(self, **kwargs) -> None:
-        self.middleware = SecurityMiddleware(CatalogEndpointMiddleware(_never_called))
+        self.middleware = SecurityMiddleware(
+            CatalogEndpointMiddleware(PublicPagesMiddleware(_hand_on))
+        )
         proxy_header = settings.SECURE_PROXY_SSL_HEADER
         self._varies_with = _VARIES_WITH + ((proxy_header[0],) if proxy_header else ())
         self._kept.clear()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") not in _METHODS:
+        path = environ.get("PATH_INFO", "")
+        endpoint = path == self.path
+        if environ.get("REQUEST_METHOD") not in _METHODS or not (
+            endpoint or path.startswith(LIST_PATH)
+        ):
             return self.application(environ, start_response)
-        key = tuple(map(environ.get, self._varies_with))
-        kept = self._kept.get(key)
+        # Only the endpoint's responses are kept: a page is looked up in the pages' own cache.
+        key = tuple(map(environ.get, self._varies_with)) if endpoint else ()
+        kept = self._kept.get(key) if endpoint else None
         if kept is not None and catalog_cache.warm(kept.rendered.representation) is kept.rendered:
             status, headers, body = kept.status, kept.headers, kept.body
         else:
@@ -96,13 +112,15 @@ class CatalogFastPath:
             signals.request_started.send(sender=self.__class__, environ=environ)
             try:
                 response = cast(HttpResponse, self.middleware(request))  # sync middleware
-            except DisallowedHost:
-                return self.application(environ, start_response)  # logged there, and a 400
+            except (DisallowedHost, _HandOn):
+                # Django's handler logs a disallowed host and answers 400; and answers what
+                # the pages leave to the stack (its 404 page).
+                return self.application(environ, start_response)
             finally:
                 signals.request_finished.send(sender=self.__class__)
             status = f"{response.status_code} {response.reason_phrase}"
             headers, body = list(response.items()), response.content
-            current = self._current_body(request, response)
+            current = self._current_body(request, response) if endpoint else None
             if current is not None:
                 self._keep(key, Kept(current, status, headers, body))
         start_response(status, list(headers))

@@ -34,9 +34,10 @@ def fast(stack):
 def test_the_wsgi_application_has_the_fast_path_in_front(settings):
     assert isinstance(application, CatalogFastPath)
     # What the fast path runs of the stack: the stack must run the same, in the same order.
-    assert settings.MIDDLEWARE[:2] == [
+    assert settings.MIDDLEWARE[:3] == [
         "django.middleware.security.SecurityMiddleware",
         "router.middleware.CatalogEndpointMiddleware",
+        "router.pages.middleware.PublicPagesMiddleware",
     ]
 
 
@@ -160,3 +161,42 @@ def test_varied_request_headers_cannot_grow_what_is_kept(catalog, settings, fast
     for n in range(MAX_KEPT + 5):
         assert wsgi_call(fast, accept_encoding=f"gzip, x-{n}")[1]["content-encoding"] == "gzip"
     assert len(fast._kept) == MAX_KEPT
+
+
+# --- The public pages, answered the same way ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "headers"),
+    [
+        ("/models/", "", {}),
+        ("/models/", "", {"accept_encoding": "gzip"}),
+        ("/models/", "q=llama&sort=context", {}),
+        ("/models/meta-llama/Llama-3.3-70B-Instruct/", "", {"accept_encoding": "gzip"}),
+    ],
+)
+def test_a_page_is_sent_exactly_as_the_stack_sends_it(
+    catalog, settings, stack, fast, path, query, headers
+):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    answer = wsgi_call(fast, path=path, query=query, **headers)
+
+    assert answer[0] == "200 OK"
+    assert answer == wsgi_call(stack, path=path, query=query, **headers)
+    assert wsgi_call(fast, path=path, query=query, **headers) == answer  # warm
+
+
+@pytest.mark.parametrize("path", ["/models/acme/no-such-model/", "/models/acme/reranker"])
+def test_what_the_pages_leave_to_the_stack_goes_to_django(catalog, settings, stack, fast, path):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    answer = wsgi_call(fast, path=path)
+
+    assert answer == wsgi_call(stack, path=path)
+    assert answer[0].startswith(("404", "301"))  # the site's 404 page; the slash appended
+
+
+def test_pages_turned_off_are_not_found_through_the_front_too(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.PUBLIC_PAGES = False
+
+    assert wsgi_call(fast, path="/models/")[0].startswith("404")
