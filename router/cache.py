@@ -259,7 +259,7 @@ class CatalogCache:
         local = self._local.get(representation)
         if local is None or self._failing_since is not None:
             return None
-        if not local.current_at(self._pushed_revision(in_transaction=False), self.wall_clock()):
+        if not local.current_at(self.pushed_revision(), self.wall_clock()):
             return None
         self._confirmed_at[representation] = self.clock()
         return local
@@ -282,6 +282,13 @@ class CatalogCache:
             )
             self._local[representation] = rendered
             return rendered
+
+    def pushed_revision(self) -> int | None:
+        """The revision pushed to this process, if it may be trusted without asking anyone (no
+        outage in progress); for ``router.wsgi``, before Django's handler (no transaction)."""
+        if self._failing_since is not None:
+            return None
+        return self._pushed_revision(in_transaction=False)
 
     def revision(self) -> int:
         """The latest committed revision, as ``current()`` knows it: pushed (no query), or

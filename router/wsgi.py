@@ -35,6 +35,7 @@ from django.middleware.security import SecurityMiddleware
 from router.cache import Rendered, catalog_cache
 from router.http import STALE_HEADER, representation
 from router.middleware import CatalogEndpointMiddleware
+from router.pages.cache import pages_cache
 from router.pages.middleware import LIST_PATH, PublicPagesMiddleware
 from router.urls import ENDPOINT_PATH
 
@@ -109,7 +110,11 @@ class CatalogFastPath:
             status, headers, body = kept.status, kept.headers, kept.body
         else:
             request = WSGIRequest(environ)
-            signals.request_started.send(sender=self.__class__, environ=environ)
+            # A page of a warm catalog touches no database: the signals' connection checks
+            # are for requests that may.
+            signalled = endpoint or not pages_cache.warm()
+            if signalled:
+                signals.request_started.send(sender=self.__class__, environ=environ)
             try:
                 response = cast(HttpResponse, self.middleware(request))  # sync middleware
             except (DisallowedHost, _HandOn):
@@ -117,7 +122,8 @@ class CatalogFastPath:
                 # the pages leave to the stack (its 404 page).
                 return self.application(environ, start_response)
             finally:
-                signals.request_finished.send(sender=self.__class__)
+                if signalled:
+                    signals.request_finished.send(sender=self.__class__)
             status = f"{response.status_code} {response.reason_phrase}"
             headers, body = list(response.items()), response.content
             current = self._current_body(request, response) if endpoint else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
@@ -200,3 +201,22 @@ def test_pages_turned_off_are_not_found_through_the_front_too(catalog, settings,
     settings.PUBLIC_PAGES = False
 
     assert wsgi_call(fast, path="/models/")[0].startswith("404")
+
+
+def test_a_page_of_a_warm_catalog_sends_no_request_signals(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    started = []
+
+    def count(**kwargs):
+        started.append(kwargs)
+
+    signals.request_started.connect(count)
+    try:
+        assert wsgi_call(fast, path="/models/")[0] == "200 OK"  # reads the catalog: signalled
+        cold = len(started)
+        assert wsgi_call(fast, path="/models/", query="sort=context")[0] == "200 OK"
+        warm = len(started) - cold
+    finally:
+        signals.request_started.disconnect(count)
+
+    assert (cold, warm) == (1, 0)

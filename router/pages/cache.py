@@ -73,6 +73,17 @@ class PagesCache:
         self._confirmed_at = now
         return catalog
 
+    def warm(self) -> bool:
+        """Whether the catalog held is current without asking anyone (the revision pushed):
+        then a page, rendered or not, touches no database (``router.wsgi``)."""
+        catalog = self._catalog
+        revision = catalog_cache.pushed_revision()
+        return (
+            catalog is not None
+            and revision is not None
+            and catalog.current_at(revision, catalog_cache.wall_clock())
+        )
+
     def _current(self) -> PageCatalog:
         revision = catalog_cache.revision()
         catalog = self._catalog
