@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Context, Decimal, Inexact
+from decimal import Decimal
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
@@ -38,7 +38,6 @@ from catalog.choices import (
     OutputModality,
     SamplingParameter,
 )
-from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.offering import (
     FEATURE_DESCRIPTOR,
     PRICE_SOURCES,
@@ -46,11 +45,11 @@ from catalog.formats.flat.offering import (
     base_price,
     flat_prices,
     flat_view,
+    plain_decimal,
 )
 from catalog.formats.typed.schema import field_errors
 from catalog.models import (
     FLAT_FIELDS,
-    PER_TOKEN_PRICE_FIELDS,
     PRICE_DECIMAL_PLACES,
     PRICE_FIELDS,
     PRICE_MAX_DIGITS,
@@ -60,35 +59,18 @@ from catalog.models import (
     ServedModel,
 )
 from catalog.offering import OFFERING_SNAPSHOT, ROOT, Capacity, Offering, Price, Scope
+from catalog.presentation import (
+    MILLION_EXPONENT,
+    PRICE_LABELS,
+    ROOT_SCOPE,
+    per_million,
+    per_million_messages,
+    per_unit,
+    price_label,
+    scope_value,
+)
+from catalog.price_guard import large_changes
 from catalog.validators import validate_price_per_token
-
-# A price per million tokens is the price per token with the decimal point six places right.
-MILLION_EXPONENT = 6
-# Enough precision for every stored price, and a trap in case a conversion would ever round.
-_EXACT = Context(prec=PRICE_MAX_DIGITS, traps=[Inexact])
-
-PRICE_LABELS = {
-    "price_prompt": "Prompt price (USD per million tokens)",
-    "price_completion": "Completion price (USD per million tokens)",
-    "price_input_cache_read": "Cached input price (USD per million tokens)",
-    "price_image": "Image price (USD per image)",
-    "price_request": "Request price (USD per request)",
-}
-
-
-def per_million(price_per_token: Decimal) -> Decimal:
-    return price_per_token.scaleb(MILLION_EXPONENT, _EXACT)
-
-
-def per_token(price_per_million: Decimal) -> Decimal:
-    return price_per_million.scaleb(-MILLION_EXPONENT, _EXACT)
-
-
-def shown_price(field_name: str, price: Decimal) -> str:
-    """A stored price as staff see and type it: per-token prices per million tokens."""
-    if field_name in PER_TOKEN_PRICE_FIELDS:
-        price = per_million(price)
-    return plain_decimal(price)
 
 
 class PriceField(forms.DecimalField):
@@ -103,25 +85,18 @@ class PriceField(forms.DecimalField):
 
 
 class PerMillionPriceField(PriceField):
-    """A price stored in USD per token, shown and typed in USD per million tokens.
+    """A price stored in USD per unit (token, character), shown and typed per million units.
 
     The digits are checked on the number as typed (six decimal places fewer than stored);
-    ``clean()`` returns the exact per-token price.
+    ``clean()`` returns the exact price per unit. Per token, it must be under the ceiling.
     """
 
-    default_error_messages = {
-        "max_decimal_places": (
-            "A price per million tokens has at most %(max)s decimal places "
-            f"(that is {PRICE_DECIMAL_PLACES} per token)."
-        ),
-        "implausible_price": (
-            "%(value)s USD per million tokens is above the ceiling of %(ceiling)s USD per "
-            "million tokens; check the price and its unit."
-        ),
-    }
+    default_error_messages = per_million_messages("token")
 
-    def __init__(self, *, decimal_places=PRICE_DECIMAL_PLACES, **kwargs):
+    def __init__(self, *, decimal_places=PRICE_DECIMAL_PLACES, unit="token", **kwargs):
         super().__init__(decimal_places=decimal_places - MILLION_EXPONENT, **kwargs)
+        self.unit = unit
+        self.error_messages.update(per_million_messages(unit))
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
@@ -135,20 +110,21 @@ class PerMillionPriceField(PriceField):
         typed = super().clean(value)
         if typed is None:
             return None
-        price = per_token(typed)
-        try:
-            validate_price_per_token(price)
-        except ValidationError as error:
-            # The one refusal of validate_price_per_token, which names its ceiling per token.
-            ceiling = (error.params or {})["ceiling"]
-            raise ValidationError(
-                self.error_messages["implausible_price"],
-                code="implausible_price",
-                params={
-                    "value": plain_decimal(typed),
-                    "ceiling": plain_decimal(per_million(ceiling)),
-                },
-            ) from None
+        price = per_unit(typed)
+        if self.unit == "token":
+            try:
+                validate_price_per_token(price)
+            except ValidationError as error:
+                # The one refusal of validate_price_per_token, which names its ceiling per token.
+                ceiling = (error.params or {})["ceiling"]
+                raise ValidationError(
+                    self.error_messages["implausible_price"],
+                    code="implausible_price",
+                    params={
+                        "value": plain_decimal(typed),
+                        "ceiling": plain_decimal(per_million(ceiling)),
+                    },
+                ) from None
         return price
 
 
@@ -230,6 +206,7 @@ class ServedModelForm(forms.ModelForm):
                     self.initial.setdefault(name, getattr(self.instance, name))
 
     def _post_clean(self):
+        assigned = self.instance.pk is None
         for name in FLAT_FIELDS:
             if name in self.fields and name in self.cleaned_data:
                 value = self.cleaned_data[name]
@@ -237,9 +214,12 @@ class ServedModelForm(forms.ModelForm):
                     value = Decimal(0)
                 if self.instance.pk is None or value != getattr(self.instance, name):
                     setattr(self.instance, name, value)
+                    assigned = True
         confirmed = self.cleaned_data.get("confirm_large_price_changes", False)
         setattr(self.instance, LARGE_PRICE_CHANGES_CONFIRMED, confirmed)
         super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
+        # What the save writes of the offering (``catalog.actions``); None: the rows stay.
+        self.offering: Offering | None = self.instance.offering if assigned else None
 
     class Meta:
         model = ServedModel
@@ -291,39 +271,6 @@ class CatalogActionForm(ActionForm):
 # other row. The five prices are rows too (the base entries the flat keys map to), so the price
 # inline leaves them out and refuses an entry that would take their place: no row is editable
 # in two places on one page (docs/ARCHITECTURE.md, "The admin").
-
-ROOT_SCOPE = "request"
-
-
-def scope_value(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", "output image", "request"."""
-    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
-
-
-def _clock(hhmm: int) -> str:
-    return f"{hhmm // 100:02}:{hhmm % 100:02}"
-
-
-def price_label(price: Price) -> str:
-    """A further price entry as staff read it (the history, the price guard):
-    "output text completion per token (window 22:00-06:00)"."""
-    qualifiers = []
-    if price.ttl_seconds is not None:
-        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
-    if price.implicit is not None:
-        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
-    if price.utc_start is not None and price.utc_end is not None:
-        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
-    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
-    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
-
-
-def cost_text(cost: Decimal, unit: str) -> str:
-    """A cost as staff read it: "$0.15 per 1M tokens" (tokens, characters), else "$0.01 per
-    image"."""
-    if unit in PER_MILLION_UNITS:
-        return f"${plain_decimal(per_million(cost))} per 1M {unit}s"
-    return f"${plain_decimal(cost)} per {unit}"
 
 
 def parse_scope(value: str) -> Scope:
@@ -499,7 +446,7 @@ class PriceEntryForm(_ScopedRowForm):
                     ),
                 )
             else:
-                data["cost_usd"] = per_token(cost)
+                data["cost_usd"] = per_unit(cost)
                 if unit == "token":
                     try:
                         validate_price_per_token(data["cost_usd"])
@@ -725,9 +672,6 @@ class PriceEntryFormSet(_ScopedRowFormSet):
             )
         if self.instance.pk is None:
             return  # a new model: no price to change
-        # Here, not at the top: catalog.price_guard names prices with this module's helpers.
-        from catalog.price_guard import large_changes
-
         self.large_price_changes = large_changes(stored_offering(self.instance), self.composed)
         if self.large_price_changes and not getattr(
             self.instance, LARGE_PRICE_CHANGES_CONFIRMED, False

@@ -12,10 +12,10 @@ What writes records:
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
   the library's signals (the shell, scripts); ``_note_changed_fields`` names the fields against
   the model's previous record;
-- an admin save, as one record once the form's datacenters are saved too
-  (``record_admin_save``);
-- the service functions (``catalog.services``: the admin's bulk actions, an import's pruning)
-  and an import, in bulk (``record_bulk``);
+- a save through ``catalog.actions`` (the admin's, a script's), as one record once its
+  offering and datacenters are written too (``record_save``);
+- the bulk actions (``catalog.actions.publication``: the admin's bulk actions, an import's
+  pruning), an import and a scheduled change, in bulk (``record_bulk``);
 - deleting a datacenter, or correcting its code: a record for each model that was linked to it.
 
 Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
@@ -50,6 +50,7 @@ from simple_history.signals import (
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import render, wire_record
 from catalog.formats.flat.names import OFFERING_CHANGES
+from catalog.formats.flat.offering import offering_flat_fields
 from catalog.formats.typed import encode as typed
 from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
 from catalog.offering import Offering
@@ -144,12 +145,12 @@ def record_bulk(
             )
 
 
-def record_admin_save(model: ServedModel, *, created: bool) -> None:
-    """Record an admin save as one change, once its datacenters are saved too.
+def record_save(model: ServedModel, *, created: bool) -> None:
+    """Record a save as one change, once its offering and datacenters are written too.
 
-    The admin saves the model, then its datacenters (remove, then add): left to the library's
-    signals, one edit would leave up to three records, the first with the old datacenters.
-    ``ServedModelAdmin`` turns those off for the save and calls this afterwards.
+    An admin save writes the model, then its datacenters (remove, then add): left to the
+    library's signals, one edit would leave up to three records, the first with the old
+    datacenters. ``catalog.actions.served_models.save_model`` turns those off and calls this.
     """
     if history_enabled():
         SERVED_MODEL_HISTORY.create_historical_record(model, "+" if created else "~")
@@ -186,7 +187,8 @@ TYPED_ONLY_FIELDS = ("tokenizer", "deployment_region", "compliance", "passthroug
 
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
     """Keep the offering with the record; name what a change made differ."""
-    history_instance.offering = instance.offering.as_json()
+    offering = Offering.of_rows(instance)  # as written, inline rows included
+    history_instance.offering = offering.as_json()
     if history_instance.history_type != "~":
         return
     previous = HistoricalServedModel.objects.filter(id=instance.pk).first()
@@ -196,9 +198,15 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
         "datacenter__country_code", flat=True
     )
     before = state_of(previous, timezone.now())  # what it offered until this change
-    names = changed_fields(before, _codes_of(previous), instance, list(codes))
+    names = changed_fields(
+        before,
+        _codes_of(previous),
+        instance,
+        list(codes),
+        after_flat=offering_flat_fields(offering),
+    )
     offering_named = any(name in OFFERING_CHANGES for name in names)
-    if (not offering_named and before.offering != instance.offering) or any(
+    if (not offering_named and before.offering != offering) or any(
         getattr(before, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
     ):
         names.append(TYPED_ONLY)

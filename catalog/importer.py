@@ -16,30 +16,40 @@
    stored model changes nothing and is accepted as it is.
    Every problem is collected; if there is any, ``CatalogFileInvalid`` carries them all and
    nothing is written.
-3. Apply, in the same transaction: only what differs is written, in bulk, with one history
-   record per model written (``catalog.history.record_bulk``); pruning unpublishes through
-   ``catalog.services.unpublish``, as the admin does. Re-importing the same file executes no
-   write statement at all, so the catalog revision (moved by triggers on every statement)
-   stays where it is and the history gains nothing.
+3. Apply, in the same transaction, through ``catalog.actions.served_models.write_import``:
+   only what differs is written, in bulk, with one history record per model written; pruning
+   unpublishes as the admin does. Re-importing the same file executes no write statement at
+   all, so the catalog revision (moved by triggers on every statement) stays where it is and
+   the history gains nothing.
 
 ``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
-file's price changes for a moment through ``catalog.schedule`` instead, and refuses a file that
-changes anything else.
+file's price changes for a moment through ``catalog.actions.schedule`` instead, and refuses a
+file that changes anything else.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from catalog.bulk import gc_paused
+from catalog.actions.schedule import (
+    ModelChanges,
+    changes_between,
+    check_moment,
+    describe,
+    described_change,
+    prices_before,
+    schedule_changes,
+)
+from catalog.actions.served_models import ImportWrite, Progress, write_import
+from catalog.bulk import AnyOf, gc_paused
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import wire_record
@@ -54,21 +64,10 @@ from catalog.formats.flat.offering import (
 from catalog.formats.problems import ABSENT, CatalogFileInvalid, Problem, file_problem
 from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
 from catalog.formats.typed.encode import model_document
-from catalog.history import Change, record_bulk
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import Offering, with_offering, write_offerings
+from catalog.offering import Offering, with_offering
 from catalog.price_guard import large_changes
 from catalog.published import RECORD_FIELDS, stored_flat_fields
-from catalog.schedule import (
-    ModelChanges,
-    changes_between,
-    check_moment,
-    describe,
-    described_change,
-    prices_before,
-    schedule_changes,
-)
-from catalog.services import unpublish
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
 BATCH_SIZE = 500
@@ -115,41 +114,6 @@ class ImportResult:
 
 # A datacenter: (country code, region or "").
 Place = tuple[str, str]
-
-# A callback told how far a long import is: (stage, done, total).
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class _Plan:
-    """The writes that make the catalog match the file."""
-
-    created: list[ServedModel] = field(default_factory=list)
-    updated: dict[str, list[str]] = field(default_factory=dict)  # ID -> changed wire fields
-    unchanged: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-    to_prune: list[int] = field(default_factory=list)  # pks of the models to unpublish
-    to_update: list[ServedModel] = field(default_factory=list)
-    update_fields: set[str] = field(default_factory=set)
-    unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
-    # (model, (country code, region)); the flat format links region-less datacenters ("").
-    link: list[tuple[ServedModel, Place]] = field(default_factory=list)
-    datacenter_ids: dict[Place, int] = field(default_factory=dict)  # (code, region) -> pk
-    offering_changed: dict[int, ServedModel] = field(default_factory=dict)  # pk -> model
-    stored_offerings: dict[int, Offering] = field(default_factory=dict)  # pk -> as read
-
-
-class _Any(Lookup):
-    """``column = ANY(%s)``: the values as one array parameter. As many parameters as models
-    (``__in``) cost ~0.1 s per query of 10,000 to compose and parse."""
-
-    lookup_name = "any"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
 # A record's fields that the comparison with a stored row understands: the columns a flat record
@@ -218,7 +182,7 @@ def _plan(
     batch_size: int,
     progress: Progress | None,
     allow_large_price_changes: bool = False,
-) -> _Plan:
+) -> ImportWrite:
     """Compare the file with the catalog (a fixed number of reads, whatever the sizes) and plan the
     writes.
 
@@ -226,9 +190,9 @@ def _plan(
     breaks one, ``CatalogFileInvalid`` lists every such problem.
     """
     through = ServedModel.datacenters.through
-    plan = _Plan()
+    plan = ImportWrite()
     file_ids = [_model_id(entry) for entry in entries]
-    scope = Q(_Any(F("model_id"), file_ids))
+    scope = Q(AnyOf(F("model_id"), file_ids))
     if prune:
         scope |= Q(is_published=True)
     # The stored models as served, read as plain rows and compared with the records' values
@@ -239,7 +203,7 @@ def _plan(
     }
     stored_pks = [row["pk"] for row in stored.values()]
     stored_flat = (
-        stored_flat_fields(Q(_Any(F("model_id"), stored_pks)), stored_pks) if stored else {}
+        stored_flat_fields(Q(AnyOf(F("model_id"), stored_pks)), stored_pks) if stored else {}
     )
     # Every datacenter (a country, or a region of one: a few rows); the flat format names
     # countries, so its links are grouped by code, a country's regional links with its own.
@@ -252,7 +216,7 @@ def _plan(
     places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
     if stored:
         for link_pk, model_pk, datacenter_pk in through.objects.filter(
-            _Any(F("servedmodel_id"), stored_pks)
+            AnyOf(F("servedmodel_id"), stored_pks)
         ).values_list("pk", "servedmodel_id", "datacenter_id"):
             place = place_of[datacenter_pk]
             links[model_pk].setdefault(place[0], []).append(link_pk)
@@ -275,7 +239,7 @@ def _plan(
             model.model_id: model
             for model in with_offering(
                 ServedModel.objects.filter(
-                    _Any(F("pk"), [stored[_model_id(entry)]["pk"] for entry in differing])
+                    AnyOf(F("pk"), [stored[_model_id(entry)]["pk"] for entry in differing])
                 )
             )
         }
@@ -312,8 +276,8 @@ def _plan(
             else:
                 plan.link += [(entry.model, (code, "")) for code in entry.codes]
             problems += entry.rule_problems()
-            entry.model.offering  # noqa: B018  # built now, while unsaved: no rows to read
             plan.created.append(entry.model)
+            plan.created_offerings.append(entry.model.offering)
         elif model_id in changes:
             # Before its values are copied: clean() puts the lists in canonical order.
             problems += entry.rule_problems()
@@ -322,8 +286,10 @@ def _plan(
                 _plan_typed_update(plan, old, places[old.pk], entry, changes[model_id], now)
             else:
                 _plan_update(plan, old, links[old.pk], entry, changes[model_id], now)
-            if old.pk in plan.stored_offerings and not allow_large_price_changes:
-                problems += _large_price_changes(entry, plan.stored_offerings[old.pk], old.offering)
+            if old.pk in plan.offering_changed and not allow_large_price_changes:
+                problems += _large_price_changes(
+                    entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
+                )
         else:
             # Not held against the rules: checking every record was half of a no-op re-import
             # (1.6 of 2.9 s for 10,000 models). The record equals the stored row as served, so
@@ -367,7 +333,7 @@ def _large_price_changes(
 
 
 def _plan_update(
-    plan: _Plan,
+    plan: ImportWrite,
     old: ServedModel,
     old_links: dict[str, list[int]],
     entry: Entry,
@@ -384,15 +350,15 @@ def _plan_update(
             ]
             plan.link += [(old, (code, "")) for code in entry.codes if code not in old_links]
         elif wire in OFFERING_CHANGES:
-            plan.offering_changed[old.pk] = old
+            # The file's flat values over what the flat format cannot say (kept from the catalog).
+            plan.stored_offerings[old.pk] = old.offering
+            plan.offering_changed[old.pk] = flat_offering(
+                base=old.offering, **flat_view(entry.model.offering)
+            )
         else:
             for model_field in CHANGED_COLUMNS.get(wire, (MODEL_FIELDS.get(wire, wire),)):
                 setattr(old, model_field, getattr(entry.model, model_field))
                 plan.update_fields.add(model_field)
-    if old.pk in plan.offering_changed:
-        plan.stored_offerings[old.pk] = old.offering
-        # The file's flat values over what the flat format cannot say (kept from the catalog).
-        old.offering = flat_offering(base=old.offering, **flat_view(entry.model.offering))
     # Also when only the datacenters change: the model's bulk_update is what announces the
     # change after commit (writes to the through table announce nothing).
     old.updated_at = now
@@ -429,7 +395,7 @@ def _column_differs(old: ServedModel, new: ServedModel, name: str) -> bool:
 
 
 def _plan_typed_update(
-    plan: _Plan,
+    plan: ImportWrite,
     old: ServedModel,
     old_places: dict[Place, int],
     entry: TypedEntry,
@@ -446,8 +412,7 @@ def _plan_typed_update(
             plan.update_fields.add(name)
     if old.offering != new.offering:
         plan.stored_offerings[old.pk] = old.offering
-        old.offering = new.offering
-        plan.offering_changed[old.pk] = old
+        plan.offering_changed[old.pk] = new.offering
     plan.unlink += [pk for place, pk in old_places.items() if place not in entry.places]
     plan.link += [(old, place) for place in entry.places if place not in old_places]
     if not old.is_published:
@@ -455,82 +420,6 @@ def _plan_typed_update(
         plan.update_fields.add("is_published")
     old.updated_at = now
     plan.to_update.append(old)
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _apply(
-    plan: _Plan,
-    *,
-    now: datetime,
-    batch_size: int,
-    progress: Progress | None,
-    change_reason: str,
-) -> None:
-    """Write the plan: a statement per batch of rows and per kind of change, none if no change.
-
-    Then the history: one record per created or updated model, dated ``now``; the models pruned
-    are unpublished last, by ``catalog.services.unpublish``, which records them the same way.
-    """
-    through = ServedModel.datacenters.through
-    missing_places = sorted({place for _, place in plan.link} - plan.datacenter_ids.keys())
-    if missing_places:
-        datacenters = Datacenter.objects.bulk_create(
-            [Datacenter(country_code=code, region=region) for code, region in missing_places],
-            # One added meanwhile (in the admin) is reused, and its pk returned all the same.
-            update_conflicts=True,
-            unique_fields=["country_code", "region"],
-            update_fields=["country_code"],
-        )
-        plan.datacenter_ids.update(
-            ((datacenter.country_code, datacenter.region), datacenter.pk)
-            for datacenter in datacenters
-        )
-    total = len(plan.created) + len(plan.to_update)
-    done = 0
-    for batch in _batches(plan.created, batch_size):
-        ServedModel.objects.bulk_create(batch)
-        done += len(batch)
-        if progress is not None:
-            progress("written", done, total)
-    for batch in _batches(plan.to_update, batch_size):
-        ServedModel.objects.bulk_update(batch, [*sorted(plan.update_fields), "updated_at"])
-        done += len(batch)
-        if progress is not None:
-            progress("written", done, total)
-    # A statement per batch of models and per table written (models have a few rows each).
-    for batch in _batches(plan.created, batch_size):
-        write_offerings(batch, created=True)
-    for batch in _batches(list(plan.offering_changed.values()), batch_size):
-        write_offerings(batch, stored=plan.stored_offerings)
-    if plan.unlink:
-        through.objects.filter(pk__in=plan.unlink).delete()
-    if plan.link:
-        through.objects.bulk_create(
-            [
-                through(servedmodel_id=model.pk, datacenter_id=plan.datacenter_ids[place])
-                for model, place in plan.link
-            ],
-            batch_size=batch_size,
-        )
-    record_bulk(
-        [
-            *(Change(model, "+") for model in plan.created),
-            *(Change(model, "~", plan.updated[model.model_id]) for model in plan.to_update),
-        ],
-        date=now,
-        reason=change_reason,
-        batch_size=batch_size,
-    )
-    if plan.to_prune:
-        unpublish(
-            ServedModel.objects.filter(_Any(F("pk"), plan.to_prune)),
-            reason=change_reason,
-            now=now,
-        )
 
 
 def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry], Counter]:
@@ -600,7 +489,7 @@ def import_catalog(
             allow_large_price_changes=allow_large_price_changes,
         )
         if not dry_run:
-            _apply(
+            write_import(
                 plan,
                 now=now,
                 batch_size=batch_size,
@@ -621,7 +510,7 @@ def import_catalog(
 @dataclass(frozen=True)
 class ScheduleResult:
     """What a scheduled import changes at ``effective_at``, or would (``dry_run``), by model ID:
-    each changed price as staff read it (``catalog.schedule.describe``)."""
+    each changed price as staff read it (``catalog.actions.schedule.describe``)."""
 
     effective_at: datetime
     scheduled: dict[str, list[str]]
@@ -732,7 +621,7 @@ def _plan_schedule(
     file_ids = [_model_id(entry) for entry in entries]
     stored = {
         model.model_id: model
-        for model in with_offering(ServedModel.objects.filter(_Any(F("model_id"), file_ids)))
+        for model in with_offering(ServedModel.objects.filter(AnyOf(F("model_id"), file_ids)))
     }
     models = list(stored.values())
     before = prices_before(models, moment)
@@ -741,7 +630,7 @@ def _plan_schedule(
     at_moment = prices_before(models, moment + timedelta(microseconds=1))
     places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
     for link_pk, model_pk, code, region in ServedModel.datacenters.through.objects.filter(
-        _Any(F("servedmodel_id"), [model.pk for model in models])
+        AnyOf(F("servedmodel_id"), [model.pk for model in models])
     ).values_list("pk", "servedmodel_id", "datacenter__country_code", "datacenter__region"):
         places[model_pk][(code, region)] = link_pk
 
@@ -811,10 +700,10 @@ def schedule_import(
     difference from the stored model (a field, a modality, a capacity, a datacenter), is a
     problem (``CatalogFileInvalid``), and nothing is written. Models absent from the file are
     left alone. Prices are compared with those in force just before ``moment``
-    (``catalog.schedule.prices_before``), so a change scheduled for an earlier moment is built
-    on, and written through ``catalog.schedule.schedule_changes`` in one transaction, with
-    ``source`` (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
-    minute and in the future raises ``catalog.schedule.ScheduleError``.
+    (``prices_before``), so a change scheduled for an earlier moment is built on, and written
+    through ``catalog.actions.schedule.schedule_changes`` in one transaction, with ``source``
+    (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
+    minute and in the future raises ``catalog.actions.schedule.ScheduleError``.
     """
     now = timezone.now()
     check_moment(moment, now)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -233,7 +233,7 @@ class ServedModel(models.Model):
 
     Its modalities, prices and capacities are rows of their own (``Modality``, ``PriceEntry``,
     ``CapacityEntry``); ``offering`` holds them in memory as one structure
-    (``catalog.offering.Offering``), and saving the model saves a changed offering with it.
+    (``catalog.offering.Offering``); ``catalog.actions`` saves a model with its offering.
     """
 
     model_id = models.CharField(
@@ -382,32 +382,6 @@ class ServedModel(models.Model):
 
     def __str__(self):
         return self.model_id
-
-    def save(self, *args, **kwargs):
-        """Save the model, and its offering when one was assigned, with one history record."""
-        if not self.__dict__.get("_offering_changed"):
-            return super().save(*args, **kwargs)
-        from catalog.history import record_admin_save
-        from catalog.offering import write_offerings
-
-        offering = self.offering  # before the save: an unsaved model has no rows to read
-        created = self._state.adding
-        skipping = getattr(self, "skip_history_when_saving", False)
-        with transaction.atomic():
-            # The library would record the model before its offering is written.
-            self.skip_history_when_saving = True
-            try:
-                super().save(*args, **kwargs)
-            finally:
-                if not skipping:
-                    del self.skip_history_when_saving
-            self.__dict__["_offering"] = offering
-            write_offerings([self])
-            self.__dict__["_offering_changed"] = False
-            self.__dict__.pop("_flat_assigned", None)
-            if not skipping:
-                record_admin_save(self, created=created)
-        return None
 
     def clean(self):
         """The rules that span fields, keyed by field; the offering's own in ``Offering``."""
@@ -722,8 +696,8 @@ class PriceEntry(models.Model):
     prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the later winning.
     A row holds its price for a span of time: from ``valid_from`` (NULL: ever since it was
     written) until ``valid_until`` (NULL: until further notice). A scheduled change
-    (``PriceSchedule``, ``catalog.schedule``) ends the row in force at its moment and starts the
-    new price there, so every reader picks the rows in force at the moment it reads
+    (``PriceSchedule``, ``catalog.actions.schedule``) ends the row in force at its moment and
+    starts the new price there, so every reader picks the rows in force at the moment it reads
     (``PriceEntry.in_force_at``) and nothing is written when the moment comes.
     """
 
@@ -876,7 +850,7 @@ class PriceSchedule(models.Model):
     """A change of some of a model's prices, scheduled for a moment (UTC, to the minute).
 
     The prices themselves are ``PriceEntry`` rows, in force from ``effective_at``
-    (``catalog.schedule`` writes them and ends the rows they replace); this row says who
+    (``catalog.actions.schedule`` writes them and ends the rows they replace); this row says who
     scheduled the change, from what, and what it changes (``changes``: each price's identity
     label with its cost before and after, per unit, as text), and whether it was cancelled
     before it started. It is kept after it took effect: the history reads it.

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, User
 
+from catalog.actions.served_models import save_model
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
 from tests.helpers import build_model, require_service
@@ -47,7 +48,7 @@ def make_model(db, datacenters):
 
     def make(model_id: str = "acme/model-1", *, countries=("US",), **fields) -> ServedModel:
         model = build_model(model_id, **fields)
-        model.save()
+        save_model(model, model.offering)
         model.datacenters.set(datacenters(*countries))
         return model
 

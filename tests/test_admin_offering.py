@@ -11,6 +11,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from catalog.actions.served_models import save_model
 from catalog.admin.history import Change, offering_changes
 from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
@@ -646,7 +647,7 @@ def test_history_page_makes_the_same_queries_whatever_the_price_changes(
             for price in offering.prices
         )
         model.offering = offering.replacing(prices=prices)
-        model.save()
+        save_model(model, model.offering)
     url = reverse("admin:catalog_servedmodel_history", args=[model.pk])
     editor_client.get(url)  # the user model's content type, cached for the process
 

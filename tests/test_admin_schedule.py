@@ -20,10 +20,10 @@ from django.contrib.messages import get_messages
 from django.db.models import F
 from django.urls import reverse
 
+from catalog.actions.schedule import SCHEDULED, ModelChanges, cancel_schedule, schedule_changes
 from catalog.admin.history import changes_html
 from catalog.history import HistoricalServedModel, load_previous, with_previous
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
-from catalog.schedule import SCHEDULED, ModelChanges, cancel_schedule, schedule_changes
 from tests.helpers import change_url
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import WireRecord, plain_decimal, render
 from catalog.formats.flat.encode import wire_record as make_wire_record
 from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS
@@ -48,7 +49,7 @@ def _publish(model_id: str, *, countries=(), **fields) -> ServedModel:
     }
     model = build_model(model_id, **values)
     model.full_clean()
-    model.save()
+    save_model(model, model.offering)
     model.datacenters.set(
         [Datacenter.objects.get_or_create(country_code=code)[0] for code in countries]
     )

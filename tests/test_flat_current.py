@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.names import RECORD_KEYS
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.history import HistoricalServedModel
@@ -324,7 +325,7 @@ def test_typed_only_data_survives_a_flat_re_import(db):
             Capacity(text, "prompt", "token", "hour", 50_000_000),
         ),
     )
-    model.save()
+    save_model(model, model.offering)
 
     # The model as served, without its tiers and its capacity, and with another description.
     new = served()["acme/new-model"]
@@ -370,7 +371,7 @@ def test_windows_replace_the_flat_windows_and_keep_the_others(db):
             ),
         )
     )
-    model.save()
+    save_model(model, model.offering)
     one_window = [{"utc_start": 100, "utc_end": 500, "completion": "0.0000002"}]
 
     pricing = {**NEW_RECORD["pricing"], "overrides": one_window}
@@ -752,7 +753,7 @@ def test_the_flat_cached_price_is_the_one_without_a_lifetime_else_the_shortest(
             ),
         )
     )
-    model.save()
+    save_model(model, model.offering)
 
     # From rows (the endpoint) and from the offering (the admin, the import) alike.
     assert served()["acme/new-model"]["pricing"]["input_cache_read"] == served_price

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import plain_decimal
 from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
@@ -167,7 +168,7 @@ def test_the_committing_process_sees_its_change_on_its_very_next_request(client,
     assert revision_before is not None  # listening since the first request
 
     model.price_prompt = NEW_PRICE
-    model.save()  # on commit, catalog_changed: the next request asks
+    save_model(model, model.offering)  # on commit, catalog_changed: the next request asks
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL)

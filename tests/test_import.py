@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.names import PRICING_KEYS
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.importer import BATCH_SIZE, import_catalog
@@ -32,7 +33,7 @@ def saved_catalog(catalog):
     """The shared catalog as the admin saves it: cleaned, so its lists are in canonical order."""
     for model in catalog:
         model.full_clean()
-        model.save()
+        save_model(model, model.offering)
     return catalog
 
 

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from catalog import published
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import plain_decimal
 from catalog.models import ServedModel
 from catalog.revision import current_revision
@@ -95,7 +96,7 @@ def in_another_thread(function):
 
 def test_save_is_visible_on_the_next_request(client, served_model):
     served_model.price_prompt = NEW_PRICE
-    served_model.save()
+    save_model(served_model, served_model.offering)
 
     assert served_price(client) == plain_decimal(NEW_PRICE)
 

@@ -1,4 +1,4 @@
-"""Scheduled price changes (issue 15): the write path, ``catalog.schedule``, and what every
+"""Scheduled price changes (issue 15): the write path, ``catalog.actions.schedule``, and what every
 reader makes of a price's validity in time. The clock is driven with time_machine, never slept.
 """
 
@@ -14,11 +14,8 @@ import time_machine
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 
-from catalog.history import HistoricalServedModel, catalog_as_of
-from catalog.models import PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, write_offerings
-from catalog.published import published_catalog
-from catalog.schedule import (
+from catalog.actions.rows import write_offerings
+from catalog.actions.schedule import (
     SCHEDULED,
     ModelChanges,
     ScheduleError,
@@ -28,6 +25,10 @@ from catalog.schedule import (
     prices_before,
     schedule_changes,
 )
+from catalog.history import HistoricalServedModel, catalog_as_of
+from catalog.models import PriceEntry, PriceSchedule, ServedModel
+from catalog.offering import Offering, Price
+from catalog.published import published_catalog
 from tests.helpers import change_url, form_data
 
 TEXT_IN = ("input", "text")
@@ -290,7 +291,7 @@ def test_an_edit_now_keeps_the_scheduled_change(model, clock):
         )
     )
     with transaction.atomic():
-        write_offerings([edited])
+        write_offerings({edited.pk: edited.offering})
     assert served_prompt() == "0.00000012"
     clock.move_to(T1)
     assert served_prompt() == "0.0000002"
@@ -304,7 +305,7 @@ def test_a_price_added_now_under_a_scheduled_identity_lasts_until_the_moment(mod
         prices=(*edited.offering.prices, replace(cache_read, cost_usd=Decimal("0.00000007")))
     )
     with transaction.atomic():
-        write_offerings([edited])
+        write_offerings({edited.pk: edited.offering})
     (record,) = json.loads(published_catalog().body)["data"]
     assert record["pricing"]["input_cache_read"] == "0.00000007"
     clock.move_to(T1)
@@ -372,7 +373,7 @@ def test_the_edit_page_shows_and_saves_the_prices_in_force_now(editor_client, mo
     write = ServedModel.objects.get(pk=model.pk)
     write.offering = write.offering.replacing(prices=(*write.offering.prices, window))
     with transaction.atomic():
-        write_offerings([write])
+        write_offerings({write.pk: write.offering})
     schedule_changes([ModelChanges(model, {window.identity: window_price("0.0000005")})], T1)
     current = PriceEntry.objects.get(utc_start=2200, valid_from__isnull=True)
 

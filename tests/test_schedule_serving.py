@@ -20,8 +20,8 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 import router.cache as router_cache
+from catalog.actions.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
 from catalog.revision import current_revision, database_identity
-from catalog.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
 from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
 from router.http import STALE_HEADER

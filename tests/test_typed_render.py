@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import dumps
 from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
@@ -188,7 +189,7 @@ def everything(db):
         deprecation_hour=9,
     )
     model.offering = everything_offering()
-    model.save()
+    save_model(model, model.offering)
     model.datacenters.set(
         [
             Datacenter.objects.create(country_code="US", region="us-east-1"),
@@ -203,7 +204,7 @@ def everything(db):
         supported_features=[],
         price_completion=Decimal(0),
     )
-    minimal.save()
+    save_model(minimal, minimal.offering)
     return model
 
 
@@ -345,7 +346,7 @@ def test_unset_optional_fields_are_omitted(everything):
 
 def test_a_bare_deprecation_date_stays_a_date(db):
     model = build_model("acme/leaving", deprecation_date=date(2027, 1, 31))
-    model.save()
+    save_model(model, model.offering)
 
     assert by_id()["acme/leaving"]["deprecation_date"] == "2027-01-31"
 
@@ -361,7 +362,7 @@ def test_without_a_text_modality_the_limits_have_nowhere_to_go(db):
         supported_sampling_parameters=[],
         supported_features=[],
     )
-    model.save()
+    save_model(model, model.offering)
     document = by_id()["acme/painter"]
 
     assert document["input_modalities"] == [
@@ -388,7 +389,7 @@ def test_a_prompt_priced_in_two_units_on_one_input_is_said_in_its_own_unit(db, i
         price_prompt=Decimal("0.000001"),
         price_image=Decimal("0.01"),
     )
-    model.save()
+    save_model(model, model.offering)
     assert len(model.offering.prices) == 3  # prompt in two units on one input, and completion
 
     (modality,) = by_id()["acme/two-units"]["input_modalities"]
@@ -404,7 +405,7 @@ def test_a_stored_context_limit_keeps_its_unit_and_takes_the_columns_value(db):
             _output("text", 0),
         )
     )
-    model.save()
+    save_model(model, model.offering)
 
     assert by_id()["acme/limits"]["input_modalities"][0]["supported_inputs"] == {
         "max_context_length": {"value": 4096, "unit": "token"}
@@ -415,7 +416,7 @@ def test_entries_the_schema_cannot_say_are_left_out(db):
     # The catalog's constraints allow a windowed request price and an input's concurrency;
     # RequestPricingEntry has no window and InputCapacityEntry no concurrency.
     model = build_model("acme/odd", price_request=Decimal("0.001"))
-    model.save()
+    save_model(model, model.offering)
     offering = ServedModel.objects.get(pk=model.pk).offering
     model.offering = offering.replacing(
         prices=(
@@ -424,7 +425,7 @@ def test_entries_the_schema_cannot_say_are_left_out(db):
         ),
         capacities=(Capacity(TEXT_IN, "concurrency", "request", None, 8),),
     )
-    model.save()
+    save_model(model, model.offering)
     document = by_id()["acme/odd"]
 
     assert document["pricing"] == [{"type": "request", "unit": "request", "cost_usd": "0.001"}]
@@ -482,7 +483,7 @@ def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
     served before it with the old price, then rendered anew with the new one, no write between.
     """
     model = build_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
-    model.save()
+    save_model(model, model.offering)
     moment = datetime(2027, 1, 1, tzinfo=UTC)
     url = "/inference/router/openrouter/models?schema_version=2.4"
 
@@ -538,11 +539,12 @@ def _cold_render_queries() -> int:
 
 def test_a_cold_render_takes_as_many_queries_at_3_models_as_at_30(everything):
     for number in range(1, 2):
-        build_model(f"acme/more-{number}").save()
+        more = build_model(f"acme/more-{number}")
+        save_model(more, more.offering)
     at_three = _cold_render_queries()
     for number in range(2, 29):
         model = build_model(f"acme/more-{number}", price_input_cache_read=Decimal("0.0000001"))
-        model.save()
+        save_model(model, model.offering)
         model.datacenters.set(Datacenter.objects.all())
 
     assert ServedModel.objects.count() == 30

@@ -16,19 +16,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
+from catalog.actions.schedule import SCHEDULED
 from catalog.admin import schedules
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
 from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
-from catalog.forms import (
-    PRICE_LABELS,
-    cost_text,
-    price_label,
-    said_by_ticks,
-    scope_value,
-    shown_price,
-)
+from catalog.forms import said_by_ticks
 from catalog.history import (
     TYPED_ONLY,
     HistoricalServedModel,
@@ -38,7 +32,7 @@ from catalog.history import (
 )
 from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, PriceSchedule, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
-from catalog.schedule import SCHEDULED
+from catalog.presentation import PRICE_LABELS, cost_text, price_label, scope_value, shown_price
 
 
 def verbose_name(field_name: str) -> str:
@@ -297,7 +291,7 @@ def changes_html(record) -> str:
 def load_schedules(records: Sequence) -> None:
     """Give each record that scheduled or cancelled a price change (changed field
     ``SCHEDULED``) its ``schedule_event``: ("scheduled" or "cancelled", the schedule), else None.
-    A schedule is dated with the record it wrote (``catalog.schedule``). One query."""
+    A schedule is dated with the record it wrote (``catalog.actions.schedule``). One query."""
     marked = [
         record
         for record in records

@@ -39,11 +39,12 @@ def changed_fields(
     after_codes: Sequence[str],
     *,
     before_flat: FlatFields | None = None,
+    after_flat: FlatFields | None = None,
 ) -> list[str]:
     """The names of what differs between two states of a model, compared as they are served;
-    ``before``'s flat fields as ``before_flat`` when read from rows, else from its offering."""
+    the flat fields of each as ``before_flat``/``after_flat`` when the caller has them."""
     changed = changed_keys(
-        wire_record(before, before_codes, before_flat), wire_record(after, after_codes)
+        wire_record(before, before_codes, before_flat), wire_record(after, after_codes, after_flat)
     )
     if before.is_published != after.is_published:
         changed.append(PUBLISHED)

@@ -14,6 +14,7 @@ from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.actions.schedule import ScheduleError, check_moment
 from catalog.formats.problems import CatalogFileInvalid, printable, shorten
 from catalog.importer import (
     BATCH_SIZE,
@@ -23,7 +24,6 @@ from catalog.importer import (
     schedule_import,
 )
 from catalog.management.commands.export_models import moment
-from catalog.schedule import ScheduleError, check_moment
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,

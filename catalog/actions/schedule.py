@@ -27,11 +27,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.actions.rows import insert_rows
 from catalog.formats.flat.encode import plain_decimal
-from catalog.forms import cost_text, price_label
 from catalog.history import Change, record_bulk
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import ROOT, Price, Scope, _insert
+from catalog.offering import ROOT, Price, Scope
+from catalog.presentation import cost_text, price_label
 
 # The name a history record gives a scheduling or a cancellation (its "changed fields").
 SCHEDULED = "scheduled prices"
@@ -204,7 +205,7 @@ def schedule_changes(
         if updates:
             PriceEntry.objects.bulk_update(updates, ["cost_usd", "overrides"])
         if inserts:
-            _insert(inserts)
+            insert_rows(inserts)
         for schedule in schedules:
             schedule.save()
         record_bulk(
