@@ -513,6 +513,7 @@ class ScheduleResult:
     each changed price as staff read it (``catalog.actions.schedule.describe``)."""
 
     effective_at: datetime
+    announced: bool
     scheduled: dict[str, list[str]]
     unchanged: list[str]
     ignored_keys: dict[str, int]
@@ -526,6 +527,7 @@ class ScheduleResult:
         return {
             "dry_run": self.dry_run,
             "effective_at": self.effective_at.isoformat(),
+            "announced": self.announced,
             "counts": self.counts,
             "scheduled": self.scheduled,
             "unchanged": self.unchanged,
@@ -691,6 +693,7 @@ def schedule_import(
     *,
     dry_run: bool = False,
     source: str = "",
+    announced: bool = True,
     allow_large_price_changes: bool = False,
 ) -> ScheduleResult:
     """Schedule the price changes of the file ``data`` (flat or typed) for ``moment``, or say
@@ -703,7 +706,8 @@ def schedule_import(
     (``prices_before``), so a change scheduled for an earlier moment is built on, and written
     through ``catalog.actions.schedule.schedule_changes`` in one transaction, with ``source``
     (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
-    minute and in the future raises ``catalog.actions.schedule.ScheduleError``.
+    minute and in the future raises ``catalog.actions.schedule.ScheduleError``. ``announced``
+    False makes the change confidential: in no public output before ``moment``.
     """
     now = timezone.now()
     check_moment(moment, now)
@@ -717,9 +721,10 @@ def schedule_import(
             entries, moment, now=now, allow_large_price_changes=allow_large_price_changes
         )
         if not dry_run:
-            schedule_changes(plans, moment, source=source, now=now)
+            schedule_changes(plans, moment, source=source, announced=announced, now=now)
     return ScheduleResult(
         effective_at=moment,
+        announced=announced,
         scheduled=scheduled,
         unchanged=unchanged,
         ignored_keys=dict(sorted(ignored_keys.items())),

@@ -870,6 +870,13 @@ class PriceSchedule(models.Model):
     )
     source = models.CharField(max_length=200, blank=True, editable=False)
     changes = models.JSONField(default=list, editable=False)
+    # Customers must hear of a price change ahead; a confidential one is in no public output
+    # (pages, API, feed) before its moment.
+    announced = models.BooleanField(
+        default=True,
+        editable=False,
+        help_text="Shown to the public ahead of its moment; a confidential change is not.",
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -603,3 +603,16 @@ def test_the_staff_groups_hold_the_permissions_on_scheduled_changes(db):
         "view_priceschedule",
     }
     assert codenames("Catalog viewers") == {"view_priceschedule"}
+
+
+def test_the_form_schedules_a_confidential_change_and_the_list_says_so(editor_client, model):
+    first = editor_client.get(ADD_URL)
+    assert first.context["moment_form"]["announced"].value() is True  # announced by default
+    data, _ = shown_prices(editor_client, model)
+
+    response = editor_client.post(ADD_URL, {**data, "announced": "False", "price_prompt": "0.3"})
+
+    assert response.status_code == 302
+    assert PriceSchedule.objects.get().announced is False
+    listing = editor_client.get(LIST_URL)
+    assert "Confidential until its moment" in listing.content.decode()

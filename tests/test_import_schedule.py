@@ -263,6 +263,7 @@ def test_the_json_summary_names_each_change(clock, models, run):
     assert summary == {
         "dry_run": False,
         "effective_at": "2030-01-02T00:00:00+00:00",
+        "announced": True,
         "counts": {"scheduled": 1, "unchanged": 1},
         "scheduled": {
             CHAT: ["input text prompt per token: $0.15 per 1M tokens -> $0.2 per 1M tokens"]
@@ -446,3 +447,36 @@ def test_a_verbose_run_lists_the_changes_it_scheduled(clock, models, run):
         "    input text prompt per token: $0.15 per 1M tokens -> $0.2 per 1M tokens",
     ]
     assert PriceSchedule.objects.count() == 1
+
+
+def test_a_scheduled_file_is_announced_unless_no_announce(clock, models, run):
+    announced = run(flat_file(**{CHAT: {"prompt": "0.0000002"}}), "--effective-at", EFFECTIVE_AT)
+    later = "2030-01-03T00:00:00Z"
+    confidential = run(
+        flat_file(**{CHAT: {"prompt": "0.0000003"}}), "--effective-at", later, "--no-announce"
+    )
+
+    assert announced.splitlines()[-1] == (
+        "Scheduled catalog.json for 2030-01-02 00:00 UTC: 1 model with a price change, 1 unchanged."
+    )
+    assert confidential.splitlines()[-1] == (
+        "Scheduled catalog.json for 2030-01-03 00:00 UTC, confidential until then: 1 model "
+        "with a price change, 1 unchanged."
+    )
+    assert list(PriceSchedule.objects.order_by("effective_at").values_list("announced")) == [
+        (True,),
+        (False,),
+    ]
+
+
+def test_announce_without_effective_at_is_refused_in_one_line(clock, models, run):
+    before = state()
+
+    with pytest.raises(CommandError) as raised:
+        run(flat_file(**{CHAT: {"prompt": "0.0000002"}}), "--no-announce")
+
+    assert str(raised.value) == (
+        "--no-announce applies only to a change scheduled with --effective-at; an import "
+        "without it changes prices now."
+    )
+    assert state() == before

@@ -410,3 +410,37 @@ def test_a_change_cancelled_elsewhere_is_not_cancelled_twice(model, clock):
         HistoricalServedModel.objects.filter(history_change_reason__contains="cancelled").count()
         == 1
     )
+
+
+# --- Announced or confidential (issue 20 item 3, issue 21 item 5) ------------------------------
+
+
+def test_a_change_is_announced_unless_said_confidential(model, clock):
+    (announced,) = schedule_changes([prompt_change(model, "0.0000002")], T1)
+    (confidential,) = schedule_changes([prompt_change(model, "0.0000003")], T2, announced=False)
+
+    assert PriceSchedule.objects.get(pk=announced.pk).announced is True
+    assert PriceSchedule.objects.get(pk=confidential.pk).announced is False
+    record = HistoricalServedModel.objects.filter(id=model.pk).latest("history_id")
+    assert record.history_change_reason == (
+        "confidential price change scheduled for 2026-12-15 12:00 UTC"
+    )
+
+
+def test_a_change_joins_one_at_the_same_moment_only_if_as_public(model, clock):
+    (first,) = schedule_changes([prompt_change(model, "0.0000002")], T1, announced=False)
+    rows = list(PriceEntry.objects.values_list("pk", "cost_usd", "valid_from", "valid_until"))
+
+    with pytest.raises(ScheduleError) as raised:
+        schedule_changes([prompt_change(model, "0.0000003")], T1)
+
+    assert str(raised.value) == (
+        "acme/chat: a price change for 2026-12-01 00:00 UTC is already scheduled as "
+        "confidential; this one is announced. Cancel it first, or choose the same."
+    )
+    assert list(PriceEntry.objects.values_list("pk", "cost_usd", "valid_from", "valid_until")) == (
+        rows
+    )
+    (joined,) = schedule_changes([prompt_change(model, "0.0000003")], T1, announced=False)
+    assert joined.pk == first.pk
+    assert joined.changes[0]["after"] == "0.0000003"

@@ -103,11 +103,12 @@ def schedule_changes(
     *,
     user=None,
     source: str = "",
+    announced: bool = True,
     now: datetime | None = None,
 ) -> list[PriceSchedule]:
     """Schedule each model's ``changes`` for ``moment``, in one transaction; returns the
     schedules written (one per model; a model with a pending change at that moment has it
-    extended). A model whose changes are empty is left alone."""
+    extended, if it is as public as this one). A model whose changes are empty is left alone."""
     now = now or timezone.now()
     check_moment(moment, now)
     plans = [plan for plan in plans if plan.changes]
@@ -134,6 +135,15 @@ def schedule_changes(
         schedules = []
         for plan in plans:
             pk = plan.model.pk
+            joined = pending.get(pk)
+            if joined is not None and joined.announced != announced:
+                # One change, one audience: joining would publish a confidential price early,
+                # or hide one that customers were told of.
+                raise ScheduleError(
+                    f"{plan.model.model_id}: a price change for {_when(moment)} is already "
+                    f"scheduled as {_visibility(joined.announced)}; this one is "
+                    f"{_visibility(announced)}. Cancel it first, or choose the same."
+                )
             described = []
             for identity, price in plan.changes.items():
                 scope = identity[0]
@@ -192,6 +202,7 @@ def schedule_changes(
                     created_by=user,
                     source=source,
                     changes=described,
+                    announced=announced,
                 )
             else:
                 merged = {_identity_key(c): c for c in schedule.changes}
@@ -211,7 +222,10 @@ def schedule_changes(
         record_bulk(
             [Change(plan.model, "~", [SCHEDULED]) for plan in plans],
             date=now,
-            reason=_reason(f"price change scheduled for {_when(moment)}", source),
+            reason=_reason(
+                f"{'' if announced else 'confidential '}price change scheduled for {_when(moment)}",
+                source,
+            ),
             user=user,
         )
     return schedules
@@ -340,6 +354,10 @@ def _price_of(change: dict, cost: str) -> Price:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _visibility(announced: bool) -> str:
+    return "announced" if announced else "confidential"
 
 
 def _reason(what: str, source: str) -> str:

@@ -160,7 +160,20 @@ class ScheduleMomentForm(forms.Form):
         help_text="Date and time in UTC, to the minute (seconds must be 0): until then the old "
         "prices are served, from then on the new ones.",
     )
-    field_order = ("model", "effective_at")
+    announced = forms.TypedChoiceField(
+        label="Visibility",
+        choices=[
+            (True, "Announced: customers see it on the public pages and feed ahead of its moment"),
+            (False, "Confidential: in no public output until its moment"),
+        ],
+        coerce=lambda value: value in (True, "True"),
+        required=False,
+        initial=True,
+        widget=forms.RadioSelect,
+        help_text="Providers must tell customers of a price rise ahead: announce it unless "
+        "there is a reason not to.",
+    )
+    field_order = ("model", "effective_at", "announced")
 
     def __init__(self, *args, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
@@ -171,6 +184,10 @@ class ScheduleMomentForm(forms.Form):
             widget=AutocompleteSelect(PriceSchedule._meta.get_field("model"), admin_site),
         )
         self.order_fields(self.field_order)
+
+    def clean_announced(self) -> bool:
+        # Left unchosen (the radio is preset, so only a hand-made request can): announced.
+        return self.cleaned_data["announced"] is not False
 
     def clean_effective_at(self):
         moment = self.cleaned_data["effective_at"]
@@ -314,9 +331,10 @@ class PriceScheduleAdmin(admin.ModelAdmin):
         "what_changes",
         "scheduled_by",
         "scheduled_at",
+        "visibility",
         "status",
     )
-    list_filter = (StatusFilter, ("model", admin.RelatedOnlyFieldListFilter))
+    list_filter = (StatusFilter, "announced", ("model", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("model", "created_by", "cancelled_by")
     search_fields = ("model__model_id",)
     search_help_text = "Search by model ID."
@@ -359,6 +377,10 @@ class PriceScheduleAdmin(admin.ModelAdmin):
             reverse("admin:catalog_servedmodel_change", args=[schedule.model_id]),
             schedule.model.model_id,
         )
+
+    @admin.display(description="visibility", ordering="announced")
+    def visibility(self, schedule):
+        return "Announced" if schedule.announced else "Confidential until its moment"
 
     @admin.display(description="takes effect at (UTC)", ordering="effective_at")
     def takes_effect_at(self, schedule):
@@ -465,6 +487,7 @@ class PriceScheduleAdmin(admin.ModelAdmin):
                             moment,
                             user=request.user,
                             source="admin",
+                            announced=moment_form.cleaned_data["announced"],
                         )
                     except ScheduleError as error:
                         prices_form.add_error(None, str(error))

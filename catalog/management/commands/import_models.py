@@ -86,6 +86,14 @@ class Command(BaseCommand):
             "in force just before the moment.",
         )
         parser.add_argument(
+            "--announce",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="With --effective-at: whether the change is public ahead of its moment "
+            "(--announce, the default: customers must hear of a price change ahead) or "
+            "confidential until then (--no-announce).",
+        )
+        parser.add_argument(
             "--allow-large-price-changes",
             action="store_true",
             help="Accept prices of stored models that change more than ten times up or down, "
@@ -123,12 +131,18 @@ class Command(BaseCommand):
         dry_run,
         prune,
         effective_at,
+        announce,
         allow_large_price_changes,
         format,
         max_bytes,
         timeout,
         **options,
     ):
+        if effective_at is None and announce is not None:
+            raise CommandError(
+                f"--{'' if announce else 'no-'}announce applies only to a change scheduled "
+                "with --effective-at; an import without it changes prices now."
+            )
         if effective_at is not None:
             if prune:
                 raise CommandError(
@@ -165,6 +179,7 @@ class Command(BaseCommand):
                     effective_at,
                     dry_run=dry_run,
                     source=change_reason,
+                    announced=announce is not False,
                     allow_large_price_changes=allow_large_price_changes,
                 )
         except CatalogSourceError as error:
@@ -223,6 +238,8 @@ class Command(BaseCommand):
                 f"{models} model{'s' if models != 1 else ''} with a price change, "
                 f"{result.counts['unchanged']} unchanged"
             )
+            if not result.announced:
+                when += ", confidential until then"
             if result.dry_run:
                 self.stdout.write(
                     f"Dry run of {name} for {when}, nothing scheduled: would schedule {counts}."
