@@ -40,25 +40,27 @@ from catalog.choices import (
 )
 from catalog.formats.flat.offering import (
     FEATURE_DESCRIPTOR,
+    FLAT_FIELDS,
+    PRICE_FIELDS,
     PRICE_SOURCES,
     SAMPLING_DESCRIPTOR,
     base_price,
+    flat_errors,
     flat_prices,
     flat_view,
+    offering_of_flat_values,
     plain_decimal,
 )
 from catalog.formats.typed.schema import field_errors
 from catalog.models import (
-    FLAT_FIELDS,
     PRICE_DECIMAL_PLACES,
-    PRICE_FIELDS,
     PRICE_MAX_DIGITS,
     CapacityEntry,
     Modality,
     PriceEntry,
     ServedModel,
 )
-from catalog.offering import OFFERING_SNAPSHOT, ROOT, Capacity, Offering, Price, Scope
+from catalog.offering import ROOT, Capacity, Offering, Price, Scope, stored_offering
 from catalog.presentation import (
     MILLION_EXPONENT,
     PRICE_LABELS,
@@ -164,10 +166,6 @@ def _compare_json_with_the_instance(form: forms.ModelForm) -> None:
             field.show_hidden_initial = False
 
 
-# Set on the model by the main form for the price inline, which judges the whole offering.
-LARGE_PRICE_CHANGES_CONFIRMED = "large_price_changes_confirmed"
-
-
 class ConfirmationField(forms.BooleanField):
     """A tick that confirms what a save does; not a value of the model, so never a change."""
 
@@ -175,12 +173,24 @@ class ConfirmationField(forms.BooleanField):
         return False
 
 
+def _schema_checked(value, component: str):
+    """``value`` if the typed format's ``component`` allows it, else its refusal."""
+    messages = field_errors(value, component)
+    if messages:
+        raise ValidationError(messages, code="schema")
+    return value
+
+
 class ServedModelForm(forms.ModelForm):
     """Every field of the flat format on one page, validated by ``ServedModel.full_clean()``.
 
     The lists and the five prices are the flat view of the model's offering (its modality and
-    price rows): assigned to the model before it is validated, saved with it.
+    price rows, ``catalog.formats.flat.offering``): ``offering`` is what a save writes of it
+    (None: no flat value changed), ``composed`` the offering the inlines judge their rows in.
+    The admin sets ``request``, through which the inline formsets find this form.
     """
+
+    request = None
 
     input_modalities = _checkboxes(InputModality, "Input modalities")
     output_modalities = _checkboxes(OutputModality, "Output modalities")
@@ -200,26 +210,43 @@ class ServedModelForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _compare_json_with_the_instance(self)
+        self.stored = stored_offering(self.instance)
+        self.offering: Offering | None = None
+        self.composed = self.stored
+        if self.request is not None:
+            self.request.served_model_form = self
         if self.instance.pk is not None:
+            stored = flat_view(self.stored)
             for name in FLAT_FIELDS:
                 if name in self.fields:
-                    self.initial.setdefault(name, getattr(self.instance, name))
+                    self.initial.setdefault(name, stored[name])
+
+    def clean_compliance(self):
+        return _schema_checked(self.cleaned_data["compliance"], "Compliance")
+
+    def clean_passthrough_parameters(self):
+        return _schema_checked(self.cleaned_data["passthrough_parameters"], "DescriptorMap")
 
     def _post_clean(self):
-        assigned = self.instance.pk is None
+        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
+        stored = flat_view(self.stored)
+        assigned = {}
         for name in FLAT_FIELDS:
             if name in self.fields and name in self.cleaned_data:
                 value = self.cleaned_data[name]
                 if name in PRICE_FIELDS and value is None:
                     value = Decimal(0)
-                if self.instance.pk is None or value != getattr(self.instance, name):
-                    setattr(self.instance, name, value)
-                    assigned = True
-        confirmed = self.cleaned_data.get("confirm_large_price_changes", False)
-        setattr(self.instance, LARGE_PRICE_CHANGES_CONFIRMED, confirmed)
-        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
-        # What the save writes of the offering (``catalog.actions``); None: the rows stay.
-        self.offering: Offering | None = self.instance.offering if assigned else None
+                if self.instance.pk is None or value != stored[name]:
+                    assigned[name] = value
+        for name, error in flat_errors(assigned).items():
+            self.add_error(name, error)
+        if assigned or self.instance.pk is None:
+            self.offering = offering_of_flat_values(assigned, base=self.stored)
+            self.composed = self.offering
+
+    @property
+    def large_price_changes_confirmed(self) -> bool:
+        return bool(self.cleaned_data.get("confirm_large_price_changes"))
 
     class Meta:
         model = ServedModel
@@ -290,14 +317,6 @@ SCOPE_CHOICES = [
 def row_scope(row: PriceEntry | CapacityEntry) -> Scope:
     modality = row.modality
     return ROOT if modality is None else (modality.direction, modality.kind)
-
-
-def stored_offering(model: ServedModel) -> Offering:
-    """The offering as saved: from the admin queryset's snapshot column, else from the rows."""
-    snapshot = model.__dict__.get(OFFERING_SNAPSHOT)
-    if snapshot is not None:
-        return Offering.from_json(snapshot)
-    return Offering() if model.pk is None else Offering.of_rows(model)
 
 
 def base_identities(offering: Offering) -> dict[tuple, str]:
@@ -515,7 +534,27 @@ class CapacityEntryForm(_ScopedRowForm):
         return data
 
 
-class _ScopedRowFormSet(forms.BaseInlineFormSet):
+class _WithMainForm:
+    """An inline formset that judges its rows in the offering the main form leaves (its flat
+    values applied): the admin passes the request, through which the main form is found."""
+
+    instance: ServedModel
+
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+
+    @property
+    def main_form(self) -> ServedModelForm | None:
+        return getattr(self.request, "served_model_form", None)
+
+    @property
+    def parent_offering(self) -> Offering:
+        form = self.main_form
+        return form.composed if form is not None else stored_offering(self.instance)
+
+
+class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
     """Checks the rows against the offering the main form leaves: scopes among its modalities,
     one row per identity."""
 
@@ -529,7 +568,7 @@ class _ScopedRowFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        offering = self.instance.offering  # with the main form's values applied
+        offering = self.parent_offering
         scopes = {spec.scope for spec in offering.modalities} | {ROOT}
         replaced, entries = set(), []
         for form in self.forms:
@@ -662,7 +701,7 @@ class PriceEntryFormSet(_ScopedRowFormSet):
         # A further price must never become one of the five (the lowest cache lifetime is the
         # flat cached input price, for one): the main form would show one value, the public
         # another.
-        before, after = flat_prices(self.instance.offering), flat_prices(self.composed)
+        before, after = flat_prices(self.parent_offering), flat_prices(self.composed)
         moved = [key for key in PRICE_SOURCES if before[key] != after[key]]
         if moved:
             raise ValidationError(
@@ -673,8 +712,9 @@ class PriceEntryFormSet(_ScopedRowFormSet):
         if self.instance.pk is None:
             return  # a new model: no price to change
         self.large_price_changes = large_changes(stored_offering(self.instance), self.composed)
-        if self.large_price_changes and not getattr(
-            self.instance, LARGE_PRICE_CHANGES_CONFIRMED, False
+        main_form = self.main_form
+        if self.large_price_changes and not (
+            main_form is not None and main_form.large_price_changes_confirmed
         ):
             raise ValidationError(
                 "Some prices change more than ten times up or down, or to or from zero: check "
@@ -704,10 +744,10 @@ class ModalityForm(forms.ModelForm):
             "features ticked above need no entry unless they have details.",
         }
 
-    def __init__(self, *args, parent: ServedModel, **kwargs):
+    def __init__(self, *args, parent: _WithMainForm, **kwargs):
         super().__init__(*args, **kwargs)
         _compare_json_with_the_instance(self)
-        self.parent = parent
+        self.parent = parent  # the formset, which knows the offering the main form leaves
         self.initial["supported_parameters"] = {
             name: descriptor
             for name, descriptor in (self.instance.supported_parameters or {}).items()
@@ -720,14 +760,14 @@ class ModalityForm(forms.ModelForm):
 
     def has_changed(self):
         # A modality unticked on the main form is gone, details and all: nothing to save.
-        still = self.parent.offering.modality(*self.scope) is not None
+        still = self.parent.parent_offering.modality(*self.scope) is not None
         return still and super().has_changed()
 
     def clean_supported_parameters(self):
         value = self.cleaned_data["supported_parameters"] or {}
         if not isinstance(value, dict):
-            return value  # Modality.clean() names what the schema wants
-        ticked = flat_view(self.parent.offering)
+            return _schema_checked(value, "DescriptorMap")
+        ticked = flat_view(self.parent.parent_offering)
         unticked = [
             name
             for name in value
@@ -742,13 +782,16 @@ class ModalityForm(forms.ModelForm):
                 code="unticked",
                 params={"names": ", ".join(unticked)},
             )
-        spec = self.parent.offering.modality(*self.scope)
+        spec = self.parent.parent_offering.modality(*self.scope)
         said = {
             name: descriptor
             for name, descriptor in (spec.supported_parameters if spec else {}).items()
             if said_by_ticks(name, descriptor)
         }
-        return {**said, **value}
+        return _schema_checked({**said, **value}, "DescriptorMap")
+
+    def clean_passthrough_parameters(self):
+        return _schema_checked(self.cleaned_data["passthrough_parameters"], "DescriptorMap")
 
 
 _FLAT_NAMES = frozenset(SamplingParameter.values) | frozenset(Feature.values)
@@ -761,6 +804,6 @@ def said_by_ticks(name: str, descriptor) -> bool:
     return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR
 
 
-class ModalityFormSet(forms.BaseInlineFormSet):
+class ModalityFormSet(_WithMainForm, forms.BaseInlineFormSet):
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "parent": self.instance}
+        return {**super().get_form_kwargs(index), "parent": self}

@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -164,16 +164,22 @@ def _codes_of(record: HistoryRecord) -> list[str]:
     )
 
 
-def state_of(record: HistoryRecord, at: datetime | None = None) -> ServedModel:
-    """The served model as ``record`` left it, its offering included, with the prices in force
-    at ``at`` (default: when the record was made; a scheduled change may have started since).
-    Cached on the record, per moment."""
+class State(NamedTuple):
+    """A served model as a history record left it, and its offering then."""
+
+    model: ServedModel
+    offering: Offering
+
+
+def state_of(record: HistoryRecord, at: datetime | None = None) -> State:
+    """The served model as ``record`` left it, with the prices in force at ``at`` (default:
+    when the record was made; a scheduled change may have started since). Cached on the
+    record, per moment."""
     at = at or record.history_date
     states = record.__dict__.setdefault("_states_of", {})
     state = states.get(at)
     if state is None:
-        state = record.instance
-        state.__dict__["_offering"] = Offering.from_json(record.offering, at)
+        state = State(record.instance, Offering.from_json(record.offering, at))
         states[at] = state
     return state
 
@@ -199,15 +205,16 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
     )
     before = state_of(previous, timezone.now())  # what it offered until this change
     names = changed_fields(
-        before,
+        before.model,
         _codes_of(previous),
         instance,
         list(codes),
+        before_flat=offering_flat_fields(before.offering),
         after_flat=offering_flat_fields(offering),
     )
     offering_named = any(name in OFFERING_CHANGES for name in names)
     if (not offering_named and before.offering != offering) or any(
-        getattr(before, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
+        getattr(before.model, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
     ):
         names.append(TYPED_ONLY)
     history_instance.changed_fields = names
@@ -372,8 +379,10 @@ def catalog_as_of(moment: datetime) -> bytes:
         history_id__in=[record.history_id for record in records]
     ).values_list("history_id", "country_code"):
         codes[history_id].append(code)
+    states = ((record, state_of(record, moment)) for record in records)
     return render(
-        wire_record(state_of(record, moment), codes[record.history_id]) for record in records
+        wire_record(model, codes[record.history_id], offering_flat_fields(offering))
+        for record, (model, offering) in states
     )
 
 
@@ -388,6 +397,7 @@ def typed_catalog_as_of(moment: datetime) -> bytes:
     ).values_list("history_id", "country_code", "region"):
         places[history_id].append((code, region))
     return typed.render(
-        typed.model_document(state_of(record, moment), places[record.history_id])
+        typed.model_document(state.model, places[record.history_id], state.offering)
         for record in records
+        for state in (state_of(record, moment),)
     )

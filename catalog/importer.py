@@ -60,12 +60,13 @@ from catalog.formats.flat.offering import (
     flat_fields,
     flat_offering,
     flat_view,
+    offering_flat_fields,
 )
 from catalog.formats.problems import ABSENT, CatalogFileInvalid, Problem, file_problem
 from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
 from catalog.formats.typed.encode import model_document
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import Offering, with_offering
+from catalog.offering import Offering, stored_offering, with_offering
 from catalog.price_guard import large_changes
 from catalog.published import RECORD_FIELDS, stored_flat_fields
 
@@ -138,7 +139,7 @@ def _model_id(entry: Entry | TypedEntry) -> str:
 
 def _record_flat(values: dict[str, Any], extra: dict[str, Any]) -> FlatFields:
     """The flat fields a record's model would be served with, from its values: what
-    ``offering_flat_fields(entry.model.offering)`` gives, without building either (1.4 s of a
+    ``offering_flat_fields(entry.offering)`` gives, without building either (1.4 s of a
     no-op re-import of 10,000). Parameter names need an output to be held on; a price needs a
     modality of its direction, and ``flat_fields`` asks only where there is one."""
     outputs = values.get("output_modalities", ())
@@ -246,13 +247,14 @@ def _plan(
         if differing
         else {}
     )
+    old_offerings = {model.pk: stored_offering(model) for model in existing.values()}
     changes: dict[str, list[str]] = {}  # model ID -> what differs, for the models to update
     problems: list[Problem] = []
     for entry in differing:
         old = existing[_model_id(entry)]
         if isinstance(entry, TypedEntry):
             problems += entry.complete(old, now)  # none: the stored model has every column
-            if typed_changed := _typed_changes(old, places[old.pk], entry):
+            if typed_changed := _typed_changes(old, old_offerings[old.pk], places[old.pk], entry):
                 changes[old.model_id] = typed_changed
             continue
         changed = changed_fields(
@@ -261,6 +263,7 @@ def _plan(
             entry.model,
             entry.codes,
             before_flat=stored_flat[old.pk],
+            after_flat=offering_flat_fields(entry.offering),
         )
         if changed or entry.has_unknown_values():
             # A value no stored model can hold (an unknown feature) is never served, so the
@@ -277,15 +280,19 @@ def _plan(
                 plan.link += [(entry.model, (code, "")) for code in entry.codes]
             problems += entry.rule_problems()
             plan.created.append(entry.model)
-            plan.created_offerings.append(entry.model.offering)
+            plan.created_offerings.append(entry.offering)
         elif model_id in changes:
             # Before its values are copied: clean() puts the lists in canonical order.
             problems += entry.rule_problems()
             old = existing[model_id]
             if isinstance(entry, TypedEntry):
-                _plan_typed_update(plan, old, places[old.pk], entry, changes[model_id], now)
+                _plan_typed_update(
+                    plan, old, old_offerings[old.pk], places[old.pk], entry, changes[model_id], now
+                )
             else:
-                _plan_update(plan, old, links[old.pk], entry, changes[model_id], now)
+                _plan_update(
+                    plan, old, old_offerings[old.pk], links[old.pk], entry, changes[model_id], now
+                )
             if old.pk in plan.offering_changed and not allow_large_price_changes:
                 problems += _large_price_changes(
                     entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
@@ -335,6 +342,7 @@ def _large_price_changes(
 def _plan_update(
     plan: ImportWrite,
     old: ServedModel,
+    old_offering: Offering,
     old_links: dict[str, list[int]],
     entry: Entry,
     changed: list[str],
@@ -351,9 +359,9 @@ def _plan_update(
             plan.link += [(old, (code, "")) for code in entry.codes if code not in old_links]
         elif wire in OFFERING_CHANGES:
             # The file's flat values over what the flat format cannot say (kept from the catalog).
-            plan.stored_offerings[old.pk] = old.offering
+            plan.stored_offerings[old.pk] = old_offering
             plan.offering_changed[old.pk] = flat_offering(
-                base=old.offering, **flat_view(entry.model.offering)
+                base=old_offering, **flat_view(entry.offering)
             )
         else:
             for model_field in CHANGED_COLUMNS.get(wire, (MODEL_FIELDS.get(wire, wire),)):
@@ -369,14 +377,23 @@ def _plan_update(
 _TYPED_ONLY_KEYS = ("tokenizer", "passthrough_parameters", "deployment_region", "compliance")
 
 
-def _typed_changes(old: ServedModel, old_places: dict[Place, int], entry: TypedEntry) -> list[str]:
+def _typed_changes(
+    old: ServedModel, old_offering: Offering, old_places: dict[Place, int], entry: TypedEntry
+) -> list[str]:
     """What differs between a stored model and a typed document: the flat names of what the
     flat record shows, then the typed document's keys that differ besides (its modalities,
     ``pricing``, ``capacity``, ``datacenters`` with regions, the typed-only columns)."""
     new = entry.model
-    changed = changed_fields(old, sorted({code for code, _ in old_places}), new, entry.codes)
-    before = model_document(old, old_places)
-    after = model_document(new, entry.places)
+    changed = changed_fields(
+        old,
+        sorted({code for code, _ in old_places}),
+        new,
+        entry.codes,
+        before_flat=offering_flat_fields(old_offering),
+        after_flat=offering_flat_fields(entry.offering),
+    )
+    before = model_document(old, old_places, old_offering)
+    after = model_document(new, entry.places, entry.offering)
     changed += [
         key
         for key in sorted(before.keys() | after.keys())
@@ -397,6 +414,7 @@ def _column_differs(old: ServedModel, new: ServedModel, name: str) -> bool:
 def _plan_typed_update(
     plan: ImportWrite,
     old: ServedModel,
+    old_offering: Offering,
     old_places: dict[Place, int],
     entry: TypedEntry,
     changed: list[str],
@@ -410,9 +428,9 @@ def _plan_typed_update(
         if _column_differs(old, new, name):
             setattr(old, name, getattr(new, name))
             plan.update_fields.add(name)
-    if old.offering != new.offering:
-        plan.stored_offerings[old.pk] = old.offering
-        plan.offering_changed[old.pk] = new.offering
+    if old_offering != entry.offering:
+        plan.stored_offerings[old.pk] = old_offering
+        plan.offering_changed[old.pk] = entry.offering
     plan.unlink += [pk for place, pk in old_places.items() if place not in entry.places]
     plan.link += [(old, place) for place in entry.places if place not in old_places]
     if not old.is_published:
@@ -569,10 +587,15 @@ def _differences(before: object, after: object, path: str = "") -> list[tuple[st
 
 
 def _beyond_prices(
-    entry: Entry | TypedEntry, old: ServedModel, old_places: dict[Place, int], after: Offering
+    entry: Entry | TypedEntry,
+    old: ServedModel,
+    old_offering: Offering,
+    old_places: dict[Place, int],
+    after: Offering,
 ) -> list[Problem]:
-    """Each difference between the record and its stored model other than prices (``old``
-    with the prices in force at the moment; ``after``: the record's offering), a problem."""
+    """Each difference between the record and its stored model other than prices
+    (``old_offering`` with the prices in force at the moment; ``after``: the record's
+    offering), a problem."""
     model_id = _model_id(entry)
     if not old.is_published:
         return [
@@ -587,11 +610,10 @@ def _beyond_prices(
         ]
     if isinstance(entry, TypedEntry):
         # Compared with the stored prices in the record's place: what is left differs.
-        entry.model.offering = after.replacing(prices=old.offering.prices)
         found = _differences(
-            model_document(old, old_places), model_document(entry.model, entry.places)
+            model_document(old, old_places, old_offering),
+            model_document(entry.model, entry.places, after.replacing(prices=old_offering.prices)),
         )
-        entry.model.offering = after
         if not found:  # a column the document cannot show (a context length without text)
             found = [(name, ABSENT) for name in COLUMNS if _column_differs(old, entry.model, name)]
     else:
@@ -599,7 +621,8 @@ def _beyond_prices(
         found = [
             (path, value)
             for path, value in _differences(
-                wire_record(old, old_codes), wire_record(entry.model, entry.codes)
+                wire_record(old, old_codes, offering_flat_fields(old_offering)),
+                wire_record(entry.model, entry.codes, offering_flat_fields(entry.offering)),
             )
             if path.split(".")[0] != _FLAT_PRICING
         ]
@@ -655,14 +678,14 @@ def _plan_schedule(
                 )
             )
             continue
-        old.offering = old.offering.replacing(prices=tuple(at_moment[old.pk].values()))
+        old_offering = stored_offering(old).replacing(prices=tuple(at_moment[old.pk].values()))
         if isinstance(entry, TypedEntry):
             problems += entry.complete(old, now)  # none: the stored model has every column
             after = entry.offering
         else:
             # The file's flat prices over what the flat format cannot say, as at the moment.
-            after = flat_offering(base=old.offering, **flat_view(entry.model.offering))
-        if differs := _beyond_prices(entry, old, places[old.pk], after):
+            after = flat_offering(base=old_offering, **flat_view(entry.offering))
+        if differs := _beyond_prices(entry, old, old_offering, places[old.pk], after):
             problems += differs
             continue
         changes = changes_between(at_moment[old.pk], after.prices)
@@ -672,7 +695,7 @@ def _plan_schedule(
         problems += entry.rule_problems()
         if not allow_large_price_changes:
             problems += _large_price_changes(
-                entry, old.offering.replacing(prices=tuple(before[old.pk].values())), after
+                entry, old_offering.replacing(prices=tuple(before[old.pk].values())), after
             )
         plans.append(ModelChanges(old, changes))
         # In the offering's canonical order (inputs, outputs, the request), ended ones too.

@@ -400,3 +400,12 @@ def with_offering(models: QuerySet[ServedModel]) -> QuerySet[ServedModel]:
             )
         }
     )
+
+
+def stored_offering(model: ServedModel) -> Offering:
+    """A model's offering as saved: from ``with_offering()``'s column when its query had it,
+    else from its rows (three queries); an unsaved model's is empty."""
+    snapshot = getattr(model, OFFERING_SNAPSHOT, None)
+    if snapshot is not None:
+        return Offering.from_json(snapshot)
+    return Offering() if model.pk is None else Offering.of_rows(model)

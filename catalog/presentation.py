@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Context, Decimal, Inexact
 
 from catalog.choices import PER_MILLION_UNITS
-from catalog.formats.flat.offering import plain_decimal
-from catalog.models import PER_TOKEN_PRICE_FIELDS, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
+from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, plain_decimal
+from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from catalog.offering import ROOT, Price, Scope
 
 # A price per million tokens is the price per token with the decimal point six places right.

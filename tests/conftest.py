@@ -12,10 +12,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, User
 
-from catalog.actions.served_models import save_model
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
-from tests.helpers import build_model, require_service
+from tests.helpers import create_model, require_service
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +46,7 @@ def make_model(db, datacenters):
     """Create a valid, published served model; keyword arguments override any field."""
 
     def make(model_id: str = "acme/model-1", *, countries=("US",), **fields) -> ServedModel:
-        model = build_model(model_id, **fields)
-        save_model(model, model.offering)
+        model = create_model(model_id, **fields)
         model.datacenters.set(datacenters(*countries))
         return model
 

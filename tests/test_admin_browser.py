@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from tests.helpers import require_service
+from tests.helpers import flat, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,4 +71,4 @@ def test_editor_changes_a_price_per_million_in_the_browser(
         browser.close()
 
     model.refresh_from_db()
-    assert model.price_prompt == Decimal("0.0000000208333333333333")
+    assert flat(model)["price_prompt"] == Decimal("0.0000000208333333333333")

@@ -24,7 +24,8 @@ from catalog.actions.schedule import SCHEDULED, ModelChanges, cancel_schedule, s
 from catalog.admin.history import changes_html
 from catalog.history import HistoricalServedModel, load_previous, with_previous
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
-from tests.helpers import change_url
+from catalog.offering import stored_offering
+from tests.helpers import change_url, flat
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MOMENT = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
@@ -50,7 +51,9 @@ def messages_of(response) -> list[str]:
 
 def prompt_change(model: ServedModel, cost: str) -> ModelChanges:
     """The model's prompt price (its text input's prompt per token) changed to ``cost``."""
-    (price,) = [p for p in model.offering.prices if (p.price_type, p.unit) == ("prompt", "token")]
+    (price,) = [
+        p for p in stored_offering(model).prices if (p.price_type, p.unit) == ("prompt", "token")
+    ]
     return ModelChanges(model, {price.identity: replace(price, cost_usd=Decimal(cost))})
 
 
@@ -213,7 +216,7 @@ def test_scheduling_through_the_form_writes_the_prices_from_the_moment(
     ]
     assert "Scheduled for 2026-12-01 00:00 UTC on acme/chat" in messages_of(response)[0]
     clock.move_to(MOMENT)
-    assert ServedModel.objects.get(pk=model.pk).price_prompt == Decimal("0.0000003")
+    assert flat(ServedModel.objects.get(pk=model.pk))["price_prompt"] == Decimal("0.0000003")
 
 
 def test_the_form_shows_the_prices_of_an_earlier_scheduled_change(editor_client, model):

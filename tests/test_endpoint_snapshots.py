@@ -16,7 +16,7 @@ from catalog.actions.rows import write_offerings
 from catalog.models import Datacenter, ServedModel
 from router.cache import CatalogCache
 from tests.helpers import ENDPOINT as URL
-from tests.helpers import build_model
+from tests.helpers import build_model, build_offering
 
 
 def _cold_render_queries(count: int) -> list[str]:
@@ -27,7 +27,7 @@ def _cold_render_queries(count: int) -> list[str]:
         build_model(f"acme/model-{index:04}", name=f"Model {index}") for index in range(count)
     )
     write_offerings(
-        {model.pk: model.offering for model in models}, created=True
+        {model.pk: build_offering() for model in models}, created=True
     )  # modalities and prices: rows of their own
     ServedModel.datacenters.through.objects.bulk_create(
         ServedModel.datacenters.through(servedmodel=model, datacenter=datacenter)

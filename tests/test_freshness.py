@@ -20,7 +20,7 @@ from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
 from router.listener import RETRY_SECONDS
 from tests import processes
-from tests.helpers import RAW_PROMPT_PRICE_UPDATE
+from tests.helpers import RAW_PROMPT_PRICE_UPDATE, with_flat
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
@@ -167,8 +167,8 @@ def test_the_committing_process_sees_its_change_on_its_very_next_request(client,
     revision_before = listener.revision()
     assert revision_before is not None  # listening since the first request
 
-    model.price_prompt = NEW_PRICE
-    save_model(model, model.offering)  # on commit, catalog_changed: the next request asks
+    # On commit, catalog_changed: the next request asks.
+    save_model(model, with_flat(model, price_prompt=NEW_PRICE))
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL)

@@ -34,6 +34,7 @@ from tests.helpers import (
     change_url,
     form_data,
     update_prompt_price,
+    with_flat,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
@@ -95,8 +96,7 @@ def in_another_thread(function):
 
 
 def test_save_is_visible_on_the_next_request(client, served_model):
-    served_model.price_prompt = NEW_PRICE
-    save_model(served_model, served_model.offering)
+    save_model(served_model, with_flat(served_model, price_prompt=NEW_PRICE))
 
     assert served_price(client) == plain_decimal(NEW_PRICE)
 

@@ -48,6 +48,34 @@ def _graph() -> dict[str, set[str]]:
     }
 
 
+def test_the_models_import_only_the_choices_and_the_validators():
+    # Anywhere in the file, functions included: the models are data, the layers above use them.
+    imported = {name.split(".")[1] for name in _imports(ROOT / "catalog" / "models.py")}
+    assert imported <= {"choices", "validators"}
+
+
+def test_no_import_circle_among_the_modules():
+    graph = _graph()
+    # Importing ``a.b.c`` runs ``a.b`` first: a package's own modules aside, that is an edge too.
+    for module, imports in graph.items():
+        for imported in list(imports):
+            parts = imported.split(".")
+            for end in range(1, len(parts)):
+                package = ".".join(parts[:end])
+                if package in graph and not f"{module}.".startswith(f"{package}."):
+                    imports.add(package)
+    reached: dict[str, set[str]] = {}
+
+    def reach(module: str) -> set[str]:
+        if module not in reached:
+            reached[module] = set()
+            for imported in graph[module]:
+                reached[module] |= {imported} | reach(imported)
+        return reached[module]
+
+    assert sorted(module for module in graph if module in reach(module)) == []
+
+
 def test_no_domain_module_imports_the_forms_or_the_admin():
     offenders = {
         module: sorted(

@@ -17,20 +17,30 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from catalog.actions.schedule import SCHEDULED
-from catalog.admin import schedules
+from catalog.admin.schedules import changes_list, scheduled_by, when
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
-from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
+from catalog.formats.flat.offering import (
+    FLAT_FIELDS,
+    FLAT_LIST_FIELDS,
+    PRICE_FIELDS,
+    PRICE_SOURCES,
+    base_price,
+    flat_view,
+    offering_flat_fields,
+    tier_threshold,
+)
 from catalog.forms import said_by_ticks
 from catalog.history import (
     TYPED_ONLY,
     HistoricalServedModel,
+    State,
     load_previous,
     state_of,
     with_previous,
 )
-from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, PriceSchedule, ServedModel
+from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
 from catalog.presentation import PRICE_LABELS, cost_text, price_label, scope_value, shown_price
 
@@ -66,15 +76,19 @@ def _field_label(name: str) -> str:
     return capfirst(verbose_name(field_name))
 
 
-def _shown_value(model: ServedModel, codes: list[str], name: str) -> str:
+def _shown_value(state: State, codes: list[str], name: str) -> str:
     """A field of a model as a record left it (``state_of``), with the datacenters it saw, as the
     edit form shows it (prices per million tokens)."""
+    model = state.model
     if name == "datacenters":
         return ", ".join(codes) or "none"
     if name == "deprecation_date" and model.deprecation_date is not None:
         return deprecation(model.deprecation_date, model.deprecation_hour)
     field_name = MODEL_FIELDS.get(name, name)
-    value = getattr(model, field_name)
+    if field_name in FLAT_FIELDS:
+        value = flat_view(state.offering)[field_name]
+    else:
+        value = getattr(model, field_name)
     if field_name in PRICE_FIELDS:
         return shown_price(field_name, value)
     if isinstance(value, bool):
@@ -262,7 +276,14 @@ def changes_html(record) -> str:
     # The previous record's model as it stood when this one was made: a scheduled change that
     # took effect in between is an entry of its own (``TookEffect``), not this record's author's.
     before, after = state_of(previous, record.history_date), state_of(record)
-    names = changed_fields(before, previous.country_codes, after, record.country_codes)
+    names = changed_fields(
+        before.model,
+        previous.country_codes,
+        after.model,
+        record.country_codes,
+        before_flat=offering_flat_fields(before.offering),
+        after_flat=offering_flat_fields(after.offering),
+    )
     changes = [
         Change(
             _field_label(name),
@@ -272,7 +293,7 @@ def changes_html(record) -> str:
         for name in names
         if name not in _ROW_LABELS
     ]
-    changes += _model_level_changes(before, after, names)
+    changes += _model_level_changes(before.model, after.model, names)
     changes += offering_changes(before.offering, after.offering)
     if not changes:
         return note or "No change"
@@ -323,8 +344,8 @@ def _schedule_note(record) -> str:
     return format_html(
         "{} for {}:{}",
         verb,
-        schedules.when(schedule.effective_at),
-        schedules.changes_list(schedule),
+        when(schedule.effective_at),
+        changes_list(schedule),
     )
 
 
@@ -341,15 +362,12 @@ class TookEffect:
         self.history_date = schedule.effective_at
         self.id = schedule.model_id
         self.model_id = schedule.model.model_id
-        self.changed_by = (
-            f"scheduled by {schedules.scheduled_by(schedule)} at "
-            f"{schedules.when(schedule.created_at)}"
-        )
+        self.changed_by = f"scheduled by {scheduled_by(schedule)} at {when(schedule.created_at)}"
         self.changes_html = format_html(
             'Took effect: <a href="{}">the price change scheduled for {}</a>{}',
             reverse("admin:catalog_priceschedule_change", args=[schedule.pk]),
-            schedules.when(schedule.effective_at),
-            schedules.changes_list(schedule),
+            when(schedule.effective_at),
+            changes_list(schedule),
         )
 
     def get_history_type_display(self) -> str:

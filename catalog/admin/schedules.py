@@ -46,7 +46,7 @@ from catalog.forms import (
     PriceField,
 )
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, PriceSchedule, ServedModel
-from catalog.offering import Offering, Price
+from catalog.offering import Offering, Price, stored_offering
 from catalog.presentation import PRICE_LABELS, price_label
 from catalog.price_guard import LargeChange, large_changes
 
@@ -216,7 +216,7 @@ def offering_before(model: ServedModel, moment: datetime) -> Offering:
     """The model's offering with the prices in force just before ``moment`` (earlier scheduled
     changes included): what a change at ``moment`` starts from."""
     prices = prices_before([model], moment)[model.pk]
-    return replace(model.offering, prices=tuple(prices.values()), scheduled=())
+    return replace(stored_offering(model), prices=tuple(prices.values()), scheduled=())
 
 
 def fingerprint(model: ServedModel, moment: datetime, before: Offering) -> str:

@@ -24,6 +24,7 @@ from catalog.admin.history import (
 from catalog.admin.schedules import model_page_context
 from catalog.choices import Direction, Feature
 from catalog.formats.flat.encode import dumps, model_record
+from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, flat_view
 from catalog.formats.typed.encode import SCHEMA_VERSION, model_document
 from catalog.forms import (
     CapacityEntryForm,
@@ -38,15 +39,13 @@ from catalog.forms import (
 )
 from catalog.history import load_previous, with_previous
 from catalog.models import (
-    PER_TOKEN_PRICE_FIELDS,
-    PRICE_FIELDS,
     CapacityEntry,
     Modality,
     PriceEntry,
     PriceSchedule,
     ServedModel,
 )
-from catalog.offering import with_offering
+from catalog.offering import stored_offering, with_offering
 from catalog.presentation import scope_value, shown_cost, shown_price
 
 DRAFT_NOTE = (
@@ -69,7 +68,8 @@ def _price_column(field_name: str):
 
     @admin.display(description=description)
     def column(self, obj):
-        return shown_price(field_name, getattr(obj, field_name))
+        # The list's query reads each offering in its own row (``with_offering``).
+        return shown_price(field_name, flat_view(stored_offering(obj))[field_name])
 
     return column
 
@@ -328,6 +328,15 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     def get_queryset(self, request):
         return with_offering(super().get_queryset(request).prefetch_related("datacenters"))
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # The inlines judge their rows in the offering the main form leaves: they find the
+        # form through the request (``catalog.forms._WithMainForm``).
+        return type(form.__name__, (form,), {"request": request})
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        return {**super().get_formset_kwargs(request, obj, inline, prefix), "request": request}
+
     def save_model(self, request, obj, form, change):
         # Saved in save_related, with its offering, datacenters and inline rows, as one action.
         pass
@@ -429,12 +438,13 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         places = [
             (datacenter.country_code, datacenter.region) for datacenter in saved.datacenters.all()
         ]
+        offering = stored_offering(saved)
         preview = format_html(
             "<p>Flat format (the endpoint without <code>schema_version</code>):</p><pre>{}</pre>"
             "<p>Typed format (<code>?schema_version={}</code>):</p><pre>{}</pre>",
-            dumps(model_record(saved), indent=2),
+            dumps(model_record(saved, offering), indent=2),
             SCHEMA_VERSION,
-            dumps(model_document(saved, places), indent=2),
+            dumps(model_document(saved, places, offering), indent=2),
         )
         if saved.is_published:
             return preview

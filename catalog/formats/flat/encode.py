@@ -21,6 +21,7 @@ from catalog.formats.flat.offering import (
     plain_decimal,
 )
 from catalog.models import ServedModel
+from catalog.offering import Offering
 
 __all__ = ["WireRecord", "dumps", "model_record", "plain_decimal", "render", "wire_record"]
 
@@ -101,12 +102,10 @@ def wire_overrides(overrides: Sequence[FlatOverride]) -> list[dict[str, int | st
 
 
 def wire_record(
-    model: ServedModel, datacenter_codes: Sequence[str], flat: FlatFields | None = None
+    model: ServedModel, datacenter_codes: Sequence[str], flat: FlatFields
 ) -> WireRecord:
     """The flat record of ``model`` with these datacenters: its columns, and the flat fields of
-    its offering (``flat``, when the caller read them from rows; else from ``model.offering``)."""
-    if flat is None:
-        flat = offering_flat_fields(model.offering)
+    its offering (``offering_flat_fields``, or read from rows)."""
     prices = flat["prices"]
     record: WireRecord = {
         "id": model.model_id,
@@ -143,10 +142,10 @@ def wire_record(
     return record
 
 
-def model_record(model: ServedModel) -> WireRecord:
+def model_record(model: ServedModel, offering: Offering) -> WireRecord:
     """The record of one model as it is (or would be, once published) served."""
     codes = [datacenter.country_code for datacenter in model.datacenters.all()]
-    return wire_record(model, codes)
+    return wire_record(model, codes, offering_flat_fields(offering))
 
 
 def render(records: Iterable[WireRecord]) -> bytes:
