@@ -60,7 +60,15 @@ from catalog.models import (
     PriceEntry,
     ServedModel,
 )
-from catalog.offering import ROOT, Capacity, Offering, Price, Scope, stored_offering
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    Offering,
+    Price,
+    Scope,
+    next_start,
+    stored_offering,
+)
 from catalog.presentation import (
     MILLION_EXPONENT,
     PRICE_LABELS,
@@ -638,7 +646,8 @@ class PriceEntryFormSet(_ScopedRowFormSet):
         # A price added now under the identity of a scheduled one lasts until that one starts
         # (as ``write_offerings`` does): two rows of one identity are never in force at once.
         row = super().save_new(form, commit=False)
-        row.valid_until = (
+        now = timezone.now()
+        row.valid_until = next_start(
             PriceEntry.objects.filter(
                 model=self.instance,
                 modality=row.modality,
@@ -648,11 +657,9 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 implicit=row.implicit,
                 utc_start=row.utc_start,
                 utc_end=row.utc_end,
-                valid_from__gt=timezone.now(),
-            )
-            .order_by("valid_from")
-            .values_list("valid_from", flat=True)
-            .first()
+                valid_from__gt=now,
+            ).values_list("valid_from", flat=True),
+            now,
         )
         if commit:
             row.save()

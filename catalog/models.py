@@ -173,7 +173,7 @@ class OfferingSnapshot(models.Model):
     The child rows change and disappear; the record must still rebuild the catalog as it was
     (``--as-of``) from its own row, in the same three queries as before. The shape is
     ``catalog.offering.Offering.as_json()``, written in SQL by ``catalog_offering_snapshot()``
-    (migration 0007) for bulk records and from Python for the library's own.
+    (migrations 0010 and 0012) for bulk records and from Python for the library's own.
     """
 
     offering = models.JSONField(default=dict, blank=True)

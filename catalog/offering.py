@@ -15,6 +15,7 @@ out: two offerings are equal when what they offer now is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,6 +38,23 @@ def _scope_order(scope: Scope) -> tuple:
         return (2, 0)
     choices = InputModality if direction == Direction.INPUT else OutputModality
     return (0 if direction == Direction.INPUT else 1, _positions(choices).get(kind or "", 99), kind)
+
+
+def in_force(valid_from: datetime | None, valid_until: datetime | None, moment: datetime) -> bool:
+    """Whether a price row with this validity is in force at ``moment`` (None: open at that
+    end): the one definition. SQL mirrors it for speed (``PriceEntry.in_force_at``, and
+    ``catalog_offering_snapshot()``, migration 0012); tests/test_offering_rules.py holds them
+    to it."""
+    return (valid_from is None or valid_from <= moment) and (
+        valid_until is None or moment < valid_until
+    )
+
+
+def next_start(starts: Iterable[datetime | None], after: datetime) -> datetime | None:
+    """The first of ``starts`` (``valid_from`` of rows of one price identity) after ``after``:
+    where a price written now, or resumed, must end, so that two rows of one identity are
+    never in force at once."""
+    return min((start for start in starts if start is not None and start > after), default=None)
 
 
 @dataclass(frozen=True)
@@ -107,9 +125,7 @@ class Price:
         )
 
     def in_force_at(self, moment: datetime) -> bool:
-        return (self.valid_from is None or self.valid_from <= moment) and (
-            self.valid_until is None or moment < self.valid_until
-        )
+        return in_force(self.valid_from, self.valid_until, moment)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
-from tests.helpers import create_model, require_service
+from tests.helpers import clock, clock_start, create_model, require_service  # noqa: F401  # fixtures of the whole suite
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 import yaml
 from django.conf import settings
 from django.urls import reverse
@@ -372,3 +373,28 @@ def flat(model: ServedModel) -> dict:
 def with_flat(model: ServedModel, **values) -> Offering:
     """``model``'s saved offering with these flat values (``price_prompt=...``) over it."""
     return offering_of_flat_values(values, base=stored_offering(model))
+
+
+# --- The clocks tests drive ---------------------------------------------------------------------
+class FakeClock:
+    """A clock read as ``time.time`` is (seconds), moved by hand: ``clock.now += 5``."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where ``clock`` stops the wall clock; a module that needs its own moment overrides it."""
+    return datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(clock_start):
+    """The wall clock (``timezone.now()``, ``time.time()``) stopped at ``clock_start``;
+    ``clock.move_to`` moves every reader of it at once."""
+    with time_machine.travel(clock_start, tick=False) as traveller:
+        yield traveller

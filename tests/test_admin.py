@@ -18,7 +18,7 @@ from django.urls import reverse
 from catalog.admin.served_models import DRAFT_NOTE
 from catalog.history import HistoricalServedModel
 from catalog.models import ServedModel
-from tests.helpers import ADD_URL, LIST_URL, build_model, change_url, flat, form_data
+from tests.helpers import ADD_URL, ENDPOINT, LIST_URL, build_model, change_url, flat, form_data
 
 
 def form_errors(response) -> dict:
@@ -403,8 +403,8 @@ def test_change_page_previews_the_record_the_endpoint_serves(editor_client, cata
 
     response = editor_client.get(change_url(llama))
 
-    served = editor_client.get("/inference/router/openrouter/models").json()["data"]
-    typed = editor_client.get("/inference/router/openrouter/models?schema_version=2.4")
+    served = editor_client.get(ENDPOINT).json()["data"]
+    typed = editor_client.get(f"{ENDPOINT}?schema_version=2.4")
     flat_preview, typed_preview = _previewed_records(response)
     assert flat_preview == next(r for r in served if r["id"] == llama.model_id)
     assert typed_preview == next(d for d in typed.json()["data"] if d["id"] == llama.model_id)

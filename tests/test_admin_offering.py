@@ -12,7 +12,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from catalog.actions.served_models import save_model
-from catalog.admin.history import Change, offering_changes
+from catalog.admin.history import ChangeLine, offering_changes
 from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
@@ -729,7 +729,7 @@ def test_offering_changes_name_a_further_price_old_and_new_per_million():
     changes = offering_changes(offering(window("0.0000006")), offering(window("0.0000004")))
 
     assert changes == [
-        Change(
+        ChangeLine(
             "output text completion per token (window 22:00-06:00)",
             "$0.6 per 1M tokens",
             "$0.4 per 1M tokens",
@@ -753,10 +753,10 @@ def test_offering_changes_name_added_and_removed_entries_and_leave_the_flat_pric
     )
 
     assert offering_changes(before, after) == [
-        Change(
+        ChangeLine(
             "input text cache write per token (cache lifetime 300 s)", "$3.75 per 1M tokens", "none"
         ),
-        Change("request web search per search", "none", "$0.01 per search"),
+        ChangeLine("request web search per search", "none", "$0.01 per search"),
     ]
 
 
@@ -777,8 +777,8 @@ def test_offering_changes_name_capacities_and_modality_details_briefly():
     )
 
     assert offering_changes(before, after) == [
-        Change("capacity: input text prompt per minute", "1000 tokens", "5000 tokens"),
-        Change(
+        ChangeLine("capacity: input text prompt per minute", "1000 tokens", "5000 tokens"),
+        ChangeLine(
             "output text descriptors",
             "none",
             '{"temperature": {"max": 2, "min": 0, "type": "range"}}',

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import time_machine
 from django.contrib.messages import get_messages
 from django.db.models import F
 from django.urls import reverse
@@ -34,10 +33,14 @@ ADD_URL = reverse("admin:catalog_priceschedule_add")
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
 
+@pytest.fixture
+def clock_start():
+    return NOW
+
+
 @pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def _stopped_clock(clock):
+    return clock
 
 
 @pytest.fixture

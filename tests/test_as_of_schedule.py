@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
 from catalog.actions.schedule import cancel_schedule
@@ -32,9 +31,8 @@ FORMATS = {"flat": (), "typed": ("--schema-version", "2.4")}
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, S
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from router.views import OpenRouterModelsView
-from tests.helpers import assert_valid_typed, build_model, build_offering, load_contract
+from tests.helpers import ENDPOINT, assert_valid_typed, build_model, build_offering, load_contract
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"
 PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
 

@@ -20,25 +20,17 @@ from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
 from router.listener import RETRY_SECONDS
 from tests import processes
-from tests.helpers import RAW_PROMPT_PRICE_UPDATE, with_flat
+from tests.helpers import ENDPOINT, RAW_PROMPT_PRICE_UPDATE, FakeClock, with_flat
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE, NEWER_PRICE = (
     Decimal("0.00000015"),
     Decimal("0.00000099"),
     Decimal("0.00000077"),
 )
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

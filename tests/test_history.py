@@ -21,9 +21,17 @@ from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
 from catalog.published import published_catalog
-from tests.helpers import NEW_RECORD, catalog_file, change_url, form_data, record, with_flat
+from tests.helpers import (
+    ENDPOINT,
+    NEW_RECORD,
+    catalog_file,
+    change_url,
+    form_data,
+    record,
+    with_flat,
+)
 
-ENDPOINT = "/inference/router/openrouter/models"
+ENDPOINT = ENDPOINT
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
 

@@ -29,6 +29,7 @@ from catalog.revision import current_revision
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from tests.helpers import (
+    ENDPOINT,
     RAW_PROMPT_PRICE_UPDATE,
     build_model,
     change_url,
@@ -40,7 +41,7 @@ from tests.helpers import (
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
 ROOT = Path(__file__).resolve().parent.parent
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE = Decimal("0.00000015"), Decimal("0.00000099")
 

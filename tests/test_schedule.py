@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 
@@ -38,9 +37,8 @@ T2 = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from decimal import Decimal
 
 import pytest
 import redis
-import time_machine
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -26,13 +25,13 @@ from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
-from tests.helpers import wsgi_call
+from tests.helpers import ENDPOINT, wsgi_call
 
 # Committed data: the revision is pushed (LISTEN/NOTIFY) only for committed changes, and warm
 # requests ask PostgreSQL nothing only then.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 TYPED = "2.4"
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE, NEWER_PRICE = (
@@ -56,10 +55,8 @@ def push(settings):
 
 
 @pytest.fixture
-def clock():
-    """The wall clock, stopped at START; ``clock.move_to`` moves every reader of it at once."""
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return START
 
 
 def schedule_prompt(model, price: Decimal, moment: datetime):

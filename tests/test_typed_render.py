@@ -32,6 +32,7 @@ from catalog.offering import (
 )
 from catalog.published import published_catalog
 from tests.helpers import (
+    ENDPOINT,
     assert_valid_typed,
     build_model,
     build_offering,
@@ -494,7 +495,7 @@ def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
     """
     model = create_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
     moment = datetime(2027, 1, 1, tzinfo=UTC)
-    url = "/inference/router/openrouter/models?schema_version=2.4"
+    url = f"{ENDPOINT}?schema_version=2.4"
 
     def prompt() -> str:
         (document,) = json.loads(client.get(url).content)["data"]
@@ -573,7 +574,7 @@ def test_export_writes_what_the_typed_endpoint_serves(everything, client):
     body = export("--schema-version", "2.4")
 
     assert body == published_typed_catalog()[1]
-    assert body == client.get("/inference/router/openrouter/models?schema_version=2.4").content
+    assert body == client.get(f"{ENDPOINT}?schema_version=2.4").content
     assert "Everything ✓".encode() in body
 
 

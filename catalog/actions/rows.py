@@ -16,7 +16,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 
 from catalog.models import CapacityEntry, Modality, PriceEntry
-from catalog.offering import ROOT, Offering
+from catalog.offering import ROOT, Offering, next_start
 
 _MODALITY_FIELDS = (
     "position",
@@ -143,7 +143,7 @@ def write_offerings(
     # identity of a scheduled one lasts until that one starts.
     now = timezone.now()
     stored_prices = defaultdict(list)
-    next_start: dict[tuple[int, tuple], datetime] = {}
+    starts: defaultdict[tuple[int, tuple], list[datetime]] = defaultdict(list)
     if read_prices and scope:
         for row in (
             PriceEntry.objects.filter(model_id__in=scope)
@@ -154,8 +154,7 @@ def write_offerings(
             if row.valid_from is None or row.valid_from <= now:
                 stored_prices[row.model_id].append(row)
             else:
-                key = (row.model_id, _row_identity(row))
-                next_start[key] = min(row.valid_from, next_start.get(key, row.valid_from))
+                starts[row.model_id, _row_identity(row)].append(row.valid_from)
     stored_capacities = defaultdict(list)
     if read_capacities and scope:
         for row in CapacityEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
@@ -217,7 +216,7 @@ def write_offerings(
                         implicit=price.implicit,
                         utc_start=price.utc_start,
                         utc_end=price.utc_end,
-                        valid_until=next_start.get((pk, identity)),
+                        valid_until=next_start(starts[pk, identity], now),
                         **values,
                     )
                 )

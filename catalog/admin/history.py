@@ -115,7 +115,7 @@ MODEL_LEVEL_FIELDS = (
 
 
 @dataclass(frozen=True)
-class Change:
+class ChangeLine:
     """One line of a history record: what, and its value before and after ("none": absent)."""
 
     label: str
@@ -172,7 +172,7 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def offering_changes(before: Offering, after: Offering) -> list[Change]:
+def offering_changes(before: Offering, after: Offering) -> list[ChangeLine]:
     """What differs between two offerings beyond the flat format's lists and five prices (which
     ``changed_fields`` names): each further price (per million tokens or characters, as staff
     type it), each capacity, and each modality's details, in the offerings' canonical order."""
@@ -191,12 +191,12 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
         assert either is not None
         label = price_label(either)
         if identity not in flat and _cost(old) != _cost(new):
-            changes.append(Change(label, _cost(old), _cost(new)))
+            changes.append(ChangeLine(label, _cost(old), _cost(new)))
         old_overrides = old.overrides if old else ()
         new_overrides = new.overrides if new else ()
         if old_overrides != new_overrides:
             changes.append(
-                Change(
+                ChangeLine(
                     f"{label}, conditional prices",
                     _overrides_text(either, old_overrides),
                     _overrides_text(either, new_overrides),
@@ -210,7 +210,7 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
             either_capacity = old_capacity or new_capacity
             assert either_capacity is not None
             changes.append(
-                Change(
+                ChangeLine(
                     _capacity_label(either_capacity),
                     _capacity_value(old_capacity),
                     _capacity_value(new_capacity),
@@ -224,14 +224,16 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
         for name, value in new_details.items():
             if old_details[name] != value:
                 changes.append(
-                    Change(
+                    ChangeLine(
                         f"{scope_value(spec.scope)} {name}", _json(old_details[name]), _json(value)
                     )
                 )
     return changes
 
 
-def _model_level_changes(before: ServedModel, after: ServedModel, names: list[str]) -> list[Change]:
+def _model_level_changes(
+    before: ServedModel, after: ServedModel, names: list[str]
+) -> list[ChangeLine]:
     named = {
         column
         for name in names
@@ -244,7 +246,7 @@ def _model_level_changes(before: ServedModel, after: ServedModel, names: list[st
         old, new = getattr(before, field_name), getattr(after, field_name)
         if old != new:
             changes.append(
-                Change(capfirst(verbose_name(field_name)), _plain_value(old), _plain_value(new))
+                ChangeLine(capfirst(verbose_name(field_name)), _plain_value(old), _plain_value(new))
             )
     return changes
 
@@ -285,7 +287,7 @@ def changes_html(record) -> str:
         after_flat=offering_flat_fields(after.offering),
     )
     changes = [
-        Change(
+        ChangeLine(
             _field_label(name),
             _shown_value(before, previous.country_codes, name),
             _shown_value(after, record.country_codes, name),
