@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
@@ -101,7 +102,7 @@ class PerMillionPriceField(PriceField):
     ``clean()`` returns the exact price per unit. Per token, it must be under the ceiling.
     """
 
-    default_error_messages = per_million_messages("token")
+    default_error_messages: ClassVar[dict[str, Any]] = per_million_messages("token")
 
     def __init__(self, *, decimal_places=PRICE_DECIMAL_PLACES, unit="token", **kwargs):
         super().__init__(decimal_places=decimal_places - MILLION_EXPONENT, **kwargs)
@@ -550,7 +551,7 @@ class _WithMainForm:
 
     def __init__(self, *args, request=None, **kwargs):
         self.request = request
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
 
     @property
     def main_form(self) -> ServedModelForm | None:
@@ -762,7 +763,7 @@ class ModalityForm(forms.ModelForm):
         }
 
     @property
-    def scope(self) -> Scope:
+    def scope(self) -> tuple[str, str]:
         return (self.instance.direction, self.instance.kind)
 
     def has_changed(self):

@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from catalog.formats.flat.encode import WireRecord, plain_decimal, render
 from catalog.formats.flat.encode import wire_record as make_wire_record
 from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS
 from catalog.formats.flat.offering import offering_flat_fields, offering_of_flat_values
+from catalog.formats.registry import FORMATS
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
 from router import cache as router_cache
@@ -598,14 +600,14 @@ def test_each_representation_is_rendered_once_per_revision_on_its_first_request(
     client, golden_catalog, monkeypatch
 ):
     calls = []
-    for name in ("published_catalog", "published_typed_catalog"):
-        render_function = getattr(router_cache, name)
+    for representation, written in list(FORMATS.items()):
+        name = written.published.__name__
 
-        def counting(render_function=render_function, name=name):
+        def counting(render_function=written.published, name=name):
             calls.append(name)
             return render_function()
 
-        monkeypatch.setattr(router_cache, name, counting)
+        monkeypatch.setitem(FORMATS, representation, replace(written, published=counting))
 
     for _ in range(3):
         client.get(URL)

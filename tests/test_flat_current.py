@@ -144,12 +144,14 @@ def test_new_fields_are_stored_in_their_columns_and_rows(db):
         stored_offering(model).capacity(text_input, "prompt", "token", "minute").value == 1_000_000
     )
     prompt = stored_offering(model).price(text_input, "prompt", "token")
+    assert prompt is not None
     assert prompt.cost_usd == Decimal("0.00000015")
     assert list(prompt.overrides) == [
         {"when": {"prompt_tokens": {"gte": 128001}}, "cost_usd": "0.0000003"},
         {"when": {"prompt_tokens": {"gte": 200001}}, "cost_usd": "0.0000004"},
     ]
     completion = stored_offering(model).price(("output", "text"), "completion", "token")
+    assert completion is not None
     assert list(completion.overrides) == [
         {"when": {"prompt_tokens": {"gte": 128001}}, "cost_usd": "0.0000012"}
     ]
@@ -306,6 +308,7 @@ def test_typed_only_data_survives_a_flat_re_import(db):
     text = ("input", "text")
     typed_override = {"when": {"reasoning": {"equals": True}}, "cost_usd": "0.0000009"}
     prompt = offering.price(text, "prompt", "token")
+    assert prompt is not None
     model_offering = Offering(
         modalities=offering.modalities,
         prices=(
@@ -341,8 +344,14 @@ def test_typed_only_data_survives_a_flat_re_import(db):
     }
     after = stored_offering(ServedModel.objects.get())
     # The tiers are gone; the typed-only override stays.
-    assert after.price(text, "prompt", "token").overrides == (typed_override,)
-    assert after.price(("output", "text"), "completion", "token").overrides == ()
+    prompt, completion = (
+        after.price(text, "prompt", "token"),
+        after.price(("output", "text"), "completion", "token"),
+    )
+    assert prompt is not None
+    assert completion is not None
+    assert prompt.overrides == (typed_override,)
+    assert completion.overrides == ()
     kept = {(p.scope, p.price_type, p.unit, p.ttl_seconds, p.utc_start) for p in after.prices}
     assert {
         (text, "cached_prompt", "token", None, None),

@@ -21,7 +21,7 @@ VALIDITIES = [(None, None), (None, T1), (T1, None), (T1, T2), (None, T2), (T2, N
 MOMENTS = [T1 - TICK, T1, T1 + TICK, T1 + timedelta(days=3), T2 - TICK, T2, T2 + TICK]
 
 
-def _snapshot_prices(model_pk: int, moment: datetime) -> set[int]:
+def _snapshot_prices(model_pk: int, moment: datetime) -> set[int | None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_offering_snapshot(%s, %s)", [model_pk, moment])
         (snapshot,) = cursor.fetchone()

@@ -224,6 +224,7 @@ def test_a_second_change_at_the_same_moment_joins_the_first(model, clock):
     price = stored_offering(ServedModel.objects.get(pk=model.pk)).price(
         ("output", "text"), "completion", "token"
     )
+    assert price is not None
     (schedule,) = schedule_changes(
         [
             ModelChanges(

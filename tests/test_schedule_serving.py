@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 import router.cache as router_cache
 from catalog.actions.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
+from catalog.formats.registry import FORMATS
 from catalog.revision import current_revision, database_identity
 from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
@@ -263,7 +264,7 @@ def test_a_body_past_its_moment_is_served_stale_while_postgres_fails(
     def unreachable(*args, **kwargs):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(router_cache, "published_catalog", unreachable)
+    monkeypatch.setitem(FORMATS, FLAT, replace(FORMATS[FLAT], published=unreachable))
     clock.move_to(MOMENT)
     stale = client.get(URL)
     assert stale.status_code == 200

@@ -16,7 +16,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 
 from catalog.models import CapacityEntry, Modality, PriceEntry
-from catalog.offering import ROOT, Offering, next_start
+from catalog.offering import ROOT, Capacity, Offering, Price, next_start
 
 _MODALITY_FIELDS = (
     "position",
@@ -108,7 +108,7 @@ def write_offerings(
         by_pk = {pk: offering for pk, offering in by_pk.items() if offering != stored.get(pk)}
         if not by_pk:
             return
-    scope = [] if created else list(by_pk)
+    model_pks = [] if created else list(by_pk)
 
     def differ(part: str) -> bool:
         if created or stored is None:
@@ -125,9 +125,9 @@ def write_offerings(
         for pk, offering in by_pk.items():
             old = stored.get(pk, Offering())
             old_identities = {p.identity for p in old.prices} | {c.identity for c in old.capacities}
+            entries: list[Price | Capacity] = [*offering.prices, *offering.capacities]
             if any(
-                entry.scope != ROOT and entry.identity not in old_identities
-                for entry in (*offering.prices, *offering.capacities)
+                entry.scope != ROOT and entry.identity not in old_identities for entry in entries
             ):
                 return True
         return False
@@ -136,17 +136,17 @@ def write_offerings(
     read_prices = differ("prices") or differ("modalities")
     read_capacities = differ("capacities") or differ("modalities")
     stored_modalities: defaultdict[int, dict] = defaultdict(dict)
-    if read_modalities and scope:
-        for row in Modality.objects.filter(model_id__in=scope).order_by():
+    if read_modalities and model_pks:
+        for row in Modality.objects.filter(model_id__in=model_pks).order_by():
             stored_modalities[row.model_id][(row.direction, row.kind)] = row
     # The rows in force now, and the starts of scheduled ones: a price added now under the
     # identity of a scheduled one lasts until that one starts.
     now = timezone.now()
     stored_prices = defaultdict(list)
     starts: defaultdict[tuple[int, tuple], list[datetime]] = defaultdict(list)
-    if read_prices and scope:
+    if read_prices and model_pks:
         for row in (
-            PriceEntry.objects.filter(model_id__in=scope)
+            PriceEntry.objects.filter(model_id__in=model_pks)
             .exclude(valid_until__lte=now)
             .annotate(**_SCOPE)
             .order_by()
@@ -156,8 +156,10 @@ def write_offerings(
             else:
                 starts[row.model_id, _row_identity(row)].append(row.valid_from)
     stored_capacities = defaultdict(list)
-    if read_capacities and scope:
-        for row in CapacityEntry.objects.filter(model_id__in=scope).annotate(**_SCOPE).order_by():
+    if read_capacities and model_pks:
+        for row in (
+            CapacityEntry.objects.filter(model_id__in=model_pks).annotate(**_SCOPE).order_by()
+        ):
             stored_capacities[row.model_id].append(row)
 
     # Modalities first: prices and capacities point at them.

@@ -139,8 +139,8 @@ class Entry:
         except ValidationError as error:
             messages = error.message_dict
         flat = {name: value for name, value in self.values.items() if name in FLAT_FIELDS}
-        for name, error in flat_errors(flat).items():
-            messages.setdefault(name, []).extend(error.messages)
+        for name, flat_error in flat_errors(flat).items():
+            messages.setdefault(name, []).extend(flat_error.messages)
         if not messages:
             return []
         model_id = self.raw.get("id")

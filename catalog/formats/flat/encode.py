@@ -6,24 +6,25 @@ The endpoint, the exporter, the admin's preview and the history's ``--as-of`` al
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
 from catalog.formats.flat.names import PRICING_KEYS
-from catalog.formats.flat.offering import (
-    FlatFields,
-    FlatOverride,
-    offering_flat_fields,
-    plain_decimal,
-)
+from catalog.formats.flat.offering import FlatFields, FlatOverride, offering_flat_fields
+from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
 from catalog.offering import Offering
 
-__all__ = ["WireRecord", "dumps", "model_record", "plain_decimal", "render", "wire_record"]
+__all__ = [
+    "WireRecord",
+    "deprecation",
+    "dumps",
+    "model_record",
+    "plain_decimal",
+    "render",
+    "wire_record",
+]
 
 
 class WirePricing(TypedDict):
@@ -33,24 +34,6 @@ class WirePricing(TypedDict):
     request: str
     input_cache_read: str
     overrides: NotRequired[list[dict[str, int | str]]]
-
-
-class JSONNumber(str):
-    """A decimal served as a JSON number, exactly (``discount_to_user``): never a float.
-
-    ``json`` writes it as a string between NUL characters, which ``dumps`` (and ``render``)
-    then unquotes. No stored text holds a NUL (PostgreSQL's text cannot, and the decoder
-    refuses one), so nothing else is ever unquoted.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, value: Decimal) -> JSONNumber:
-        return super().__new__(cls, f"\x00{plain_decimal(value)}\x00")
-
-
-# A JSONNumber as ``json.dumps`` writes it (ensure_ascii=False escapes NUL all the same).
-_JSON_NUMBER_RE = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
 
 
 class WireDatacenter(TypedDict):
@@ -78,15 +61,6 @@ class WireRecord(TypedDict):
     discount_to_user: NotRequired[JSONNumber]
     capacity_tpm: NotRequired[int]
     openrouter: NotRequired[dict[str, str]]
-
-
-def unix_seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def deprecation(day: date, hour: int | None) -> str:
-    """A deprecation date as served: the bare date, or with its UTC hour."""
-    return day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}:00:00Z"
 
 
 def wire_overrides(overrides: Sequence[FlatOverride]) -> list[dict[str, int | str]]:
@@ -152,15 +126,3 @@ def render(records: Iterable[WireRecord]) -> bytes:
     """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, records sorted by id."""
     ordered = sorted(records, key=lambda record: record["id"])  # code-point order
     return dumps({"data": ordered}).encode()
-
-
-def dumps(value: object, *, indent: int | None = None) -> str:
-    """``value`` (records, or anything holding them) as JSON text, each ``JSONNumber`` a
-    number: compact as served, or indented for reading (``indent``)."""
-    separators = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(
-        value, ensure_ascii=False, separators=separators, indent=indent, allow_nan=False
-    )
-    if "\\u0000" in text:  # a JSONNumber (a NUL is in no other text): served as a number
-        text = _JSON_NUMBER_RE.sub(r"\1", text)
-    return text

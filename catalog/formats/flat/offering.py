@@ -40,6 +40,7 @@ from catalog.choices import (
     _positions,
     canonical,
 )
+from catalog.formats.json_text import plain_decimal
 from catalog.models import PriceEntry
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 from catalog.validators import validate_price_per_token
@@ -104,16 +105,6 @@ class FlatFields(TypedDict):
     prices: dict[str, Decimal]  # by flat pricing key
     overrides: list[FlatOverride]  # tiers or windows, in the order served
     capacity_tpm: int | None
-
-
-def plain_decimal(value: Decimal) -> str:
-    """A price in plain notation: no exponent, no trailing zeros ("0.00000015", "0", "12")."""
-    if value.is_zero():
-        return "0"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def tier_threshold(override: object) -> int | None:
@@ -437,7 +428,7 @@ def flat_errors(values: Mapping[str, object]) -> dict[str, ValidationError]:
     for name, (choices, required) in _LIST_CHOICES.items():
         if name not in values:
             continue
-        listed = canonical(values[name] or [], choices)  # type: ignore[arg-type]
+        listed = canonical(values[name] or [], choices)
         # The cached positions, not ``choices.values``: that list is rebuilt on every access
         # (1.3 s of an import of 10,000 models, profiled).
         known = _positions(choices)

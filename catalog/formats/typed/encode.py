@@ -23,7 +23,7 @@ from catalog.choices import (
     PriceUnit,
     _positions,
 )
-from catalog.formats.flat.encode import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
+from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 
