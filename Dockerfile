@@ -15,7 +15,8 @@ RUN SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \
 RUN useradd --system --uid 10001 catalog
 USER catalog
 EXPOSE 8000
-# gunicorn on config.wsgi, as `make run` starts it. Migrations are not run here, where every
-# replica would run them at once: once per deployment, by `python manage.py migrate --noinput`
-# in this image before the app starts (docker-compose.yml's `migrate` service).
-CMD ["sh", "-c", "exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers ${WORKERS:-2} --access-logfile -"]
+# gunicorn on config.wsgi with the shipped gunicorn.conf.py, as `make run` starts it (workers,
+# timeouts, proxy trust from the environment: README, "Configuration"). Migrations are not run
+# here, where every replica would run them at once: once per deployment, by `python manage.py
+# migrate --noinput` in this image before the app starts (docker-compose.yml's `migrate` service).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi", "--bind", "0.0.0.0:8000"]

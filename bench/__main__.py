@@ -19,7 +19,8 @@ Sections, in order (each printed as it goes):
 4. last on each size's database, the moment a scheduled price change starts
    (``bench.scheduled``): the render at the moment and the warm requests after it, flat and
    typed. ``--scheduled-only`` runs only this (and the loading it needs), prints its table and
-   writes no report.
+   writes no report. ``--load-only`` runs only the pushed app beside the bare app under load,
+   the typed representation too at the target size.
 
 The bench installs nothing and needs wrk. It creates databases named ``<prefix>_*`` (by
 default ``<DATABASE_URL's database>_bench_*``) on the PostgreSQL server of ``DATABASE_URL`` (or
@@ -156,6 +157,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="measure only the moment a scheduled price change starts, at each size; print its "
         "table and write no report",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="measure only the warm endpoint under load, the pushed app beside the bare app, at "
+        "each size; print its table and write no report",
     )
     args = parser.parse_args()
     if args.data is None:
@@ -355,6 +362,27 @@ def scheduled_only(args, databases: Databases, env: dict, files) -> list[str]:
     return report.scheduled_section(results)
 
 
+def load_only(args, databases: Databases, env: dict, files, work: Path) -> list[str]:
+    """``--load-only``: each size loaded and its pushed app loaded beside the bare app."""
+    results: dict = {
+        "settings": vars(args),
+        "machine": report.machine(server_url(), ""),
+        "sizes": {},
+    }
+    apps = tuple(app for app in serving.APPS if app.key == serving.TYPED_APP)
+    settings = serving.LoadSettings(args.duration, args.rounds, args.connections, workers=2)
+    for size in args.sizes:
+        catalog_env = env | {"DATABASE_URL": databases.create(str(size), template="template")}
+        run_task("importing", "service", str(files[size]), env=catalog_env)
+        typed_rounds = args.typed_rounds if size == args.target_size else 0
+        figures = serving.measure(
+            apps, catalog_env, "", "", settings, work / str(size), progress, typed_rounds
+        )
+        results["sizes"][size] = {"load": figures}
+        databases.drop(str(size))
+    return report.load_section(results)
+
+
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
@@ -400,6 +428,9 @@ def main() -> None:
             files[size].write_bytes(catalog_bytes(size, revision=args.data))
         if args.scheduled_only:
             print("\n".join(scheduled_only(args, databases, env, files)))
+            return
+        if args.load_only:
+            print("\n".join(load_only(args, databases, env, files, work)))
             return
         repriced = work / f"repriced-{args.sizes[-1]}.json"
         repriced.write_bytes(repriced_catalog_bytes(args.sizes[-1], revision=args.data))

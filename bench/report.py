@@ -266,7 +266,7 @@ def _scheduled_targets(results: dict) -> list[list[str]]:
 
 
 # --- sections --------------------------------------------------------------------------------
-def _load_section(results: dict) -> list[str]:
+def load_section(results: dict) -> list[str]:
     settings = results["settings"]
     lines = [
         "## Warm endpoint under load",
@@ -697,7 +697,7 @@ def markdown(results: dict) -> str:
     ]
     if results.get("redis_skipped"):
         lines += [f"Redis figures skipped: {results['redis_skipped']}.", ""]
-    lines += _load_section(results)
+    lines += load_section(results)
     lines += _analysis(results)
     lines += _freshness_section(results)
     lines += _queries_section(results)

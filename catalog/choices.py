@@ -114,6 +114,34 @@ class CapacityWindow(models.TextChoices):
     DAY = "day"
 
 
+class Weekday(models.TextChoices):
+    """A UTC weekday of a price entry's ``utc_days``, in the typed format's order."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+
+# ``PriceEntry.utc_days`` is a set of weekdays held as bits (Monday 1, Tuesday 2, ... Sunday 64):
+# one small integer that an exclusion constraint compares with ``=`` (btree_gist has no arrays).
+WEEKDAY_NAMES = tuple(Weekday.values)
+ALL_WEEKDAYS = 2 ** len(WEEKDAY_NAMES) - 1
+
+
+def weekday_bits(names) -> int:
+    """The bits of a set of weekday names (``WEEKDAY_NAMES``)."""
+    return sum(1 << WEEKDAY_NAMES.index(name) for name in set(names))
+
+
+def weekday_names(bits: int) -> list[str]:
+    """The weekday names of ``bits``, Monday first (the order the typed format lists them)."""
+    return [name for position, name in enumerate(WEEKDAY_NAMES) if bits >> position & 1]
+
+
 # The scope of each type: "input" and "output" are modalities, None the request (the root).
 # The typed format's components say it: InputPricingType, OutputPricingType, RequestPricingType.
 INPUT_TYPES = ("prompt", "cached_prompt", "cache_write")

@@ -38,6 +38,9 @@ from catalog.choices import (
     InputModality,
     OutputModality,
     SamplingParameter,
+    Weekday,
+    weekday_bits,
+    weekday_names,
 )
 from catalog.formats.flat.offering import (
     FEATURE_DESCRIPTOR,
@@ -416,6 +419,14 @@ class PriceEntryForm(_ScopedRowForm):
         help_text="Per million tokens or characters; per one image, megapixel, second, "
         "request or search.",
     )
+    utc_days = forms.MultipleChoiceField(
+        label="Weekdays (UTC)",
+        choices=Weekday.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only on these UTC days (with a window: the window on these days); none "
+        "ticked: every day. The flat format has no weekdays: it never shows such a price.",
+    )
     overrides = forms.JSONField(
         required=False,
         initial=list,
@@ -434,6 +445,7 @@ class PriceEntryForm(_ScopedRowForm):
             "implicit",
             "utc_start",
             "utc_end",
+            "utc_days",
             "overrides",
         )
 
@@ -441,6 +453,12 @@ class PriceEntryForm(_ScopedRowForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and self.instance.unit in PER_MILLION_UNITS:
             self.initial["cost_usd"] = per_million(self.instance.cost_usd)
+        if self.instance.utc_days is not None:
+            self.initial["utc_days"] = weekday_names(self.instance.utc_days)
+
+    def clean_utc_days(self) -> int | None:
+        # The column holds bits (catalog.choices.weekday_bits); none ticked is every day.
+        return weekday_bits(self.cleaned_data["utc_days"]) or None
 
     entry_of = staticmethod(Price.of_row)
 
@@ -658,6 +676,7 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 implicit=row.implicit,
                 utc_start=row.utc_start,
                 utc_end=row.utc_end,
+                utc_days=row.utc_days,
                 valid_from__gt=now,
             ).values_list("valid_from", flat=True),
             now,

@@ -6,16 +6,19 @@ from decimal import Decimal
 
 import pycountry
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast, Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from catalog.choices import (
+    ALL_WEEKDAYS,
     CACHE_TYPES,
     INPUT_TYPES,
     INPUT_UNITS,
@@ -499,13 +502,29 @@ def _price_scope_rules(type_field: str, unit_field: str, *, with_concurrency: bo
     return rule
 
 
+# Where a price's identity has a NULL column, a value no row holds in it, so that the exclusion
+# constraint (where NULL equals nothing) finds two NULLs equal, as the unique one does
+# (nulls_distinct=False): no modality (the root), no lifetime (> 0), no caching flag, no window.
+_IDENTITY_WITHOUT_NULLS = (
+    Coalesce("modality", models.Value(0)),
+    "price_type",
+    "unit",
+    Coalesce("ttl_seconds", models.Value(0)),
+    Coalesce(Cast("implicit", models.IntegerField()), models.Value(-1)),
+    Coalesce("utc_start", models.Value(-1)),
+    Coalesce("utc_end", models.Value(-1)),
+    Coalesce("utc_days", models.Value(0)),
+)
+
+
 class PriceEntry(models.Model):
     """One price: what it charges for (type, unit), in which scope, and its qualifiers.
 
     The scope is a modality, or none for the request as a whole (``request``, ``web_search``).
     The identity is the scope, the type and the qualifiers (cache lifetime, implicit caching,
-    time window): two entries with one identity are refused. ``overrides`` are the conditional
-    prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the later winning.
+    time window, weekdays): two entries with one identity are refused. ``overrides`` are the
+    conditional prices (``PricingOverride``: ``{"when": predicate, "cost_usd": "…"}``), the
+    later winning.
     A row holds its price for a span of time: from ``valid_from`` (NULL: ever since it was
     written) until ``valid_until`` (NULL: until further notice). A scheduled change
     (``PriceSchedule``, ``catalog.actions.schedule``) ends the row in force at its moment and
@@ -524,6 +543,9 @@ class PriceEntry(models.Model):
     implicit = models.BooleanField("implicit caching", null=True, blank=True)
     utc_start = models.PositiveSmallIntegerField("window start (HHMM UTC)", null=True, blank=True)
     utc_end = models.PositiveSmallIntegerField("window end (HHMM UTC)", null=True, blank=True)
+    # The UTC weekdays the entry applies on, as bits (``catalog.choices.weekday_bits``); NULL:
+    # every day. With a window it limits the window, without one it covers those whole days.
+    utc_days = models.PositiveSmallIntegerField("weekdays (UTC)", null=True, blank=True)
     overrides = models.JSONField(default=list, blank=True)
     valid_from = models.DateTimeField("in force from", null=True, blank=True, editable=False)
     valid_until = models.DateTimeField("in force until", null=True, blank=True, editable=False)
@@ -546,6 +568,7 @@ class PriceEntry(models.Model):
                     "implicit",
                     "utc_start",
                     "utc_end",
+                    "utc_days",
                     "valid_from",
                 ],
                 name="priceentry_one_per_identity_and_start",
@@ -556,6 +579,25 @@ class PriceEntry(models.Model):
                 | Q(valid_until__isnull=True)
                 | Q(valid_from__lt=models.F("valid_until")),
                 name="priceentry_valid_from_before_until",
+            ),
+            # Never two rows of one identity in force at once, whoever writes (btree_gist: the
+            # identity's columns in a GiST index beside the time range; NULL ends are open).
+            ExclusionConstraint(
+                name="priceentry_one_in_force_per_identity",
+                expressions=[
+                    ("model", RangeOperators.EQUAL),
+                    *((expression, RangeOperators.EQUAL) for expression in _IDENTITY_WITHOUT_NULLS),
+                    (
+                        models.Func(
+                            "valid_from",
+                            "valid_until",
+                            models.Value("[)"),
+                            function="tstzrange",
+                            output_field=DateTimeRangeField(),
+                        ),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
             ),
             models.CheckConstraint(
                 condition=Q(cost_usd__gte=0), name="priceentry_cost_non_negative"
@@ -578,6 +620,10 @@ class PriceEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(ttl_seconds__isnull=True) | Q(ttl_seconds__gt=0),
                 name="priceentry_ttl_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(utc_days__isnull=True) | Q(utc_days__gte=1, utc_days__lte=ALL_WEEKDAYS),
+                name="priceentry_weekdays_bits",
             ),
             models.CheckConstraint(
                 condition=Q(ttl_seconds__isnull=True, implicit__isnull=True)

@@ -85,6 +85,8 @@ class Price:
     utc_start: int | None = None
     utc_end: int | None = None
     overrides: tuple = ()  # of {"when": ..., "cost_usd": "..."} dicts, in order
+    # The UTC weekdays it applies on, as bits (``catalog.choices.weekday_bits``); None: every day.
+    utc_days: int | None = None
     # When the row is in force (None: open); not part of what the price is.
     valid_from: datetime | None = field(default=None, compare=False)
     valid_until: datetime | None = field(default=None, compare=False)
@@ -94,18 +96,19 @@ class Price:
         # The unit too: a flat catalog may price images on a model without an image input,
         # which is stored as the text input's prompt per image (docs/ARCHITECTURE.md).
         return (self.scope, self.price_type, self.unit, self.ttl_seconds, self.implicit,
-                self.utc_start, self.utc_end)  # fmt: skip
+                self.utc_start, self.utc_end, self.utc_days)  # fmt: skip
 
     @property
     def typed_identity(self) -> tuple:
         """The identity in the typed format: scope, type and qualifiers, not the unit (one
         entry per typed identity; ``identity`` keeps the unit for the flat mapping)."""
         return (self.scope, self.price_type, self.ttl_seconds, self.implicit, self.utc_start,
-                self.utc_end)  # fmt: skip
+                self.utc_end, self.utc_days)  # fmt: skip
 
     @property
     def windowed(self) -> bool:
-        return self.utc_start is not None
+        """Whether it applies only at some times (a window, some weekdays): never a base price."""
+        return self.utc_start is not None or self.utc_days is not None
 
     @classmethod
     def of_row(cls, row: PriceEntry, scope: Scope) -> Price:
@@ -120,6 +123,7 @@ class Price:
             utc_start=row.utc_start,
             utc_end=row.utc_end,
             overrides=tuple(row.overrides or ()),
+            utc_days=row.utc_days,
             valid_from=row.valid_from,
             valid_until=row.valid_until,
         )
@@ -163,6 +167,7 @@ def _price_order(price: Price) -> tuple:
         price.price_type,
         _none_last(price.utc_start),
         _none_last(price.utc_end),
+        _none_last(price.utc_days),
         _none_last(price.ttl_seconds),
         _none_last(price.implicit),
     )
@@ -256,6 +261,8 @@ class Offering:
                     "utc_start": p.utc_start,
                     "utc_end": p.utc_end,
                     "overrides": list(p.overrides),
+                    # Only when set, as catalog_offering_snapshot() writes it (migration 0016).
+                    **({} if p.utc_days is None else {"utc_days": p.utc_days}),
                     **_validity_json(p),
                 }
                 for p in (*self.prices, *self.scheduled)
@@ -303,6 +310,7 @@ class Offering:
                     utc_start=p.get("utc_start"),
                     utc_end=p.get("utc_end"),
                     overrides=tuple(p.get("overrides") or ()),
+                    utc_days=p.get("utc_days"),
                     valid_from=_moment(p.get("valid_from")),
                     valid_until=_moment(p.get("valid_until")),
                 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Context, Decimal, Inexact
 
-from catalog.choices import PER_MILLION_UNITS
+from catalog.choices import PER_MILLION_UNITS, weekday_names
 from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, plain_decimal
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from catalog.offering import ROOT, Price, Scope
@@ -70,6 +70,11 @@ def clock(hhmm: int) -> str:
     return f"{hhmm // 100:02}:{hhmm % 100:02}"
 
 
+def weekdays_text(bits: int) -> str:
+    """A price's weekdays as staff read them: "UTC monday, friday"."""
+    return "UTC " + ", ".join(weekday_names(bits))
+
+
 def price_label(price: Price) -> str:
     """A price entry as staff read it: "output text completion per token (window 22:00-06:00)"."""
     qualifiers = []
@@ -79,6 +84,8 @@ def price_label(price: Price) -> str:
         qualifiers.append("implicit caching" if price.implicit else "explicit caching")
     if price.utc_start is not None and price.utc_end is not None:
         qualifiers.append(f"window {clock(price.utc_start)}-{clock(price.utc_end)}")
+    if price.utc_days is not None:
+        qualifiers.append(weekdays_text(price.utc_days))
     label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
     return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
@@ -111,9 +111,15 @@ def stored_flat_fields(
         entry = _PriceRow(*row)
         key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
                entry.price_type, entry.unit)  # fmt: skip
-        if entry.utc_start is not None:
-            # Never a base price; a flat window when it has no cache qualifiers.
-            if entry.ttl_seconds is None and entry.implicit is None:
+        if entry.utc_start is not None or entry.utc_days is not None:
+            # Never a base price; a flat window when every day and without cache qualifiers
+            # (``flat.offering._flat_window``): a weekday price is the typed format's only.
+            if (
+                entry.utc_start is not None
+                and entry.utc_days is None
+                and entry.ttl_seconds is None
+                and entry.implicit is None
+            ):
                 windows[entry.model_id][key][entry.utc_start, entry.utc_end] = entry.cost_usd  # type: ignore[index]  # a window has both ends
                 conditional_models.add(entry.model_id)
             continue
@@ -212,7 +218,7 @@ def _decoded(overrides: str) -> tuple:
 
 # A price row as the published readers read it (flat and typed), before its overrides.
 PRICE_ROW_COLUMNS = ("model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds",
-                     "implicit", "utc_start", "utc_end")  # fmt: skip
+                     "implicit", "utc_start", "utc_end", "utc_days")  # fmt: skip
 
 
 def prices_in_force(rows: Q, at: datetime | None = None) -> QuerySet[PriceEntry]:
@@ -230,6 +236,7 @@ class _PriceRow(NamedTuple):
     implicit: bool | None
     utc_start: int | None
     utc_end: int | None
+    utc_days: int | None
     overrides: str | None  # JSON text
 
 
@@ -246,9 +253,14 @@ class Published(NamedTuple):
     valid_until: datetime | None = None
 
 
+# The (price type, unit) pairs a flat record can show: a change of any other price leaves the
+# flat body as it was, so it does not end the body's truth.
+FLAT_PRICES = sorted({(price_type, unit) for _, _, price_type, unit in PRICE_SOURCES.values()})
+
+
 def published_catalog() -> Published:
     """The catalog revision and the rendered published catalog, read in one snapshot."""
-    return in_snapshot(lambda at: render(published_records(at)))
+    return in_snapshot(lambda at: render(published_records(at)), shown=FLAT_PRICES)
 
 
 # The revision, and the next moment after %(at)s that a published price starts or ends: one
@@ -257,16 +269,22 @@ _REVISION_AND_NEXT_CHANGE = f"""
 SELECT ({REVISION_SQL}), LEAST(
     (SELECT min(p.valid_from) FROM catalog_priceentry p
         JOIN catalog_servedmodel m ON m.id = p.model_id
-        WHERE p.valid_from > %(at)s AND m.is_published),
+        WHERE p.valid_from > %(at)s AND m.is_published{{shown}}),
     (SELECT min(p.valid_until) FROM catalog_priceentry p
         JOIN catalog_servedmodel m ON m.id = p.model_id
-        WHERE p.valid_until > %(at)s AND m.is_published))
+        WHERE p.valid_until > %(at)s AND m.is_published{{shown}}))
 """
+_ONLY_SHOWN = (
+    " AND (p.price_type, p.unit) IN (SELECT * FROM unnest(%(types)s::text[], %(units)s::text[]))"
+)
 
 
-def in_snapshot(read: Callable[[datetime], bytes]) -> Published:
+def in_snapshot(
+    read: Callable[[datetime], bytes], shown: Sequence[tuple[str, str]] | None = None
+) -> Published:
     """The catalog revision and what ``read`` renders of the catalog in force now, read in one
-    snapshot, with the moment until which that body is true.
+    snapshot, with the moment until which that body is true: the next start or end of a price
+    of the (type, unit) pairs ``shown`` (default: of any price).
 
     Both reads share a REPEATABLE READ snapshot, so the body is exactly the catalog at that
     revision: a write committing in between can never put old data under a new revision.
@@ -275,16 +293,22 @@ def in_snapshot(read: Callable[[datetime], bytes]) -> Published:
     if connection.in_atomic_block:
         # Inside a caller's transaction (tests) its isolation level applies, as SET
         # TRANSACTION must come first. The endpoint and the exporter never render inside one.
-        return _read(read, at)
+        return _read(read, at, shown)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return _read(read, at)
+        return _read(read, at, shown)
 
 
-def _read(read: Callable[[datetime], bytes], at: datetime) -> Published:
+def _read(
+    read: Callable[[datetime], bytes], at: datetime, shown: Sequence[tuple[str, str]] | None
+) -> Published:
+    parameters: dict[str, Any] = {"at": at}
+    if shown is not None:
+        parameters |= {"types": [t for t, _ in shown], "units": [u for _, u in shown]}
+    statement = _REVISION_AND_NEXT_CHANGE.format(shown="" if shown is None else _ONLY_SHOWN)
     with connection.cursor() as cursor:
-        cursor.execute(_REVISION_AND_NEXT_CHANGE, {"at": at})
+        cursor.execute(statement, parameters)
         revision, valid_until = cursor.fetchone()
     with gc_paused():
         return Published(revision or 0, read(at), valid_until)

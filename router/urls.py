@@ -2,7 +2,7 @@ from django.urls import path
 
 from router.views import OpenRouterModelsView
 
-# The contract's path; router.middleware matches requests against it too.
+# The contract's path; router.middleware and router.wsgi match requests against it too.
 ENDPOINT_PATH = "inference/router/openrouter/models"
 
 urlpatterns = [

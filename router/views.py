@@ -1,5 +1,5 @@
 from django.db import DatabaseError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -9,6 +9,33 @@ from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
 from router.cache import catalog_cache
 from router.http import catalog_response, representation, unknown_schema_version_response
 from router.openapi import SCHEMA_VERSION_QUERY, UNSUPPORTED_SCHEMA_VERSION
+
+# The Allow header DRF sends for the view below (tests compare the two ways in).
+ALLOW = "GET, HEAD, OPTIONS"
+
+
+def answer(request: HttpRequest) -> HttpResponse:
+    """The response to a GET or HEAD of the endpoint, whichever way the request came in.
+
+    ``catalog_cache.serve()`` runs once, and its failure is answered here (a 503), so nothing
+    is handed on to be served a second time.
+    """
+    wanted = representation(request)
+    if wanted is None:
+        response: HttpResponse = unknown_schema_version_response(request)
+    else:
+        try:
+            rendered, stale_seconds = catalog_cache.serve(wanted)
+        except DatabaseError:  # logged once per outage by the cache, not once per request
+            response = JsonResponse(
+                {"detail": "The catalog is temporarily unavailable."},
+                status=503,
+                headers={"Retry-After": "5", "Cache-Control": "no-store"},
+            )
+        else:
+            response = catalog_response(request, rendered, stale_seconds)
+    response["Allow"] = ALLOW
+    return response
 
 
 class AlwaysJSON(BaseContentNegotiation):
@@ -59,18 +86,7 @@ class OpenRouterModelsView(APIView):
         auth=[],
     )
     def get(self, request):
-        wanted = representation(request)
-        if wanted is None:
-            return unknown_schema_version_response(request)
-        try:
-            rendered, stale_seconds = catalog_cache.serve(wanted)
-        except DatabaseError:  # logged once per outage by the cache, not once per request
-            return JsonResponse(
-                {"detail": "The catalog is temporarily unavailable."},
-                status=503,
-                headers={"Retry-After": "5", "Cache-Control": "no-store"},
-            )
-        return catalog_response(request, rendered, stale_seconds)
+        return answer(request)
 
     def options(self, request, *args, **kwargs):
         # DRF's default describes the view (its name and docstring) to anyone who asks; the

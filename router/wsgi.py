@@ -1,90 +1,134 @@
-"""The public endpoint's GET and HEAD answered at the WSGI level, in front of Django's handler.
+"""The public endpoint's GET and HEAD answered in front of Django's WSGI handler.
 
-A warm request needs only the cached bytes (``router.cache``), yet Django's handler, the
-middleware chain and DRF's dispatch cost it more than everything else together
-(docs/PERFORMANCE.md). Like WhiteNoise in front of static files, this wraps the WSGI
-application and answers the endpoint itself, with the same response the view would send:
-the same ``catalog_response``, the same ``SecurityMiddleware`` headers, the host checked against
-``ALLOWED_HOSTS``, and, whenever the request may touch the database, ``request_started`` and
-``request_finished`` sent as Django sends them (so persistent connections are checked and
-recycled as on any request). Anything it would answer differently from the stack (a
-disallowed host, an https redirect, other methods, a database error with nothing to serve)
-goes to Django's handler, which answers as before.
+A warm request needs only the cached bytes (``router.cache``), yet Django's handler costs it
+more than everything else together. Like WhiteNoise in front of static files, this answers the
+endpoint before Django's handler, by running the two middleware the handler would run for it,
+``SecurityMiddleware`` then ``router.middleware.CatalogEndpointMiddleware`` (the one way in):
+the same bytes (a test compares them), with ``request_started`` and ``request_finished`` sent
+around it as the handler sends them. Only a disallowed host goes on to Django's handler (which
+logs it and answers 400), found before the catalog is looked at: a request is served once.
+
+A warm request repeats a response already made: each response to a current body is kept under
+the request values it depends on for as long as that body stays current
+(``catalog_cache.warm``), and sent again without building a request; it skips the signals,
+whose work, checking database connections, it has none of.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterable
+from typing import NamedTuple, cast
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
 from router.cache import Rendered, catalog_cache
-from router.http import catalog_response, representation
+from router.http import STALE_HEADER, representation
+from router.middleware import CatalogEndpointMiddleware
 from router.urls import ENDPOINT_PATH
-from router.views import OpenRouterModelsView
+
+# Responses kept at once (one per variant asked: method, encoding, representation, host...);
+# past it the oldest goes, so that varied headers cannot grow the memory.
+MAX_KEPT = 64
+_METHODS = frozenset({"GET", "HEAD"})
+# What a response depends on besides the body and the settings: the method, the query string
+# (the representation), the codings and validators accepted, what Django reads the host and
+# the scheme from (``get_host``, ``is_secure``; the proxy's header is added from the settings).
+_VARIES_WITH = (
+    "REQUEST_METHOD",
+    "QUERY_STRING",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_HOST",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.url_scheme",
+)
+
+
+class Kept(NamedTuple):
+    """A response as sent, and the body it was made of."""
+
+    rendered: Rendered
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
 
 
 def _never_called(request: HttpRequest) -> HttpResponseBase:
-    raise AssertionError("only SecurityMiddleware's process_request and process_response are used")
+    raise AssertionError("CatalogEndpointMiddleware answers every request it is given here")
 
 
 class CatalogFastPath:
     def __init__(self, application: WSGIApplication):
         self.application = application
         self.path = "/" + ENDPOINT_PATH
-        self.security = SecurityMiddleware(get_response=_never_called)
-        # DRF's APIView names the allowed methods on every response; so does this. (setup()
-        # is where Django's View adds HEAD beside GET; the request is not looked at.)
-        view = OpenRouterModelsView()
-        view.setup(HttpRequest())
-        self.allow = ", ".join(view.allowed_methods)
+        self._kept: dict[tuple, Kept] = {}
+        self._lock = threading.Lock()  # for threaded workers: _keep reads while it writes
+        self._configure()
+        # The middleware and the keys read the settings once, as Django's handler does; a test
+        # that changes them has them read again.
+        signals.setting_changed.connect(self._configure)
+
+    def _configure(self, **kwargs) -> None:
+        self.middleware = SecurityMiddleware(CatalogEndpointMiddleware(_never_called))
+        proxy_header = settings.SECURE_PROXY_SSL_HEADER
+        self._varies_with = _VARIES_WITH + ((proxy_header[0],) if proxy_header else ())
+        self._kept.clear()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") not in {
-            "GET",
-            "HEAD",
-        }:
+        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") not in _METHODS:
             return self.application(environ, start_response)
-        request = WSGIRequest(environ)
-        wanted = representation(request)
-        if wanted is None:
-            return self.application(environ, start_response)  # the view answers 400
-        rendered = catalog_cache.warm(wanted)
-        if rendered is not None:
-            # Nothing touches the database: request_started and request_finished, whose work
-            # is checking and recycling database connections, have nothing to do.
-            response = self._respond(request, lambda: (rendered, None))
+        key = tuple(map(environ.get, self._varies_with))
+        kept = self._kept.get(key)
+        if kept is not None and catalog_cache.warm(kept.rendered.representation) is kept.rendered:
+            status, headers, body = kept.status, kept.headers, kept.body
         else:
+            request = WSGIRequest(environ)
             signals.request_started.send(sender=self.__class__, environ=environ)
             try:
-                response = self._respond(request, lambda: catalog_cache.serve(wanted))
+                response = cast(HttpResponse, self.middleware(request))  # sync middleware
+            except DisallowedHost:
+                return self.application(environ, start_response)  # logged there, and a 400
             finally:
                 signals.request_finished.send(sender=self.__class__)
-        if response is None:
-            return self.application(environ, start_response)
-        start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
-        return [response.content]
+            status = f"{response.status_code} {response.reason_phrase}"
+            headers, body = list(response.items()), response.content
+            current = self._current_body(request, response)
+            if current is not None:
+                self._keep(key, Kept(current, status, headers, body))
+        start_response(status, list(headers))
+        return [body]
 
-    def _respond(
-        self, request: WSGIRequest, serve: Callable[[], tuple[Rendered, float | None]]
-    ) -> HttpResponse | None:
-        try:
-            request.get_host()
-        except DisallowedHost:
-            return None  # Django's handler logs it and answers 400
-        if self.security.process_request(request) is not None:
-            return None  # an https redirect: Django's handler sends it
-        try:
-            rendered, stale_seconds = serve()
-        except DatabaseError:
-            return None  # the view answers 503
-        response = catalog_response(request, rendered, stale_seconds)
-        response["Allow"] = self.allow
-        self.security.process_response(request, response)  # sets its headers on this response
-        return response
+    def _current_body(self, request: HttpRequest, response: HttpResponse) -> Rendered | None:
+        """The body ``response`` was made of, if that is the current one."""
+        wanted = representation(request)
+        # None while the database fails; a response that went out stale as it came back is
+        # marked so: neither is kept.
+        current = catalog_cache.warm(wanted) if wanted is not None else None
+        if current is None or response.has_header(STALE_HEADER):
+            return None
+        return current if response.get("ETag") in (current.etag, current.gzip_etag) else None
+
+    def _keep(self, key: tuple, kept: Kept) -> None:
+        with self._lock:
+            # A new body makes the responses kept for its representation obsolete: forget them
+            # all, so that no old body stays in memory.
+            kind = kept.rendered.representation
+            if any(
+                other.rendered.representation == kind
+                for other in self._kept.values()
+                if other.rendered is not kept.rendered
+            ):
+                self._kept.clear()
+            while len(self._kept) >= MAX_KEPT:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = kept

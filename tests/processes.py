@@ -4,8 +4,11 @@ up on a given database, talking to the test over their standard input and output
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -90,3 +93,40 @@ def stop(process: subprocess.Popen[str]) -> None:
     for stream in (process.stdin, process.stdout):
         if stream:
             stream.close()
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[int]:
+    """gunicorn with the shipped configuration, one worker on a loopback port; the port.
+
+    The socket is bound here and handed over (fd://), so a request made before the worker is up
+    waits in the listen queue instead of failing: no polling, no sleeping.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "config.wsgi",
+                "--bind",
+                f"fd://{listener.fileno()}",
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=[listener.fileno()],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

@@ -36,4 +36,6 @@ def test_other_methods_take_the_normal_path_and_get_405(client):
     response = client.post(URL)
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
+    # DRF names the view's methods; the GET answered before the view names the same.
+    assert client.get(URL).headers["Allow"] == response.headers["Allow"]
     assert response.headers["X-Frame-Options"] == "DENY"

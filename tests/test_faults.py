@@ -13,14 +13,22 @@ from decimal import Decimal
 import psycopg
 import pytest
 import redis
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection, connections
 from psycopg import sql
 
 from catalog.formats.flat.encode import plain_decimal
+from config.wsgi import application
 from router.cache import DATABASE_RETRY_SECONDS, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
-from tests.helpers import ENDPOINT, RAW_PROMPT_PRICE_UPDATE, FakeClock, update_prompt_price
+from tests.helpers import (
+    ENDPOINT,
+    RAW_PROMPT_PRICE_UPDATE,
+    FakeClock,
+    update_prompt_price,
+    wsgi_call,
+)
 
 URL = ENDPOINT
 MODEL_ID = "acme/model-1"
@@ -109,6 +117,38 @@ def test_stale_if_error_zero_answers_503_at_once(
 
     with Outage():
         assert client.get(URL).status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("stale_if_error", "status"), [(0, "503 Service Unavailable"), (300, "200 OK")]
+)
+def test_a_database_error_is_served_once_and_as_the_stack_serves_it(
+    transactional_db, make_model, settings, cache_clock, monkeypatch, stale_if_error, status
+):
+    # The way in before Django's handler (config.wsgi) answers the failure itself: the catalog
+    # is asked once, not once there and again by the view behind it.
+    settings.REDIS_URL = ""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.CATALOG_STALE_IF_ERROR = stale_if_error
+    make_model(MODEL_ID)
+    assert wsgi_call(application)[0] == "200 OK"
+    serve, asked = catalog_cache.serve, []
+
+    def counted(*args):
+        asked.append(args)
+        return serve(*args)
+
+    monkeypatch.setattr(catalog_cache, "serve", counted)
+
+    with Outage():
+        cache_clock.now += 10
+        answer = wsgi_call(application, accept_encoding="gzip")
+        asked_once = len(asked)
+        through_the_stack = wsgi_call(WSGIHandler(), accept_encoding="gzip")
+
+    assert asked_once == 1
+    assert answer[0] == status
+    assert answer == through_the_stack
 
 
 def test_a_connection_gone_stale_across_a_restart_fails_no_request(

@@ -20,7 +20,9 @@ from django.test.utils import CaptureQueriesContext
 
 import router.cache as router_cache
 from catalog.actions.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
+from catalog.choices import Direction, PriceType
 from catalog.formats.registry import FORMATS
+from catalog.offering import Price
 from catalog.revision import current_revision, database_identity
 from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
@@ -248,6 +250,29 @@ def test_a_schedule_of_an_unpublished_model_does_not_shorten_validity(
         response = client.get(URL)
     assert [record["id"] for record in json.loads(response.content)["data"]] == [MODEL_ID]
     assert len(queries) == 0
+
+
+def test_a_typed_only_price_change_leaves_the_flat_body_current(client, make_model, push, clock):
+    # A price per reasoning token shows only in the typed format: its start at the moment must
+    # not make the flat body expire and be rendered again into the same bytes.
+    model = make_model(MODEL_ID, price_prompt=OLD_PRICE)
+    reasoning = Price((Direction.OUTPUT, "text"), PriceType.INTERNAL_REASONING, "token", NEW_PRICE)
+    schedule_changes([ModelChanges(model, {reasoning.identity: reasoning})], MOMENT, source="t")
+    flat = client.get(URL)
+    typed = client.get(URL, QUERY_STRING=query_string(TYPED))
+    assert catalog_cache.current().valid_until is None
+    assert catalog_cache.current(TYPED).valid_until == MOMENT.timestamp()
+
+    clock.move_to(MOMENT)
+    with CaptureQueriesContext(connection) as queries:
+        flat_after = client.get(URL)
+    typed_after = client.get(URL, QUERY_STRING=query_string(TYPED))
+
+    assert len(queries) == 0  # still warm: nothing rendered
+    assert (flat_after.content, flat_after["ETag"]) == (flat.content, flat["ETag"])
+    assert typed_after["ETag"] != typed["ETag"]
+    assert b'"internal_reasoning"' in typed_after.content
+    assert b'"internal_reasoning"' not in typed.content
 
 
 def test_a_body_past_its_moment_is_served_stale_while_postgres_fails(

@@ -96,7 +96,7 @@ def test_all_examples_in_one_file_round_trip_and_validate(db, tmp_path):
     (tmp_path / "typed.json").write_bytes(catalog_file(*all_examples()))
     stdout = io.StringIO()
     call_command("import_models", str(tmp_path / "typed.json"), stdout=stdout)
-    assert "6 created, 0 updated, 0 unchanged" in stdout.getvalue()
+    assert f"{len(EXAMPLES)} created, 0 updated, 0 unchanged" in stdout.getvalue()
     exported = export("--schema-version", "2.4")
     for document in exported:
         assert list(document_validator().iter_errors(document)) == []
@@ -383,7 +383,7 @@ def test_an_entry_identity_repeated_in_a_scope_is_named(db):
             TEXT_MODEL,
             "input_modalities[0].pricing[5]",
             "repeats the identity of input_modalities[0].pricing[1] (type, ttl_seconds, "
-            "implicit, utc_start, utc_end): one entry per identity.",
+            "implicit, utc_start, utc_end, utc_days): one entry per identity.",
         )
     ]
 
@@ -400,10 +400,10 @@ def test_malformed_windows_are_named(db):
     window = document["input_modalities"][0]["pricing"][1]
     window["utc_end"] = 1475
     document["output_modalities"][0]["pricing"][1].update(utc_start=900, utc_end=900)
-    document["output_modalities"][0]["pricing"][0]["utc_days"] = ["monday"]
+    document["output_modalities"][0]["pricing"][0]["utc_days"] = ["monday", "friday", "monday"]
     assert fields_of(document) == [
         "input_modalities[0].pricing[1].utc_end",
-        "output_modalities[0].pricing[0].utc_days",
+        "output_modalities[0].pricing[0].utc_days[2]",
         "output_modalities[0].pricing[1].utc_end",
     ]
 
@@ -502,7 +502,7 @@ def test_the_command_names_every_problem_and_exits_non_zero(db, tmp_path):
 def test_dry_run_of_a_typed_file_writes_nothing(db):
     before = catalog_state()
     result = import_file(*all_examples(), dry_run=True)
-    assert len(result.created) == 6
+    assert len(result.created) == len(EXAMPLES)
     assert catalog_state() == before
 
 

@@ -1,14 +1,17 @@
-"""The endpoint answered at the WSGI level (router.wsgi): the same response as the stack."""
+"""The endpoint answered in front of Django's handler (router.wsgi): the same response as the
+stack, where router.middleware answers it."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
 from router.cache import catalog_cache
-from router.wsgi import CatalogFastPath
-from tests.helpers import ENDPOINT, wsgi_call
+from router.wsgi import MAX_KEPT, CatalogFastPath
+from tests.helpers import ENDPOINT, update_prompt_price, wsgi_call
 
 # Committed data: the fast path sends request_started, which (as in production) may close a
 # connection, so no test transaction could span it.
@@ -28,8 +31,13 @@ def fast(stack):
     return CatalogFastPath(stack)
 
 
-def test_the_wsgi_application_has_the_fast_path_in_front():
+def test_the_wsgi_application_has_the_fast_path_in_front(settings):
     assert isinstance(application, CatalogFastPath)
+    # What the fast path runs of the stack: the stack must run the same, in the same order.
+    assert settings.MIDDLEWARE[:2] == [
+        "django.middleware.security.SecurityMiddleware",
+        "router.middleware.CatalogEndpointMiddleware",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -119,3 +127,36 @@ def test_fast_path_serves_the_flat_format_for_other_query_strings(catalog, setti
 
     assert wsgi_call(fast, query="utm_source=x") == flat
     assert b"schema_version" not in flat[2]
+
+
+def test_the_test_client_gets_what_the_fast_path_sends(client, catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    status, headers, body = wsgi_call(fast, accept_encoding="gzip")
+    response = client.get(ENDPOINT, HTTP_ACCEPT_ENCODING="gzip")
+
+    assert f"{response.status_code} {response.reason_phrase}" == status
+    assert {name.lower(): value for name, value in response.items()} == headers
+    assert response.content == body
+
+
+def test_a_response_is_sent_again_only_while_its_body_is_current(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    first = wsgi_call(fast)
+    assert wsgi_call(fast) == first  # kept
+
+    update_prompt_price(catalog[0].model_id, Decimal("0.00000099"))  # a committed change
+    changed = wsgi_call(fast)
+
+    assert changed[1]["etag"] != first[1]["etag"]
+    assert b"0.00000099" in changed[2]
+    assert wsgi_call(fast) == changed
+
+
+def test_varied_request_headers_cannot_grow_what_is_kept(catalog, settings, fast):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.REDIS_URL = ""
+    for n in range(MAX_KEPT + 5):
+        assert wsgi_call(fast, accept_encoding=f"gzip, x-{n}")[1]["content-encoding"] == "gzip"
+    assert len(fast._kept) == MAX_KEPT

@@ -78,7 +78,7 @@ def insert_rows(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:
 def _row_identity(row: PriceEntry) -> tuple:
     # ``Price.identity`` of a row read with ``_SCOPE``.
     return ((row.scope_direction, row.scope_kind), row.price_type, row.unit,  # type: ignore[attr-defined]
-            row.ttl_seconds, row.implicit, row.utc_start, row.utc_end)  # fmt: skip
+            row.ttl_seconds, row.implicit, row.utc_start, row.utc_end, row.utc_days)  # fmt: skip
 
 
 def _differs(row, values: dict) -> bool:
@@ -218,6 +218,7 @@ def write_offerings(
                         implicit=price.implicit,
                         utc_start=price.utc_start,
                         utc_end=price.utc_end,
+                        utc_days=price.utc_days,
                         valid_until=next_start(starts[pk, identity], now),
                         **values,
                     )

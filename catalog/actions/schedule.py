@@ -185,6 +185,7 @@ def schedule_changes(
                             implicit=price.implicit,
                             utc_start=price.utc_start,
                             utc_end=price.utc_end,
+                            utc_days=price.utc_days,
                             overrides=list(price.overrides),
                             valid_from=moment,
                             valid_until=until,
@@ -310,7 +311,7 @@ def _covers(row: PriceEntry, moment: datetime) -> bool:
 def described_change(identity: tuple, old: Price | None, new: Price | None) -> dict:
     """One entry of ``PriceSchedule.changes``: a price's identity, and its cost before and after
     in plain notation (None: no such price then)."""
-    (direction, kind), price_type, unit, ttl_seconds, implicit, utc_start, utc_end = identity
+    (direction, kind), price_type, unit, ttl_seconds, implicit, utc_start, utc_end, days = identity
     return {
         "direction": direction,
         "kind": kind,
@@ -320,6 +321,8 @@ def described_change(identity: tuple, old: Price | None, new: Price | None) -> d
         "implicit": implicit,
         "utc_start": utc_start,
         "utc_end": utc_end,
+        # Only when set: the changes recorded before weekdays existed read the same.
+        **({} if days is None else {"utc_days": days}),
         "before": None if old is None else plain_decimal(old.cost_usd),
         "after": None if new is None else plain_decimal(new.cost_usd),
     }
@@ -330,7 +333,7 @@ _IDENTITY_NAMES = ("direction", "kind", "price_type", "unit", "ttl_seconds", "im
 
 
 def _identity_key(change: dict) -> tuple:
-    return tuple(change[name] for name in _IDENTITY_NAMES)
+    return (*(change[name] for name in _IDENTITY_NAMES), change.get("utc_days"))
 
 
 def _price_of(change: dict, cost: str) -> Price:
@@ -343,6 +346,7 @@ def _price_of(change: dict, cost: str) -> Price:
         implicit=change["implicit"],
         utc_start=change["utc_start"],
         utc_end=change["utc_end"],
+        utc_days=change.get("utc_days"),
     )
 
 

@@ -22,7 +22,7 @@ from catalog.admin.history import (
     with_took_effect,
 )
 from catalog.admin.schedules import model_page_context
-from catalog.choices import Direction, Feature
+from catalog.choices import Direction, Feature, weekday_names
 from catalog.formats.flat.encode import dumps, model_record
 from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, flat_view
 from catalog.formats.typed.encode import SCHEMA_VERSION, model_document
@@ -200,6 +200,7 @@ class PriceEntryInline(_OfferingInline):
         "implicit",
         "utc_start",
         "utc_end",
+        "utc_days",
         "overrides",
     )
 
@@ -207,12 +208,18 @@ class PriceEntryInline(_OfferingInline):
         fields = super().get_fields(request, obj)
         if self.has_change_permission(request, obj):
             return fields
-        # Read-only, Django would show the stored per-token cost with 24 decimal places.
-        return [("cost" if name == "cost_usd" else name) for name in fields]
+        # Read-only, Django would show the stored per-token cost with 24 decimal places, and
+        # the weekdays as their bits.
+        shown = {"cost_usd": "cost", "utc_days": "weekdays"}
+        return [shown.get(name, name) if isinstance(name, str) else name for name in fields]
 
     @admin.display(description="cost (USD)")
     def cost(self, row):
         return shown_cost(row.cost_usd, row.unit)
+
+    @admin.display(description="weekdays (UTC)")
+    def weekdays(self, row):
+        return "every day" if row.utc_days is None else ", ".join(weekday_names(row.utc_days))
 
 
 class CapacityEntryInline(_OfferingInline):

@@ -17,7 +17,8 @@ docs/ARCHITECTURE.md):
 - ``pricing.overrides``: a long-context tier ``min_prompt_tokens: N`` is an override
   ``{"when": {"prompt_tokens": {"gte": N + 1}}, "cost_usd": …}`` of the base entry of each
   price it names; a time-of-day window is an entry of the same scope, type and unit with that
-  window (and no cache qualifiers). Other overrides and entries are the typed format's only.
+  window (and no cache qualifiers, no weekdays). Other overrides and entries are the typed
+  format's only: an entry limited to weekdays (``utc_days``) never shows in a flat record.
 """
 
 from __future__ import annotations
@@ -223,8 +224,14 @@ def flat_fields(
 
 
 def _flat_window(price: Price) -> bool:
-    """Whether a windowed entry can be a flat window (one without cache qualifiers)."""
-    return price.windowed and price.ttl_seconds is None and price.implicit is None
+    """Whether an entry is a flat window: a window every day, without cache qualifiers. One
+    limited to weekdays never is (the flat format has no weekdays; docs/ARCHITECTURE.md)."""
+    return (
+        price.utc_start is not None
+        and price.utc_days is None
+        and price.ttl_seconds is None
+        and price.implicit is None
+    )
 
 
 def offering_flat_fields(offering: Offering) -> FlatFields:

@@ -32,6 +32,7 @@ from catalog.choices import (
     OUTPUT_UNITS,
     REQUEST_UNITS,
     Direction,
+    weekday_bits,
 )
 from catalog.formats.flat.decode import (
     _created,
@@ -415,9 +416,7 @@ class _Reader:
                     f"{item_path}.unit", unit, f"is not a unit of {price_type} in {_name(scope)}."
                 )
                 continue
-            if "utc_days" in item:
-                reason = "the catalog keeps no weekdays: a window applies every day; leave it out."
-                self.report(f"{item_path}.utc_days", item["utc_days"], reason)
+            days = self.weekdays(item, item_path)
             if item.get("ttl_seconds", 0) > _MAX_TTL:
                 self.report(
                     f"{item_path}.ttl_seconds",
@@ -428,11 +427,12 @@ class _Reader:
             cost = self.cost(item["cost_usd"], f"{item_path}.cost_usd", unit)
             for number, override in enumerate(item.get("overrides", ())):
                 self.cost(override["cost_usd"], f"{item_path}.overrides[{number}].cost_usd", unit)
-            identity = tuple(item.get(key) for key in ("type", *_QUALIFIERS))
+            # The weekdays as a set: the order of utc_days carries no meaning.
+            identity = (*(item.get(key) for key in ("type", *_QUALIFIERS)), days)
             if identity in identities:
                 reason = (
                     f"repeats the identity of {prefix}pricing[{identities[identity]}] (type, "
-                    "ttl_seconds, implicit, utc_start, utc_end): one entry per identity."
+                    "ttl_seconds, implicit, utc_start, utc_end, utc_days): one entry per identity."
                 )
                 self.report(item_path, ABSENT, reason)
                 continue
@@ -449,9 +449,21 @@ class _Reader:
                         utc_start=item.get("utc_start"),
                         utc_end=item.get("utc_end"),
                         overrides=tuple(item.get("overrides", ())),
+                        utc_days=days,
                     )
                 )
         return read
+
+    def weekdays(self, item: dict, path: str) -> int | None:
+        """An entry's ``utc_days`` as bits (None: every day); a weekday named twice is a problem
+        (the schema allows it, but it is likely a slip for another day)."""
+        if "utc_days" not in item:
+            return None
+        days = item["utc_days"]
+        for position, name in enumerate(days):
+            if name in days[:position]:
+                self.report(f"{path}.utc_days[{position}]", name, "names a weekday twice.")
+        return weekday_bits(days)
 
     def window(self, item: dict, path: str) -> None:
         for key in ("utc_start", "utc_end"):

@@ -22,6 +22,7 @@ from catalog.choices import (
     PriceType,
     PriceUnit,
     _positions,
+    weekday_names,
 )
 from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
@@ -50,6 +51,7 @@ def _price_order(price: Price) -> tuple:
         _positions(PriceUnit).get(price.unit, 99),
         _none_last(price.utc_start),
         _none_last(price.utc_end),
+        _none_last(price.utc_days),
         _none_last(price.ttl_seconds),
         _none_last(price.implicit),
     )
@@ -103,6 +105,8 @@ def _price_entry(price: Price) -> dict[str, Any]:
     if price.utc_start is not None:
         entry["utc_start"] = price.utc_start
         entry["utc_end"] = price.utc_end
+    if price.utc_days is not None:
+        entry["utc_days"] = weekday_names(price.utc_days)
     return entry
 
 

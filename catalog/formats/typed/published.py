@@ -100,11 +100,23 @@ def published_offerings(at: datetime | None = None) -> dict[int, Offering]:
         implicit,
         start,
         end,
+        days,
         overrides,
     ) in prices_in_force(_PUBLISHED, at).values_list(*PRICE_ROW_COLUMNS, _text("overrides")):
         scope = scope_of[modality_pk] if modality_pk is not None else ROOT
         prices[model_pk].append(
-            Price(scope, price_type, unit, cost, ttl, implicit, start, end, tuple(value(overrides)))
+            Price(
+                scope,
+                price_type,
+                unit,
+                cost,
+                ttl,
+                implicit,
+                start,
+                end,
+                overrides=tuple(value(overrides)),
+                utc_days=days,
+            )
         )
     capacities: defaultdict[int, list[Capacity]] = defaultdict(list)
     for model_pk, modality_pk, *entry in (

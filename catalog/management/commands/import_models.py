@@ -9,10 +9,13 @@ import argparse
 import io
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
 
 from catalog.actions.schedule import ScheduleError, check_moment
 from catalog.formats.problems import CatalogFileInvalid, printable, shorten
@@ -53,6 +56,63 @@ def _whole_number(maximum: int | None = None):
     return parse
 
 
+def _option(name: str, parse, value):
+    """``value`` as ``parse`` reads it (a string from the command line, or already a value, or
+    None); a mistake is a CommandError naming the option."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse(value)
+    except argparse.ArgumentTypeError as error:
+        raise CommandError(f"{name}: {error}") from None
+
+
+# Rows written per table, as this session has counted them (its current transaction and any
+# earlier one not yet reported), with the rows after which autovacuum would analyse the table.
+_WRITES = """
+SELECT s.schemaname, s.relname, s.n_tup_ins + s.n_tup_upd + s.n_tup_del,
+    current_setting('autovacuum_analyze_threshold')::int
+    + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+FROM pg_stat_xact_user_tables s JOIN pg_class c ON c.oid = s.relid
+"""
+
+
+def _rows_written() -> dict[tuple[str, str], tuple[int, float]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITES)
+        return {(schema, table): (rows, threshold) for schema, table, rows, threshold in cursor}
+
+
+def _tables_to_analyze(before: dict[tuple[str, str], tuple[int, float]]) -> list[str]:
+    """The tables the current transaction has written, since ``before``, enough rows to for
+    autovacuum to analyse them once committed: a bulk import's, not a few changes'."""
+    quote = connection.ops.quote_name
+    return [
+        f"{quote(schema)}.{quote(table)}"
+        for (schema, table), (rows, threshold) in sorted(_rows_written().items())
+        if rows - before.get((schema, table), (0, 0))[0] > threshold
+    ]
+
+
+@contextmanager
+def _analyzed_after_commit(writing: bool) -> Iterator[None]:
+    """Around an import: once it has committed, the tables it wrote enough rows to for autovacuum
+    to analyse them are analysed now rather than when autovacuum gets to them (a minute or more).
+    Until then the render's queries are planned blind, more than twice as slow after a bulk
+    import (docs/ARCHITECTURE.md, "Decisions"). The importer's transaction is held open here a
+    moment longer to ask PostgreSQL what it wrote."""
+    if not writing:
+        yield
+        return
+    with transaction.atomic():
+        before = _rows_written()
+        yield
+        tables = _tables_to_analyze(before)
+    if tables:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+
+
 class Command(BaseCommand):
     help = (
         "Import models from a catalog file in a format the endpoint serves, flat or typed "
@@ -76,9 +136,10 @@ class Command(BaseCommand):
             action="store_true",
             help="Unpublish published models absent from the file (they are never deleted).",
         )
+        # Options with a value to check are parsed in handle(), so that a mistake is one line
+        # and exit status 1 like every other refusal, not argparse's usage block and 2.
         parser.add_argument(
             "--effective-at",
-            type=moment,
             metavar="MOMENT",
             help="Schedule the file's price changes for this moment (ISO 8601 with a time zone, "
             "on the minute, in the future, e.g. 2026-12-01T00:00:00Z) instead of importing now. "
@@ -107,7 +168,6 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--max-bytes",
-            type=_whole_number(MAX_BYTES_LIMIT),
             default=DEFAULT_MAX_BYTES,
             help=(
                 f"Refuse a larger source, before reading it when its size is known (default "
@@ -116,7 +176,6 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--timeout",
-            type=_whole_number(),
             default=DEFAULT_TIMEOUT_SECONDS,
             help=(
                 f"Seconds a URL's whole download may take, from connecting to the last byte "
@@ -138,6 +197,9 @@ class Command(BaseCommand):
         timeout,
         **options,
     ):
+        effective_at = _option("--effective-at", moment, effective_at)
+        max_bytes = _option("--max-bytes", _whole_number(MAX_BYTES_LIMIT), max_bytes)
+        timeout = _option("--timeout", _whole_number(), timeout)
         if effective_at is None and announce is not None:
             raise CommandError(
                 f"--{'' if announce else 'no-'}announce applies only to a change scheduled "
@@ -164,24 +226,25 @@ class Command(BaseCommand):
         try:
             # A bytearray, which the importer empties once decoded (it takes no memory after).
             data = read_source(source, stdin=stdin, max_bytes=max_bytes, timeout=timeout)
-            if effective_at is None:
-                result = import_catalog(
-                    data,
-                    prune=prune,
-                    dry_run=dry_run,
-                    progress=self._progress_display(),
-                    change_reason=change_reason,
-                    allow_large_price_changes=allow_large_price_changes,
-                )
-            else:
-                result = schedule_import(
-                    data,
-                    effective_at,
-                    dry_run=dry_run,
-                    source=change_reason,
-                    announced=announce is not False,
-                    allow_large_price_changes=allow_large_price_changes,
-                )
+            with _analyzed_after_commit(not dry_run):
+                if effective_at is None:
+                    result = import_catalog(
+                        data,
+                        prune=prune,
+                        dry_run=dry_run,
+                        progress=self._progress_display(),
+                        change_reason=change_reason,
+                        allow_large_price_changes=allow_large_price_changes,
+                    )
+                else:
+                    result = schedule_import(
+                        data,
+                        effective_at,
+                        dry_run=dry_run,
+                        source=change_reason,
+                        announced=announce is not False,
+                        allow_large_price_changes=allow_large_price_changes,
+                    )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
         except ScheduleError as error:
