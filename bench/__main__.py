@@ -164,6 +164,12 @@ def parse_args() -> argparse.Namespace:
         help="measure only the warm endpoint under load, the pushed app beside the bare app, at "
         "each size; print its table and write no report",
     )
+    parser.add_argument(
+        "--lookup-only",
+        action="store_true",
+        help="measure only the price API's batch lookup at a year of daily changes, at the "
+        "target size (bench/lookup.py); print its figures and write no report",
+    )
     args = parser.parse_args()
     if args.data is None:
         args.data = CURRENT if reads_current_revision() else ORIGINAL
@@ -383,6 +389,39 @@ def load_only(args, databases: Databases, env: dict, files, work: Path) -> list[
     return report.load_section(results)
 
 
+def lookup_only(args, env: dict, url: str) -> None:
+    """``--lookup-only``: the target size loaded, a year of history added, the lookup timed."""
+    from bench.generate import catalog_bytes
+
+    databases = Databases(url, args.db_prefix or f"{urlsplit(url).path.lstrip('/')}_bench")
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        progress("migrating the template database…")
+        databases.create_template(env)
+        catalog = work / "catalog.json"
+        catalog.write_bytes(catalog_bytes(args.target_size, revision=args.data))
+        catalog_env = env | {
+            "DATABASE_URL": databases.create("lookup", template="template"),
+            "PUBLIC_API_THROTTLE_RATE": "0",
+        }
+        run_task("importing", "service", str(catalog), env=catalog_env)
+        progress(f"{args.target_size} models imported; adding a year of history…")
+        figures = run_task("lookup", env=catalog_env)
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        options = [option for option in args.measuring if option != "--lookup-only"]
+        command = " ".join(["python -m bench --lookup-only", *options])
+        section = report.lookup_section(figures, command, load)
+        print("\n".join(section))
+        if not args.no_write:
+            args.output.write_text(
+                report.with_section(args.output.read_text(), report.LOOKUP_TITLE, section)
+            )
+            progress(f"wrote its section into {args.output}")
+    finally:
+        databases.drop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     args = parse_args()
     started = time.monotonic()
@@ -394,6 +433,9 @@ def main() -> None:
     setup_django()
     from bench.generate import catalog_bytes, catalog_records, contents, repriced_catalog_bytes
 
+    if args.lookup_only:
+        lookup_only(args, env, url)
+        return
     if not wrk_path():
         sys.exit("python -m bench: wrk is not installed (Debian: apt-get install wrk).")
     problem = redis_problem(args.redis_url)
@@ -447,6 +489,12 @@ def main() -> None:
     results["seconds"] = time.monotonic() - started
 
     text = report.markdown(results)
+    # Measured on its own (--lookup-only): kept from the report this one replaces.
+    kept = report.carried_section(
+        args.output.read_text() if args.output.exists() else "", report.LOOKUP_TITLE
+    )
+    if kept:
+        text = text.rstrip() + "\n\n" + kept
     print(text)
     raw = ROOT / "bench" / "results" / "latest.json"
     raw.parent.mkdir(exist_ok=True)

@@ -706,3 +706,77 @@ def markdown(results: dict) -> str:
     lines += _admin_section(results)
     lines += _memory_section(results)
     return "\n".join(lines).rstrip() + "\n"
+
+
+# --- The price API's batch lookup (``--lookup-only``, bench/lookup.py) -----------------------
+LOOKUP_TITLE = "## The price API's batch lookup"
+
+
+def lookup_section(figures: dict, command: str, load: str) -> list[str]:
+    return [
+        LOOKUP_TITLE,
+        "",
+        f"`{command}` (not part of a full run: it adds minutes). {figures['models']:,} models "
+        f"with a year of daily price changes ({figures['records']:,} history records, written "
+        f"in SQL by `bench/lookup.py`), {figures['pairs']:,} (model, moment) pairs drawn at "
+        "random over the year; medians of 7 runs after one, in-process, wall clock (and the "
+        "process's CPU, which the shared machine's load disturbs less). Load average during "
+        f"the run: {load}.",
+        "",
+        *_table(
+            ["what", "ms", "queries"],
+            [
+                [
+                    "`catalog.timeline.prices_at`, the same batch again (the lookup alone)",
+                    f"{figures['lookup_ms']:.0f}",
+                    str(figures["lookup_queries"]),
+                ],
+                [
+                    "`POST /api/v1/prices/lookup` of records never seen, JSON in and out "
+                    "(target < 100 ms)",
+                    f"{figures['post_unseen_ms']:.0f} (CPU {figures['post_unseen_cpu_ms']:.0f})",
+                    str(figures["lookup_queries"]),
+                ],
+                [
+                    "`POST /api/v1/prices/lookup`, the same batch again",
+                    f"{figures['post_ms']:.0f} (CPU {figures['post_cpu_ms']:.0f})",
+                    str(figures["lookup_queries"]),
+                ],
+                [
+                    "`GET /api/v1/models/<id>/prices`, rendered anew (366 records)",
+                    f"{figures['timeline_cold_ms']:.0f}",
+                    "",
+                ],
+                [
+                    "`GET /api/v1/changes` (first page of 100), rendered anew",
+                    f"{figures['feed_first_page_cold_ms']:.0f}",
+                    "",
+                ],
+            ],
+        ),
+        "",
+        "A batch of records never seen reads one page of the history per record (about 900 "
+        "of 1,000: `EXPLAIN (ANALYZE, BUFFERS)`), from the operating system's cache into "
+        "PostgreSQL's; the same batch again finds them in PostgreSQL's buffers and the "
+        "process's caches of decoded and rendered records (`catalog.timeline._record_prices`, "
+        "`router.api.views._RENDERED`).",
+        "",
+    ]
+
+
+def with_section(text: str, title: str, section: list[str]) -> str:
+    """``text`` with its section ``title`` replaced by ``section`` (appended when absent)."""
+    kept = carried_section(text, title)
+    body = "\n".join(section).rstrip() + "\n"
+    if kept:
+        return text.replace(kept, body)
+    return text.rstrip() + "\n\n" + body
+
+
+def carried_section(text: str, title: str) -> str:
+    """The section ``title`` of ``text``, to its next ``## `` heading; empty when absent."""
+    start = text.find(title + "\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(title))
+    return text[start:] if end < 0 else text[start : end + 1]

@@ -114,3 +114,23 @@ def parse_redis_url(name: str, url: str) -> str:
     if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
         raise ImproperlyConfigured(f"{name} must be a redis:// URL, not {url!r}.")
     return url
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+
+
+def env_rate(name: str, default: str | None) -> str | None:
+    """A request rate as DRF's throttles read it, such as ``120/minute`` (per second, minute,
+    hour or day); ``0`` (or empty) is None: no limit."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip() in {"", "0"}:
+        return None
+    match = _RATE.match(raw)
+    if match is None or int(match[1]) == 0:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 120/minute (per second, minute, hour or day), or 0 "
+            f"for none, not {raw!r}."
+        )
+    return f"{int(match[1])}/{match[2]}"

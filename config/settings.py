@@ -19,6 +19,7 @@ from config.env import (
     env_int,
     env_list,
     env_proxy_ssl_header,
+    env_rate,
     env_str,
     parse_database_url,
     parse_redis_url,
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves the public endpoint without the rest of this stack, which it does not use.
     "router.middleware.CatalogEndpointMiddleware",
+    "router.pages.middleware.PublicPagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,6 +147,8 @@ if CATALOG_FRESHNESS not in {"push", "strict"}:
 # a Catalog-Stale header, for up to this many seconds after it was last known to be current;
 # then 503. 0 turns it off.
 CATALOG_STALE_IF_ERROR = env_int("CATALOG_STALE_IF_ERROR", 300)
+# The public model pages (/models/); off: 404, for a provider that publishes only the feed.
+PUBLIC_PAGES = env_bool("PUBLIC_PAGES", default=True)
 
 
 def _env_decimal(name: str, default: str) -> Decimal:
@@ -237,7 +241,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # router.api's throttle, per client address; the OpenRouter endpoint is never throttled.
+    "DEFAULT_THROTTLE_RATES": {"public_api": env_rate("PUBLIC_API_THROTTLE_RATE", "600/minute")},
 }
+
+# --- The price API (router.api, issue 21) ---------------------------------------------------
+# Off: /api/v1/ and the endpoint's ?as_of= answer 404.
+PUBLIC_API = env_bool("PUBLIC_API", default=True)
+# Bodies of the catalog at past moments (?as_of=) kept in memory per process, the most recent.
+PUBLIC_API_AS_OF_BODIES = env_int("PUBLIC_API_AS_OF_BODIES", 8)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Model catalog",

@@ -10,6 +10,8 @@ admin.site.index_title = "Catalog administration"
 
 urlpatterns = [
     path("", include("router.urls")),
+    path("", include("router.pages.urls")),
+    path("", include("router.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -281,6 +281,13 @@ class CatalogCache:
             self._local[representation] = rendered
             return rendered
 
+    def revision(self) -> int:
+        """The latest committed revision, as ``current()`` knows it: pushed (no query), or
+        asked of PostgreSQL. For other bodies bound to the revision (``router.api``, the
+        public pages)."""
+        revision = self._pushed_revision()
+        return self._ask() if revision is None else revision
+
     def on_catalog_changed(self, **kwargs) -> None:
         """Receiver of ``catalog_changed`` (after commit): this process's next request asks
         PostgreSQL, so the change is visible to it even before its notification arrives."""

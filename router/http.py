@@ -25,6 +25,8 @@ def representation(request: HttpRequest) -> str | None:
     exact = _EXACT_QUERIES.get(query)
     if exact is not None:  # what OpenRouter sends: no QueryDict to build (a third of the time)
         return exact
+    if "as_of" in request.GET:
+        return None  # not the current catalog: the view answers (router.api.as_of)
     versions = request.GET.getlist(SCHEMA_VERSION_PARAMETER)
     if not versions:
         return FLAT

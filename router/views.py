@@ -6,6 +6,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from catalog.formats.flat.schema import RouterOpenRouterModelsResSerializer
+from router.api.as_of import past_catalog_response
 from router.cache import catalog_cache
 from router.http import catalog_response, representation, unknown_schema_version_response
 from router.openapi import SCHEMA_VERSION_QUERY, UNSUPPORTED_SCHEMA_VERSION
@@ -20,9 +21,14 @@ def answer(request: HttpRequest) -> HttpResponse:
     ``catalog_cache.serve()`` runs once, and its failure is answered here (a 503), so nothing
     is handed on to be served a second time.
     """
+    # ?as_of=: the catalog at a past moment (router.api.as_of); the query string is read only
+    # when there is one.
+    past = past_catalog_response(request) if request.META.get("QUERY_STRING") else None
     wanted = representation(request)
-    if wanted is None:
-        response: HttpResponse = unknown_schema_version_response(request)
+    if past is not None:
+        response: HttpResponse = past
+    elif wanted is None:
+        response = unknown_schema_version_response(request)
     else:
         try:
             rendered, stale_seconds = catalog_cache.serve(wanted)

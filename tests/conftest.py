@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
+from router.pages.cache import pages_cache
 from tests.helpers import clock, clock_start, create_model, require_service  # noqa: F401  # fixtures of the whole suite
 
 
@@ -27,8 +28,10 @@ def _fast_and_isolated(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     catalog_cache.clear()
+    pages_cache.clear()
     yield
     catalog_cache.clear()
+    pages_cache.clear()
 
 
 @pytest.fixture

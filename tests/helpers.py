@@ -75,6 +75,26 @@ SHARED_CONTRACT = (
 CONTRACT = Path(__file__).parent / "data" / "openrouter-models.openapi.yaml"
 
 
+# Headless Chromium for the browser tests: Debian's, driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Chromium's path; skips the test without it (fails it under REQUIRE_ALL_SERVICES)."""
+    if not CHROMIUM.exists():
+        require_service(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return str(CHROMIUM)
+
+
 @cache
 def load_contract() -> dict:
     return yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
@@ -398,3 +418,28 @@ def clock(clock_start):
     ``clock.move_to`` moves every reader of it at once."""
     with time_machine.travel(clock_start, tick=False) as traveller:
         yield traveller
+
+
+# --- Prices changed at the clock's moment, as an import does (the price API's tests) ---------
+def _records_with_prices(model_id: str, prices: dict[str, str]) -> bytes:
+    records = json.loads(published_catalog().body)["data"]
+    for one in records:
+        if one["id"] == model_id:
+            one["pricing"].update(prices)
+    return json.dumps({"data": records}).encode()
+
+
+def import_prices(model_id: str, **prices: str) -> None:
+    """Change ``model_id``'s flat prices now, by importing the published catalog with them."""
+    from catalog.importer import import_catalog
+
+    import_catalog(_records_with_prices(model_id, prices))
+
+
+def schedule_prices(model_id: str, moment: datetime, *, announced: bool = True, **prices: str):
+    """Schedule ``model_id``'s flat prices for ``moment``, as ``import_models --effective-at``."""
+    from catalog.importer import schedule_import
+
+    return schedule_import(
+        _records_with_prices(model_id, prices), moment, source="test", announced=announced
+    )

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import importlib
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from tests.helpers import flat, require_service
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.helpers import CHROMIUM_ARGS, flat
+from tests.helpers import chromium_path as find_chromium
 
 
 @pytest.fixture
@@ -39,9 +28,7 @@ def staff_groups(transactional_db):
 
 @pytest.fixture
 def chromium_path():
-    if not CHROMIUM.exists():
-        require_service(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return str(CHROMIUM)
+    return find_chromium()
 
 
 @pytest.mark.browser

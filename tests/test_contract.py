@@ -5,6 +5,7 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
 from tests.helpers import ENDPOINT
@@ -19,7 +20,14 @@ def test_every_response_conforms_to_the_published_schema(transactional_db, catal
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     # An Err (an operation schemathesis cannot load) has no ok(): the test fails on it.
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert [(op.method.upper(), op.path) for op in operations] == [("GET", ENDPOINT)]
+    assert sorted((op.method.upper(), op.path) for op in operations) == [
+        ("GET", "/api/v1/changes"),
+        ("GET", "/api/v1/changes.atom"),
+        ("GET", "/api/v1/models/{model_id}/prices"),
+        ("GET", "/api/v1/prices"),
+        ("GET", ENDPOINT),
+        ("POST", "/api/v1/prices/lookup"),
+    ]
 
     for operation in operations:
 
@@ -36,7 +44,13 @@ def test_every_response_conforms_to_the_published_schema(transactional_db, catal
             # requests' default "Accept-Encoding: gzip, deflate" would be sent, and schemathesis'
             # WSGI transport does not decode gzip; test_endpoint checks that the gzip body
             # decompresses to exactly this identity body.
-            response = case.call_and_validate(headers={"Accept-Encoding": "identity"})
-            assert response.status_code == 200
+            api = case.path.startswith("/api/v1/")
+            response = case.call_and_validate(
+                headers={"Accept-Encoding": "identity"},
+                # The price API refuses what a schema cannot say is wrong (a future moment, a
+                # cursor it never sent) with its documented 400s and 404s.
+                excluded_checks=[positive_data_acceptance] if api else None,
+            )
+            assert response.status_code == 200 or api
 
         conforms()

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import redis
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, connection, connections
+from django.db import DatabaseError, close_old_connections, connection, connections
 from psycopg import sql
 
 from catalog.formats.flat.encode import plain_decimal
@@ -105,6 +105,30 @@ def test_stale_if_error_serves_the_last_body_with_a_header_then_recovers(
     assert STALE_HEADER not in recovered
     assert recovered["Cache-Control"] == "public, no-cache"
     assert warnings(caplog, "PostgreSQL available again")
+
+
+def test_the_public_pages_serve_their_last_catalog_while_postgresql_is_unreachable(
+    client, transactional_db, make_model, settings, cache_clock
+):
+    settings.REDIS_URL = ""
+    settings.CATALOG_STALE_IF_ERROR = 300
+    make_model(MODEL_ID, name="Model one")
+    fresh = client.get("/models/")
+
+    with Outage():
+        cache_clock.now += 10
+        stale = client.get("/models/")
+        searched = client.get("/models/", {"q": "one"})  # a view not seen yet: from memory
+        cache_clock.now += 291  # more than 300 s after it was last known current
+        with pytest.raises(DatabaseError):
+            client.get("/models/")
+
+    assert stale.status_code == 200
+    assert stale.content == fresh.content
+    assert stale["Cache-Control"] == "no-store"  # no cache downstream may keep it
+    assert f"/models/{MODEL_ID}/" in searched.content.decode()
+    cache_clock.now += DATABASE_RETRY_SECONDS
+    assert client.get("/models/")["Cache-Control"] == "public, no-cache"
 
 
 def test_stale_if_error_zero_answers_503_at_once(

@@ -277,6 +277,18 @@ def test_a_malformed_option_is_one_line_and_exit_status_1(db, tmp_path, args, me
     assert result.stderr.startswith(f"CommandError: {message}")
 
 
+def test_a_moment_without_time_zone_in_export_is_one_line_and_exit_status_1(db):
+    result = run_python(
+        ["manage.py", "export_models", "--as-of", "2026-11-01T12:00:00"],
+        environment(database_url()),
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "CommandError: --as-of: '2026-11-01T12:00:00' has no time zone; add Z for UTC "
+        "(2026-11-01T12:00:00Z) or an offset (+02:00)."
+    ]
+
+
 def _analyses() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")

@@ -502,8 +502,8 @@ def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
         (entry,) = document["input_modalities"][0]["pricing"]
         return entry["cost_usd"]
 
-    # The rows a scheduled change writes (catalog/schedule.py): the price in force ends at the
-    # moment, and its successor starts there.
+    # The rows a scheduled change writes (catalog/actions/schedule.py): the price in force ends
+    # at the moment, and its successor starts there.
     old = PriceEntry.objects.get(model=model, price_type="prompt")
     old.valid_until = moment
     old.save()

@@ -29,6 +29,17 @@ def moment(text: str) -> datetime:
     return value
 
 
+def option(name: str, parse, value):
+    """``value`` as ``parse`` reads it (a string from the command line, or already a value, or
+    None); a mistake is a CommandError naming the option."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse(value)
+    except argparse.ArgumentTypeError as error:
+        raise CommandError(f"{name}: {error}") from None
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` all at once: a reader sees the old file or the new one."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -53,9 +64,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("-o", "--output", help="Write to this file instead of stdout.")
+        # Parsed in handle(), so that a mistake is one line and exit status 1 like every other
+        # refusal, not argparse's usage block and 2.
         parser.add_argument(
             "--as-of",
-            type=moment,
             metavar="MOMENT",
             help="The catalog as served at this moment, from the history, scheduled price "
             "changes included: ISO 8601 with a time zone, e.g. 2026-11-01T12:00:00Z. In either "
@@ -69,6 +81,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output, as_of, schema_version, **options):
+        as_of = option("--as-of", moment, as_of)
         written = FORMATS[schema_version or FLAT]
         if as_of is None:
             body = written.published().body

@@ -26,7 +26,7 @@ from catalog.importer import (
     import_catalog,
     schedule_import,
 )
-from catalog.management.commands.export_models import moment
+from catalog.management.commands.export_models import moment, option
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
@@ -54,17 +54,6 @@ def _whole_number(maximum: int | None = None):
         return value
 
     return parse
-
-
-def _option(name: str, parse, value):
-    """``value`` as ``parse`` reads it (a string from the command line, or already a value, or
-    None); a mistake is a CommandError naming the option."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse(value)
-    except argparse.ArgumentTypeError as error:
-        raise CommandError(f"{name}: {error}") from None
 
 
 # Rows written per table, as this session has counted them (its current transaction and any
@@ -98,8 +87,8 @@ def _tables_to_analyze(before: dict[tuple[str, str], tuple[int, float]]) -> list
 def _analyzed_after_commit(writing: bool) -> Iterator[None]:
     """Around an import: once it has committed, the tables it wrote enough rows to for autovacuum
     to analyse them are analysed now rather than when autovacuum gets to them (a minute or more).
-    Until then the render's queries are planned blind, more than twice as slow after a bulk
-    import (docs/ARCHITECTURE.md, "Decisions"). The importer's transaction is held open here a
+    Until then the render's queries are planned blind, up to twice as slow after a bulk import
+    (docs/ARCHITECTURE.md, "Decisions"). The importer's transaction is held open here a
     moment longer to ask PostgreSQL what it wrote."""
     if not writing:
         yield
@@ -197,9 +186,9 @@ class Command(BaseCommand):
         timeout,
         **options,
     ):
-        effective_at = _option("--effective-at", moment, effective_at)
-        max_bytes = _option("--max-bytes", _whole_number(MAX_BYTES_LIMIT), max_bytes)
-        timeout = _option("--timeout", _whole_number(), timeout)
+        effective_at = option("--effective-at", moment, effective_at)
+        max_bytes = option("--max-bytes", _whole_number(MAX_BYTES_LIMIT), max_bytes)
+        timeout = option("--timeout", _whole_number(), timeout)
         if effective_at is None and announce is not None:
             raise CommandError(
                 f"--{'' if announce else 'no-'}announce applies only to a change scheduled "
