@@ -489,12 +489,13 @@ def main() -> None:
     results["seconds"] = time.monotonic() - started
 
     text = report.markdown(results)
-    # Measured on its own (--lookup-only): kept from the report this one replaces.
-    kept = report.carried_section(
-        args.output.read_text() if args.output.exists() else "", report.LOOKUP_TITLE
-    )
-    if kept:
-        text = text.rstrip() + "\n\n" + kept
+    # Measured on their own (--lookup-only, python -m bench.pages): kept from the report this
+    # one replaces.
+    previous = args.output.read_text() if args.output.exists() else ""
+    for title in (report.LOOKUP_TITLE, report.PAGES_TITLE):
+        kept = report.carried_section(previous, title)
+        if kept:
+            text = text.rstrip() + "\n\n" + kept
     print(text)
     raw = ROOT / "bench" / "results" / "latest.json"
     raw.parent.mkdir(exist_ok=True)

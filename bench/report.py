@@ -710,6 +710,8 @@ def markdown(results: dict) -> str:
 
 # --- The price API's batch lookup (``--lookup-only``, bench/lookup.py) -----------------------
 LOOKUP_TITLE = "## The price API's batch lookup"
+# Measured by ``python -m bench.pages`` and written in by hand: carried like the lookup.
+PAGES_TITLE = "## Public model pages (issue 20)"
 
 
 def lookup_section(figures: dict, command: str, load: str) -> list[str]:

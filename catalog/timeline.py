@@ -96,6 +96,7 @@ def record_prices(offering: dict[str, Any] | None) -> tuple[Price, ...]:
                     utc_start=p.get("utc_start"),
                     utc_end=p.get("utc_end"),
                     overrides=tuple(p.get("overrides") or ()),
+                    utc_days=p.get("utc_days"),
                     valid_from=_moment(p.get("valid_from")),
                     valid_until=_moment(p.get("valid_until")),
                 )
@@ -254,11 +255,25 @@ def public_price_timeline(model_id: str, *, now: datetime | None = None) -> list
     published (a gap while unpublished), the prices in force now, then announced upcoming
     changes (confidential ones never appear before their moment). Consecutive spans with
     equal prices are merged."""
+    if not storable(model_id):
+        return None
     pk = ServedModel.objects.filter(model_id=model_id).values_list("pk", flat=True).first()
     if pk is None:
         return None
     spans = timelines([pk], now=now)[pk]
     return spans or None
+
+
+def storable(model_id: str) -> bool:
+    """Whether ``model_id`` could be a stored id at all: PostgreSQL refuses a NUL or a lone
+    surrogate in a query (an error, not "no such model"), and no stored id has one."""
+    if "\x00" in model_id:
+        return False
+    try:
+        model_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def price_changes(before: Iterable[Price], after: Iterable[Price]) -> tuple[PriceChange, ...]:
@@ -280,7 +295,9 @@ def announced_changes(
     change never shows); models without one are left out. Three queries."""
     now = now or timezone.now()
     pk_of = dict(
-        ServedModel.objects.filter(model_id__in=list(model_ids)).values_list("pk", "model_id")
+        ServedModel.objects.filter(
+            model_id__in=[model_id for model_id in model_ids if storable(model_id)]
+        ).values_list("pk", "model_id")
     )
     found: dict[str, list[AnnouncedChange]] = {}
     for pk, spans in timelines(pk_of, now=now).items():
@@ -313,7 +330,7 @@ NOT_PUBLIC = "not_public"  # the model was unpublished at that moment
 
 # For each (model id, moment): the model, and its latest record at or before the moment (its
 # id, whether it is public, its prices as JSON text). One round trip for the whole batch; each
-# moment's record is one step down the index of (id, history_date) (migration 0015).
+# moment's record is one step down the index of (id, history_date) (migration 0017).
 _LATEST_RECORDS = """
 SELECT m.id, r.history_id, r.is_published AND r.history_type <> '-', r.prices
 FROM unnest(%(ids)s::text[], %(moments)s::timestamptz[]) WITH ORDINALITY AS q (model_id, at, n)
@@ -344,7 +361,8 @@ def prices_at(
         cursor.execute(
             _LATEST_RECORDS,
             {
-                "ids": [model_id for model_id, _ in pairs],
+                # An id that cannot be stored matches no model, as "" does not.
+                "ids": [model_id if storable(model_id) else "" for model_id, _ in pairs],
                 "moments": [at for _, at in pairs],
                 "now": now,
             },

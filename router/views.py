@@ -21,11 +21,9 @@ def answer(request: HttpRequest) -> HttpResponse:
     ``catalog_cache.serve()`` runs once, and its failure is answered here (a 503), so nothing
     is handed on to be served a second time.
     """
-    # ?as_of=: the catalog at a past moment (router.api.as_of); the query string is read only
-    # when there is one.
     past = past_catalog_response(request) if request.META.get("QUERY_STRING") else None
     wanted = representation(request)
-    if past is not None:
+    if past is not None:  # ?as_of=: the catalog at a past moment (router.api.as_of)
         response: HttpResponse = past
     elif wanted is None:
         response = unknown_schema_version_response(request)

@@ -526,3 +526,29 @@ def test_a_kept_timeline_is_rendered_anew_at_an_announced_moment(client, clock, 
     clock.move_to(M1)
 
     assert client.get(url).json()["spans"][-1]["upcoming"] is False
+
+
+@pytest.mark.parametrize("model_id", ["acme/\x00chat", "acme/\ud800"])
+def test_an_id_no_model_can_have_is_an_unknown_model(client, clock, chat, model_id):
+    clock.move_to(T0 + DAY)
+    # As a client's JSON spells them: \u0000 and a lone \ud800 are valid JSON escapes.
+    body = json.dumps({"lookups": [{"model": model_id, "at": "2030-01-01T13:00:00Z"}]})
+    response = client.post("/api/v1/prices/lookup", body, content_type="application/json")
+
+    assert response.json()["results"][0]["error"]["code"] == "unknown_model"
+
+
+def test_an_id_with_a_nul_or_a_line_break_is_a_404(client, clock, chat):
+    clock.move_to(T0 + DAY)
+
+    single = client.get("/api/v1/prices", {"model": "acme/\x00", "at": "2030-01-01T13:00:00Z"})
+
+    assert single.status_code == 404
+    assert client.get("/api/v1/models/acme/\x00/prices").status_code == 404
+    assert client.get("/api/v1/models/acme/chat%0A/prices").json()["parameter"] == "model"
+
+
+def test_a_moment_out_of_range_in_utc_is_a_400(client, chat):
+    answer = lookup(client, [{"model": CHAT, "at": "0001-01-01T00:00:00+05:00"}])
+
+    assert (answer["status"], answer["parameter"]) == (400, "lookups[0].at")

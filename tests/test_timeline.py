@@ -7,6 +7,7 @@ moments, and each timeline is compared with spans written out by hand.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,8 @@ import pytest
 from catalog.actions.publication import publish, unpublish
 from catalog.actions.schedule import cancel_schedule
 from catalog.models import PriceSchedule, ServedModel
-from catalog.timeline import announced_changes, public_price_timeline
+from catalog.offering import Offering, Price
+from catalog.timeline import announced_changes, public_price_timeline, record_prices
 from tests.helpers import import_prices, schedule_prices
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -185,3 +187,30 @@ def test_announced_changes_list_each_price_before_and_after(chat, clock, make_mo
         )
         for c in announced.changes
     ] == [("prompt", Decimal("0.00000015"), Decimal("0.0000003"))]
+
+
+def test_a_records_prices_are_read_as_the_offering_reads_them():
+    # record_prices reads a snapshot's prices alone, for speed: every field of a price must
+    # come back (a field added to Price and not read there fails here).
+    price = Price(
+        scope=("input", "text"),
+        price_type="cached_prompt",
+        unit="token",
+        cost_usd=Decimal("0.00000003"),
+        ttl_seconds=300,
+        implicit=True,
+        utc_start=100,
+        utc_end=700,
+        overrides=({"when": {"prompt_tokens": {"gte": 200001}}, "cost_usd": "0.00000006"},),
+        utc_days=0b0011111,
+        valid_from=T0,
+        valid_until=T1,
+    )
+    unset = [f.name for f in fields(Price) if getattr(price, f.name) == f.default]
+    assert unset == []
+
+    (read,) = record_prices(Offering(scheduled=(price,)).as_json())
+
+    assert [getattr(read, f.name) for f in fields(Price)] == [
+        getattr(price, f.name) for f in fields(Price)
+    ]

@@ -49,7 +49,10 @@ def moment_or_problem(text: object) -> datetime | str:
             f"{text[:80]!r} has no time zone; add Z for UTC (2026-11-01T12:00:00Z) or an "
             "offset (+02:00)."
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # such as 0001-01-01T00:00:00+05:00, before year 1 in UTC
+        return f"{text[:80]!r} is out of range."
 
 
 def iso(moment: datetime) -> str:

@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from router.api import views
 
 urlpatterns = [
-    path(
-        "api/v1/models/<path:model_id>/prices",
+    # Any characters, line breaks too: an id that cannot exist is a JSON 404 like any other.
+    re_path(
+        r"^api/v1/models/(?P<model_id>(?s:.+))/prices$",
         views.ModelPricesView.as_view(),
         name="api-model-prices",
     ),

@@ -74,7 +74,8 @@ class PublicApiView(APIView):
 
 def _json(data: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(
-        json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+        # ASCII: an echoed id may hold a lone surrogate, which has no UTF-8.
+        json.dumps(data, separators=(",", ":")),
         content_type="application/json",
         status=status,
     )
