@@ -2,7 +2,7 @@
 
     DATABASE_URL=... python -m bench.scheduled
 
-Schedules, as staff do (``catalog.schedule.schedule_changes``), a change of every non-zero
+Schedules, as staff do (``catalog.actions.schedule.schedule_changes``), a change of every non-zero
 price of one published model in ``SHARE`` at each of ``MOMENTS`` moments a minute apart, a day
 ahead. Then it drives the wall clock (``time_machine``) to each moment and calls the WSGI
 application as gunicorn does (the fast path in front of Django), flat and typed:
@@ -44,8 +44,8 @@ WARM_BATCHES = 30
 
 def schedule(moments: list[datetime]) -> int:
     """Schedule the changes; the number of models that have one at each moment."""
+    from catalog.actions.schedule import ModelChanges, prices_before, schedule_changes
     from catalog.models import ServedModel
-    from catalog.schedule import ModelChanges, prices_before, schedule_changes
 
     published = ServedModel.objects.filter(is_published=True).order_by("pk")
     models = list(published.filter(pk__in=list(published.values_list("pk", flat=True))[::SHARE]))

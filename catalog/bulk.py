@@ -15,6 +15,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db.models import Lookup
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
@@ -26,3 +28,16 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class AnyOf(Lookup):
+    """``column = ANY(%s)``: the values as one array parameter. As many parameters as models
+    (``__in``) cost ~0.1 s per query of 10,000 to compose and parse."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]

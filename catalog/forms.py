@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Context, Decimal, Inexact
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
@@ -41,57 +42,49 @@ from catalog.choices import (
     weekday_bits,
     weekday_names,
 )
-from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.flat.offering import (
     FEATURE_DESCRIPTOR,
+    FLAT_FIELDS,
+    PRICE_FIELDS,
     PRICE_SOURCES,
     SAMPLING_DESCRIPTOR,
     base_price,
+    flat_errors,
     flat_prices,
     flat_view,
+    offering_of_flat_values,
+    plain_decimal,
 )
 from catalog.formats.typed.schema import field_errors
 from catalog.models import (
-    FLAT_FIELDS,
-    PER_TOKEN_PRICE_FIELDS,
     PRICE_DECIMAL_PLACES,
-    PRICE_FIELDS,
     PRICE_MAX_DIGITS,
     CapacityEntry,
     Modality,
     PriceEntry,
     ServedModel,
 )
-from catalog.offering import OFFERING_SNAPSHOT, ROOT, Capacity, Offering, Price, Scope
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    Offering,
+    Price,
+    Scope,
+    next_start,
+    stored_offering,
+)
+from catalog.presentation import (
+    MILLION_EXPONENT,
+    PRICE_LABELS,
+    ROOT_SCOPE,
+    per_million,
+    per_million_messages,
+    per_unit,
+    price_label,
+    scope_value,
+)
+from catalog.price_guard import large_changes
 from catalog.validators import validate_price_per_token
-
-# A price per million tokens is the price per token with the decimal point six places right.
-MILLION_EXPONENT = 6
-# Enough precision for every stored price, and a trap in case a conversion would ever round.
-_EXACT = Context(prec=PRICE_MAX_DIGITS, traps=[Inexact])
-
-PRICE_LABELS = {
-    "price_prompt": "Prompt price (USD per million tokens)",
-    "price_completion": "Completion price (USD per million tokens)",
-    "price_input_cache_read": "Cached input price (USD per million tokens)",
-    "price_image": "Image price (USD per image)",
-    "price_request": "Request price (USD per request)",
-}
-
-
-def per_million(price_per_token: Decimal) -> Decimal:
-    return price_per_token.scaleb(MILLION_EXPONENT, _EXACT)
-
-
-def per_token(price_per_million: Decimal) -> Decimal:
-    return price_per_million.scaleb(-MILLION_EXPONENT, _EXACT)
-
-
-def shown_price(field_name: str, price: Decimal) -> str:
-    """A stored price as staff see and type it: per-token prices per million tokens."""
-    if field_name in PER_TOKEN_PRICE_FIELDS:
-        price = per_million(price)
-    return plain_decimal(price)
 
 
 class PriceField(forms.DecimalField):
@@ -106,25 +99,18 @@ class PriceField(forms.DecimalField):
 
 
 class PerMillionPriceField(PriceField):
-    """A price stored in USD per token, shown and typed in USD per million tokens.
+    """A price stored in USD per unit (token, character), shown and typed per million units.
 
     The digits are checked on the number as typed (six decimal places fewer than stored);
-    ``clean()`` returns the exact per-token price.
+    ``clean()`` returns the exact price per unit. Per token, it must be under the ceiling.
     """
 
-    default_error_messages = {
-        "max_decimal_places": (
-            "A price per million tokens has at most %(max)s decimal places "
-            f"(that is {PRICE_DECIMAL_PLACES} per token)."
-        ),
-        "implausible_price": (
-            "%(value)s USD per million tokens is above the ceiling of %(ceiling)s USD per "
-            "million tokens; check the price and its unit."
-        ),
-    }
+    default_error_messages: ClassVar[dict[str, Any]] = per_million_messages("token")
 
-    def __init__(self, *, decimal_places=PRICE_DECIMAL_PLACES, **kwargs):
+    def __init__(self, *, decimal_places=PRICE_DECIMAL_PLACES, unit="token", **kwargs):
         super().__init__(decimal_places=decimal_places - MILLION_EXPONENT, **kwargs)
+        self.unit = unit
+        self.error_messages.update(per_million_messages(unit))
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
@@ -138,20 +124,21 @@ class PerMillionPriceField(PriceField):
         typed = super().clean(value)
         if typed is None:
             return None
-        price = per_token(typed)
-        try:
-            validate_price_per_token(price)
-        except ValidationError as error:
-            # The one refusal of validate_price_per_token, which names its ceiling per token.
-            ceiling = (error.params or {})["ceiling"]
-            raise ValidationError(
-                self.error_messages["implausible_price"],
-                code="implausible_price",
-                params={
-                    "value": plain_decimal(typed),
-                    "ceiling": plain_decimal(per_million(ceiling)),
-                },
-            ) from None
+        price = per_unit(typed)
+        if self.unit == "token":
+            try:
+                validate_price_per_token(price)
+            except ValidationError as error:
+                # The one refusal of validate_price_per_token, which names its ceiling per token.
+                ceiling = (error.params or {})["ceiling"]
+                raise ValidationError(
+                    self.error_messages["implausible_price"],
+                    code="implausible_price",
+                    params={
+                        "value": plain_decimal(typed),
+                        "ceiling": plain_decimal(per_million(ceiling)),
+                    },
+                ) from None
         return price
 
 
@@ -191,10 +178,6 @@ def _compare_json_with_the_instance(form: forms.ModelForm) -> None:
             field.show_hidden_initial = False
 
 
-# Set on the model by the main form for the price inline, which judges the whole offering.
-LARGE_PRICE_CHANGES_CONFIRMED = "large_price_changes_confirmed"
-
-
 class ConfirmationField(forms.BooleanField):
     """A tick that confirms what a save does; not a value of the model, so never a change."""
 
@@ -202,12 +185,24 @@ class ConfirmationField(forms.BooleanField):
         return False
 
 
+def _schema_checked(value, component: str):
+    """``value`` if the typed format's ``component`` allows it, else its refusal."""
+    messages = field_errors(value, component)
+    if messages:
+        raise ValidationError(messages, code="schema")
+    return value
+
+
 class ServedModelForm(forms.ModelForm):
     """Every field of the flat format on one page, validated by ``ServedModel.full_clean()``.
 
     The lists and the five prices are the flat view of the model's offering (its modality and
-    price rows): assigned to the model before it is validated, saved with it.
+    price rows, ``catalog.formats.flat.offering``): ``offering`` is what a save writes of it
+    (None: no flat value changed), ``composed`` the offering the inlines judge their rows in.
+    The admin sets ``request``, through which the inline formsets find this form.
     """
+
+    request = None
 
     input_modalities = _checkboxes(InputModality, "Input modalities")
     output_modalities = _checkboxes(OutputModality, "Output modalities")
@@ -227,22 +222,43 @@ class ServedModelForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _compare_json_with_the_instance(self)
+        self.stored = stored_offering(self.instance)
+        self.offering: Offering | None = None
+        self.composed = self.stored
+        if self.request is not None:
+            self.request.served_model_form = self
         if self.instance.pk is not None:
+            stored = flat_view(self.stored)
             for name in FLAT_FIELDS:
                 if name in self.fields:
-                    self.initial.setdefault(name, getattr(self.instance, name))
+                    self.initial.setdefault(name, stored[name])
+
+    def clean_compliance(self):
+        return _schema_checked(self.cleaned_data["compliance"], "Compliance")
+
+    def clean_passthrough_parameters(self):
+        return _schema_checked(self.cleaned_data["passthrough_parameters"], "DescriptorMap")
 
     def _post_clean(self):
+        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
+        stored = flat_view(self.stored)
+        assigned = {}
         for name in FLAT_FIELDS:
             if name in self.fields and name in self.cleaned_data:
                 value = self.cleaned_data[name]
                 if name in PRICE_FIELDS and value is None:
                     value = Decimal(0)
-                if self.instance.pk is None or value != getattr(self.instance, name):
-                    setattr(self.instance, name, value)
-        confirmed = self.cleaned_data.get("confirm_large_price_changes", False)
-        setattr(self.instance, LARGE_PRICE_CHANGES_CONFIRMED, confirmed)
-        super()._post_clean()  # type: ignore[misc]  # private, so not in django-stubs
+                if self.instance.pk is None or value != stored[name]:
+                    assigned[name] = value
+        for name, error in flat_errors(assigned).items():
+            self.add_error(name, error)
+        if assigned or self.instance.pk is None:
+            self.offering = offering_of_flat_values(assigned, base=self.stored)
+            self.composed = self.offering
+
+    @property
+    def large_price_changes_confirmed(self) -> bool:
+        return bool(self.cleaned_data.get("confirm_large_price_changes"))
 
     class Meta:
         model = ServedModel
@@ -295,46 +311,6 @@ class CatalogActionForm(ActionForm):
 # inline leaves them out and refuses an entry that would take their place: no row is editable
 # in two places on one page (docs/ARCHITECTURE.md, "The admin").
 
-ROOT_SCOPE = "request"
-
-
-def scope_value(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", "output image", "request"."""
-    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
-
-
-def _clock(hhmm: int) -> str:
-    return f"{hhmm // 100:02}:{hhmm % 100:02}"
-
-
-def price_label(price: Price) -> str:
-    """A further price entry as staff read it (the history, the price guard):
-    "output text completion per token (window 22:00-06:00)"."""
-    qualifiers = []
-    if price.ttl_seconds is not None:
-        qualifiers.append(f"cache lifetime {price.ttl_seconds} s")
-    if price.implicit is not None:
-        qualifiers.append("implicit caching" if price.implicit else "explicit caching")
-    if price.utc_start is not None and price.utc_end is not None:
-        qualifiers.append(f"window {_clock(price.utc_start)}-{_clock(price.utc_end)}")
-    if price.utc_days is not None:
-        qualifiers.append(weekdays_text(price.utc_days))
-    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
-    return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
-
-
-def weekdays_text(bits: int) -> str:
-    """A price's weekdays as staff read them: "UTC monday, friday"."""
-    return "UTC " + ", ".join(weekday_names(bits))
-
-
-def cost_text(cost: Decimal, unit: str) -> str:
-    """A cost as staff read it: "$0.15 per 1M tokens" (tokens, characters), else "$0.01 per
-    image"."""
-    if unit in PER_MILLION_UNITS:
-        return f"${plain_decimal(per_million(cost))} per 1M {unit}s"
-    return f"${plain_decimal(cost)} per {unit}"
-
 
 def parse_scope(value: str) -> Scope:
     if value == ROOT_SCOPE:
@@ -353,14 +329,6 @@ SCOPE_CHOICES = [
 def row_scope(row: PriceEntry | CapacityEntry) -> Scope:
     modality = row.modality
     return ROOT if modality is None else (modality.direction, modality.kind)
-
-
-def stored_offering(model: ServedModel) -> Offering:
-    """The offering as saved: from the admin queryset's snapshot column, else from the rows."""
-    snapshot = model.__dict__.get(OFFERING_SNAPSHOT)
-    if snapshot is not None:
-        return Offering.from_json(snapshot)
-    return Offering() if model.pk is None else Offering.of_rows(model)
 
 
 def base_identities(offering: Offering) -> dict[tuple, str]:
@@ -524,7 +492,7 @@ class PriceEntryForm(_ScopedRowForm):
                     ),
                 )
             else:
-                data["cost_usd"] = per_token(cost)
+                data["cost_usd"] = per_unit(cost)
                 if unit == "token":
                     try:
                         validate_price_per_token(data["cost_usd"])
@@ -593,7 +561,27 @@ class CapacityEntryForm(_ScopedRowForm):
         return data
 
 
-class _ScopedRowFormSet(forms.BaseInlineFormSet):
+class _WithMainForm:
+    """An inline formset that judges its rows in the offering the main form leaves (its flat
+    values applied): the admin passes the request, through which the main form is found."""
+
+    instance: ServedModel
+
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    @property
+    def main_form(self) -> ServedModelForm | None:
+        return getattr(self.request, "served_model_form", None)
+
+    @property
+    def parent_offering(self) -> Offering:
+        form = self.main_form
+        return form.composed if form is not None else stored_offering(self.instance)
+
+
+class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
     """Checks the rows against the offering the main form leaves: scopes among its modalities,
     one row per identity."""
 
@@ -607,7 +595,7 @@ class _ScopedRowFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        offering = self.instance.offering  # with the main form's values applied
+        offering = self.parent_offering
         scopes = {spec.scope for spec in offering.modalities} | {ROOT}
         replaced, entries = set(), []
         for form in self.forms:
@@ -677,7 +665,8 @@ class PriceEntryFormSet(_ScopedRowFormSet):
         # A price added now under the identity of a scheduled one lasts until that one starts
         # (as ``write_offerings`` does): two rows of one identity are never in force at once.
         row = super().save_new(form, commit=False)
-        row.valid_until = (
+        now = timezone.now()
+        row.valid_until = next_start(
             PriceEntry.objects.filter(
                 model=self.instance,
                 modality=row.modality,
@@ -688,11 +677,9 @@ class PriceEntryFormSet(_ScopedRowFormSet):
                 utc_start=row.utc_start,
                 utc_end=row.utc_end,
                 utc_days=row.utc_days,
-                valid_from__gt=timezone.now(),
-            )
-            .order_by("valid_from")
-            .values_list("valid_from", flat=True)
-            .first()
+                valid_from__gt=now,
+            ).values_list("valid_from", flat=True),
+            now,
         )
         if commit:
             row.save()
@@ -741,7 +728,7 @@ class PriceEntryFormSet(_ScopedRowFormSet):
         # A further price must never become one of the five (the lowest cache lifetime is the
         # flat cached input price, for one): the main form would show one value, the public
         # another.
-        before, after = flat_prices(self.instance.offering), flat_prices(self.composed)
+        before, after = flat_prices(self.parent_offering), flat_prices(self.composed)
         moved = [key for key in PRICE_SOURCES if before[key] != after[key]]
         if moved:
             raise ValidationError(
@@ -751,12 +738,10 @@ class PriceEntryFormSet(_ScopedRowFormSet):
             )
         if self.instance.pk is None:
             return  # a new model: no price to change
-        # Here, not at the top: catalog.price_guard names prices with this module's helpers.
-        from catalog.price_guard import large_changes
-
         self.large_price_changes = large_changes(stored_offering(self.instance), self.composed)
-        if self.large_price_changes and not getattr(
-            self.instance, LARGE_PRICE_CHANGES_CONFIRMED, False
+        main_form = self.main_form
+        if self.large_price_changes and not (
+            main_form is not None and main_form.large_price_changes_confirmed
         ):
             raise ValidationError(
                 "Some prices change more than ten times up or down, or to or from zero: check "
@@ -786,10 +771,10 @@ class ModalityForm(forms.ModelForm):
             "features ticked above need no entry unless they have details.",
         }
 
-    def __init__(self, *args, parent: ServedModel, **kwargs):
+    def __init__(self, *args, parent: _WithMainForm, **kwargs):
         super().__init__(*args, **kwargs)
         _compare_json_with_the_instance(self)
-        self.parent = parent
+        self.parent = parent  # the formset, which knows the offering the main form leaves
         self.initial["supported_parameters"] = {
             name: descriptor
             for name, descriptor in (self.instance.supported_parameters or {}).items()
@@ -797,19 +782,19 @@ class ModalityForm(forms.ModelForm):
         }
 
     @property
-    def scope(self) -> Scope:
+    def scope(self) -> tuple[str, str]:
         return (self.instance.direction, self.instance.kind)
 
     def has_changed(self):
         # A modality unticked on the main form is gone, details and all: nothing to save.
-        still = self.parent.offering.modality(*self.scope) is not None
+        still = self.parent.parent_offering.modality(*self.scope) is not None
         return still and super().has_changed()
 
     def clean_supported_parameters(self):
         value = self.cleaned_data["supported_parameters"] or {}
         if not isinstance(value, dict):
-            return value  # Modality.clean() names what the schema wants
-        ticked = flat_view(self.parent.offering)
+            return _schema_checked(value, "DescriptorMap")
+        ticked = flat_view(self.parent.parent_offering)
         unticked = [
             name
             for name in value
@@ -824,13 +809,16 @@ class ModalityForm(forms.ModelForm):
                 code="unticked",
                 params={"names": ", ".join(unticked)},
             )
-        spec = self.parent.offering.modality(*self.scope)
+        spec = self.parent.parent_offering.modality(*self.scope)
         said = {
             name: descriptor
             for name, descriptor in (spec.supported_parameters if spec else {}).items()
             if said_by_ticks(name, descriptor)
         }
-        return {**said, **value}
+        return _schema_checked({**said, **value}, "DescriptorMap")
+
+    def clean_passthrough_parameters(self):
+        return _schema_checked(self.cleaned_data["passthrough_parameters"], "DescriptorMap")
 
 
 _FLAT_NAMES = frozenset(SamplingParameter.values) | frozenset(Feature.values)
@@ -843,6 +831,6 @@ def said_by_ticks(name: str, descriptor) -> bool:
     return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR
 
 
-class ModalityFormSet(forms.BaseInlineFormSet):
+class ModalityFormSet(_WithMainForm, forms.BaseInlineFormSet):
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "parent": self.instance}
+        return {**super().get_form_kwargs(index), "parent": self}

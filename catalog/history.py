@@ -12,10 +12,10 @@ What writes records:
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
   the library's signals (the shell, scripts); ``_note_changed_fields`` names the fields against
   the model's previous record;
-- an admin save, as one record once the form's datacenters are saved too
-  (``record_admin_save``);
-- the service functions (``catalog.services``: the admin's bulk actions, an import's pruning)
-  and an import, in bulk (``record_bulk``);
+- a save through ``catalog.actions`` (the admin's, a script's), as one record once its
+  offering and datacenters are written too (``record_save``);
+- the bulk actions (``catalog.actions.publication``: the admin's bulk actions, an import's
+  pruning), an import and a scheduled change, in bulk (``record_bulk``);
 - deleting a datacenter, or correcting its code: a record for each model that was linked to it.
 
 Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -50,6 +50,7 @@ from simple_history.signals import (
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import render, wire_record
 from catalog.formats.flat.names import OFFERING_CHANGES
+from catalog.formats.flat.offering import offering_flat_fields
 from catalog.formats.typed import encode as typed
 from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
 from catalog.offering import Offering
@@ -144,12 +145,12 @@ def record_bulk(
             )
 
 
-def record_admin_save(model: ServedModel, *, created: bool) -> None:
-    """Record an admin save as one change, once its datacenters are saved too.
+def record_save(model: ServedModel, *, created: bool) -> None:
+    """Record a save as one change, once its offering and datacenters are written too.
 
-    The admin saves the model, then its datacenters (remove, then add): left to the library's
-    signals, one edit would leave up to three records, the first with the old datacenters.
-    ``ServedModelAdmin`` turns those off for the save and calls this afterwards.
+    An admin save writes the model, then its datacenters (remove, then add): left to the
+    library's signals, one edit would leave up to three records, the first with the old
+    datacenters. ``catalog.actions.served_models.save_model`` turns those off and calls this.
     """
     if history_enabled():
         SERVED_MODEL_HISTORY.create_historical_record(model, "+" if created else "~")
@@ -163,16 +164,22 @@ def _codes_of(record: HistoryRecord) -> list[str]:
     )
 
 
-def state_of(record: HistoryRecord, at: datetime | None = None) -> ServedModel:
-    """The served model as ``record`` left it, its offering included, with the prices in force
-    at ``at`` (default: when the record was made; a scheduled change may have started since).
-    Cached on the record, per moment."""
+class State(NamedTuple):
+    """A served model as a history record left it, and its offering then."""
+
+    model: ServedModel
+    offering: Offering
+
+
+def state_of(record: HistoryRecord, at: datetime | None = None) -> State:
+    """The served model as ``record`` left it, with the prices in force at ``at`` (default:
+    when the record was made; a scheduled change may have started since). Cached on the
+    record, per moment."""
     at = at or record.history_date
     states = record.__dict__.setdefault("_states_of", {})
     state = states.get(at)
     if state is None:
-        state = record.instance
-        state.__dict__["_offering"] = Offering.from_json(record.offering, at)
+        state = State(record.instance, Offering.from_json(record.offering, at))
         states[at] = state
     return state
 
@@ -186,7 +193,8 @@ TYPED_ONLY_FIELDS = ("tokenizer", "deployment_region", "compliance", "passthroug
 
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
     """Keep the offering with the record; name what a change made differ."""
-    history_instance.offering = instance.offering.as_json()
+    offering = Offering.of_rows(instance)  # as written, inline rows included
+    history_instance.offering = offering.as_json()
     if history_instance.history_type != "~":
         return
     previous = HistoricalServedModel.objects.filter(id=instance.pk).first()
@@ -196,10 +204,17 @@ def _note_changed_fields(sender, instance, history_instance, **kwargs):
         "datacenter__country_code", flat=True
     )
     before = state_of(previous, timezone.now())  # what it offered until this change
-    names = changed_fields(before, _codes_of(previous), instance, list(codes))
+    names = changed_fields(
+        before.model,
+        _codes_of(previous),
+        instance,
+        list(codes),
+        before_flat=offering_flat_fields(before.offering),
+        after_flat=offering_flat_fields(offering),
+    )
     offering_named = any(name in OFFERING_CHANGES for name in names)
-    if (not offering_named and before.offering != instance.offering) or any(
-        getattr(before, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
+    if (not offering_named and before.offering != offering) or any(
+        getattr(before.model, name) != getattr(instance, name) for name in TYPED_ONLY_FIELDS
     ):
         names.append(TYPED_ONLY)
     history_instance.changed_fields = names
@@ -364,8 +379,10 @@ def catalog_as_of(moment: datetime) -> bytes:
         history_id__in=[record.history_id for record in records]
     ).values_list("history_id", "country_code"):
         codes[history_id].append(code)
+    states = ((record, state_of(record, moment)) for record in records)
     return render(
-        wire_record(state_of(record, moment), codes[record.history_id]) for record in records
+        wire_record(model, codes[record.history_id], offering_flat_fields(offering))
+        for record, (model, offering) in states
     )
 
 
@@ -380,6 +397,7 @@ def typed_catalog_as_of(moment: datetime) -> bytes:
     ).values_list("history_id", "country_code", "region"):
         places[history_id].append((code, region))
     return typed.render(
-        typed.model_document(state_of(record, moment), places[record.history_id])
+        typed.model_document(state.model, places[record.history_id], state.offering)
         for record in records
+        for state in (state_of(record, moment),)
     )

@@ -16,30 +16,40 @@
    stored model changes nothing and is accepted as it is.
    Every problem is collected; if there is any, ``CatalogFileInvalid`` carries them all and
    nothing is written.
-3. Apply, in the same transaction: only what differs is written, in bulk, with one history
-   record per model written (``catalog.history.record_bulk``); pruning unpublishes through
-   ``catalog.services.unpublish``, as the admin does. Re-importing the same file executes no
-   write statement at all, so the catalog revision (moved by triggers on every statement)
-   stays where it is and the history gains nothing.
+3. Apply, in the same transaction, through ``catalog.actions.served_models.write_import``:
+   only what differs is written, in bulk, with one history record per model written; pruning
+   unpublishes as the admin does. Re-importing the same file executes no write statement at
+   all, so the catalog revision (moved by triggers on every statement) stays where it is and
+   the history gains nothing.
 
 ``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
-file's price changes for a moment through ``catalog.schedule`` instead, and refuses a file that
-changes anything else.
+file's price changes for a moment through ``catalog.actions.schedule`` instead, and refuses a
+file that changes anything else.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from catalog.bulk import gc_paused
+from catalog.actions.schedule import (
+    ModelChanges,
+    changes_between,
+    check_moment,
+    describe,
+    described_change,
+    prices_before,
+    schedule_changes,
+)
+from catalog.actions.served_models import ImportWrite, Progress, write_import
+from catalog.bulk import AnyOf, gc_paused
 from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import wire_record
@@ -50,25 +60,15 @@ from catalog.formats.flat.offering import (
     flat_fields,
     flat_offering,
     flat_view,
+    offering_flat_fields,
 )
 from catalog.formats.problems import ABSENT, CatalogFileInvalid, Problem, file_problem
 from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
 from catalog.formats.typed.encode import model_document
-from catalog.history import Change, record_bulk
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import Offering, with_offering, write_offerings
+from catalog.offering import Offering, stored_offering, with_offering
 from catalog.price_guard import large_changes
 from catalog.published import RECORD_FIELDS, stored_flat_fields
-from catalog.schedule import (
-    ModelChanges,
-    changes_between,
-    check_moment,
-    describe,
-    described_change,
-    prices_before,
-    schedule_changes,
-)
-from catalog.services import unpublish
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
 BATCH_SIZE = 500
@@ -116,41 +116,6 @@ class ImportResult:
 # A datacenter: (country code, region or "").
 Place = tuple[str, str]
 
-# A callback told how far a long import is: (stage, done, total).
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class _Plan:
-    """The writes that make the catalog match the file."""
-
-    created: list[ServedModel] = field(default_factory=list)
-    updated: dict[str, list[str]] = field(default_factory=dict)  # ID -> changed wire fields
-    unchanged: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-    to_prune: list[int] = field(default_factory=list)  # pks of the models to unpublish
-    to_update: list[ServedModel] = field(default_factory=list)
-    update_fields: set[str] = field(default_factory=set)
-    unlink: list[int] = field(default_factory=list)  # pks of datacenter links to delete
-    # (model, (country code, region)); the flat format links region-less datacenters ("").
-    link: list[tuple[ServedModel, Place]] = field(default_factory=list)
-    datacenter_ids: dict[Place, int] = field(default_factory=dict)  # (code, region) -> pk
-    offering_changed: dict[int, ServedModel] = field(default_factory=dict)  # pk -> model
-    stored_offerings: dict[int, Offering] = field(default_factory=dict)  # pk -> as read
-
-
-class _Any(Lookup):
-    """``column = ANY(%s)``: the values as one array parameter. As many parameters as models
-    (``__in``) cost ~0.1 s per query of 10,000 to compose and parse."""
-
-    lookup_name = "any"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
-
 
 # A record's fields that the comparison with a stored row understands: the columns a flat record
 # shows (``RECORD_FIELDS``, read as they are) and the flat view of the offering, by the names
@@ -174,7 +139,7 @@ def _model_id(entry: Entry | TypedEntry) -> str:
 
 def _record_flat(values: dict[str, Any], extra: dict[str, Any]) -> FlatFields:
     """The flat fields a record's model would be served with, from its values: what
-    ``offering_flat_fields(entry.model.offering)`` gives, without building either (1.4 s of a
+    ``offering_flat_fields(entry.offering)`` gives, without building either (1.4 s of a
     no-op re-import of 10,000). Parameter names need an output to be held on; a price needs a
     modality of its direction, and ``flat_fields`` asks only where there is one."""
     outputs = values.get("output_modalities", ())
@@ -218,7 +183,7 @@ def _plan(
     batch_size: int,
     progress: Progress | None,
     allow_large_price_changes: bool = False,
-) -> _Plan:
+) -> ImportWrite:
     """Compare the file with the catalog (a fixed number of reads, whatever the sizes) and plan the
     writes.
 
@@ -226,9 +191,9 @@ def _plan(
     breaks one, ``CatalogFileInvalid`` lists every such problem.
     """
     through = ServedModel.datacenters.through
-    plan = _Plan()
+    plan = ImportWrite()
     file_ids = [_model_id(entry) for entry in entries]
-    scope = Q(_Any(F("model_id"), file_ids))
+    scope = Q(AnyOf(F("model_id"), file_ids))
     if prune:
         scope |= Q(is_published=True)
     # The stored models as served, read as plain rows and compared with the records' values
@@ -239,7 +204,7 @@ def _plan(
     }
     stored_pks = [row["pk"] for row in stored.values()]
     stored_flat = (
-        stored_flat_fields(Q(_Any(F("model_id"), stored_pks)), stored_pks) if stored else {}
+        stored_flat_fields(Q(AnyOf(F("model_id"), stored_pks)), stored_pks) if stored else {}
     )
     # Every datacenter (a country, or a region of one: a few rows); the flat format names
     # countries, so its links are grouped by code, a country's regional links with its own.
@@ -252,7 +217,7 @@ def _plan(
     places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
     if stored:
         for link_pk, model_pk, datacenter_pk in through.objects.filter(
-            _Any(F("servedmodel_id"), stored_pks)
+            AnyOf(F("servedmodel_id"), stored_pks)
         ).values_list("pk", "servedmodel_id", "datacenter_id"):
             place = place_of[datacenter_pk]
             links[model_pk].setdefault(place[0], []).append(link_pk)
@@ -275,20 +240,21 @@ def _plan(
             model.model_id: model
             for model in with_offering(
                 ServedModel.objects.filter(
-                    _Any(F("pk"), [stored[_model_id(entry)]["pk"] for entry in differing])
+                    AnyOf(F("pk"), [stored[_model_id(entry)]["pk"] for entry in differing])
                 )
             )
         }
         if differing
         else {}
     )
+    old_offerings = {model.pk: stored_offering(model) for model in existing.values()}
     changes: dict[str, list[str]] = {}  # model ID -> what differs, for the models to update
     problems: list[Problem] = []
     for entry in differing:
         old = existing[_model_id(entry)]
         if isinstance(entry, TypedEntry):
             problems += entry.complete(old, now)  # none: the stored model has every column
-            if typed_changed := _typed_changes(old, places[old.pk], entry):
+            if typed_changed := _typed_changes(old, old_offerings[old.pk], places[old.pk], entry):
                 changes[old.model_id] = typed_changed
             continue
         changed = changed_fields(
@@ -297,6 +263,7 @@ def _plan(
             entry.model,
             entry.codes,
             before_flat=stored_flat[old.pk],
+            after_flat=offering_flat_fields(entry.offering),
         )
         if changed or entry.has_unknown_values():
             # A value no stored model can hold (an unknown feature) is never served, so the
@@ -312,18 +279,24 @@ def _plan(
             else:
                 plan.link += [(entry.model, (code, "")) for code in entry.codes]
             problems += entry.rule_problems()
-            entry.model.offering  # noqa: B018  # built now, while unsaved: no rows to read
             plan.created.append(entry.model)
+            plan.created_offerings.append(entry.offering)
         elif model_id in changes:
             # Before its values are copied: clean() puts the lists in canonical order.
             problems += entry.rule_problems()
             old = existing[model_id]
             if isinstance(entry, TypedEntry):
-                _plan_typed_update(plan, old, places[old.pk], entry, changes[model_id], now)
+                _plan_typed_update(
+                    plan, old, old_offerings[old.pk], places[old.pk], entry, changes[model_id], now
+                )
             else:
-                _plan_update(plan, old, links[old.pk], entry, changes[model_id], now)
-            if old.pk in plan.stored_offerings and not allow_large_price_changes:
-                problems += _large_price_changes(entry, plan.stored_offerings[old.pk], old.offering)
+                _plan_update(
+                    plan, old, old_offerings[old.pk], links[old.pk], entry, changes[model_id], now
+                )
+            if old.pk in plan.offering_changed and not allow_large_price_changes:
+                problems += _large_price_changes(
+                    entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
+                )
         else:
             # Not held against the rules: checking every record was half of a no-op re-import
             # (1.6 of 2.9 s for 10,000 models). The record equals the stored row as served, so
@@ -367,8 +340,9 @@ def _large_price_changes(
 
 
 def _plan_update(
-    plan: _Plan,
+    plan: ImportWrite,
     old: ServedModel,
+    old_offering: Offering,
     old_links: dict[str, list[int]],
     entry: Entry,
     changed: list[str],
@@ -384,15 +358,15 @@ def _plan_update(
             ]
             plan.link += [(old, (code, "")) for code in entry.codes if code not in old_links]
         elif wire in OFFERING_CHANGES:
-            plan.offering_changed[old.pk] = old
+            # The file's flat values over what the flat format cannot say (kept from the catalog).
+            plan.stored_offerings[old.pk] = old_offering
+            plan.offering_changed[old.pk] = flat_offering(
+                base=old_offering, **flat_view(entry.offering)
+            )
         else:
             for model_field in CHANGED_COLUMNS.get(wire, (MODEL_FIELDS.get(wire, wire),)):
                 setattr(old, model_field, getattr(entry.model, model_field))
                 plan.update_fields.add(model_field)
-    if old.pk in plan.offering_changed:
-        plan.stored_offerings[old.pk] = old.offering
-        # The file's flat values over what the flat format cannot say (kept from the catalog).
-        old.offering = flat_offering(base=old.offering, **flat_view(entry.model.offering))
     # Also when only the datacenters change: the model's bulk_update is what announces the
     # change after commit (writes to the through table announce nothing).
     old.updated_at = now
@@ -403,14 +377,23 @@ def _plan_update(
 _TYPED_ONLY_KEYS = ("tokenizer", "passthrough_parameters", "deployment_region", "compliance")
 
 
-def _typed_changes(old: ServedModel, old_places: dict[Place, int], entry: TypedEntry) -> list[str]:
+def _typed_changes(
+    old: ServedModel, old_offering: Offering, old_places: dict[Place, int], entry: TypedEntry
+) -> list[str]:
     """What differs between a stored model and a typed document: the flat names of what the
     flat record shows, then the typed document's keys that differ besides (its modalities,
     ``pricing``, ``capacity``, ``datacenters`` with regions, the typed-only columns)."""
     new = entry.model
-    changed = changed_fields(old, sorted({code for code, _ in old_places}), new, entry.codes)
-    before = model_document(old, old_places)
-    after = model_document(new, entry.places)
+    changed = changed_fields(
+        old,
+        sorted({code for code, _ in old_places}),
+        new,
+        entry.codes,
+        before_flat=offering_flat_fields(old_offering),
+        after_flat=offering_flat_fields(entry.offering),
+    )
+    before = model_document(old, old_places, old_offering)
+    after = model_document(new, entry.places, entry.offering)
     changed += [
         key
         for key in sorted(before.keys() | after.keys())
@@ -429,8 +412,9 @@ def _column_differs(old: ServedModel, new: ServedModel, name: str) -> bool:
 
 
 def _plan_typed_update(
-    plan: _Plan,
+    plan: ImportWrite,
     old: ServedModel,
+    old_offering: Offering,
     old_places: dict[Place, int],
     entry: TypedEntry,
     changed: list[str],
@@ -444,10 +428,9 @@ def _plan_typed_update(
         if _column_differs(old, new, name):
             setattr(old, name, getattr(new, name))
             plan.update_fields.add(name)
-    if old.offering != new.offering:
-        plan.stored_offerings[old.pk] = old.offering
-        old.offering = new.offering
-        plan.offering_changed[old.pk] = old
+    if old_offering != entry.offering:
+        plan.stored_offerings[old.pk] = old_offering
+        plan.offering_changed[old.pk] = entry.offering
     plan.unlink += [pk for place, pk in old_places.items() if place not in entry.places]
     plan.link += [(old, place) for place in entry.places if place not in old_places]
     if not old.is_published:
@@ -455,82 +438,6 @@ def _plan_typed_update(
         plan.update_fields.add("is_published")
     old.updated_at = now
     plan.to_update.append(old)
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _apply(
-    plan: _Plan,
-    *,
-    now: datetime,
-    batch_size: int,
-    progress: Progress | None,
-    change_reason: str,
-) -> None:
-    """Write the plan: a statement per batch of rows and per kind of change, none if no change.
-
-    Then the history: one record per created or updated model, dated ``now``; the models pruned
-    are unpublished last, by ``catalog.services.unpublish``, which records them the same way.
-    """
-    through = ServedModel.datacenters.through
-    missing_places = sorted({place for _, place in plan.link} - plan.datacenter_ids.keys())
-    if missing_places:
-        datacenters = Datacenter.objects.bulk_create(
-            [Datacenter(country_code=code, region=region) for code, region in missing_places],
-            # One added meanwhile (in the admin) is reused, and its pk returned all the same.
-            update_conflicts=True,
-            unique_fields=["country_code", "region"],
-            update_fields=["country_code"],
-        )
-        plan.datacenter_ids.update(
-            ((datacenter.country_code, datacenter.region), datacenter.pk)
-            for datacenter in datacenters
-        )
-    total = len(plan.created) + len(plan.to_update)
-    done = 0
-    for batch in _batches(plan.created, batch_size):
-        ServedModel.objects.bulk_create(batch)
-        done += len(batch)
-        if progress is not None:
-            progress("written", done, total)
-    for batch in _batches(plan.to_update, batch_size):
-        ServedModel.objects.bulk_update(batch, [*sorted(plan.update_fields), "updated_at"])
-        done += len(batch)
-        if progress is not None:
-            progress("written", done, total)
-    # A statement per batch of models and per table written (models have a few rows each).
-    for batch in _batches(plan.created, batch_size):
-        write_offerings(batch, created=True)
-    for batch in _batches(list(plan.offering_changed.values()), batch_size):
-        write_offerings(batch, stored=plan.stored_offerings)
-    if plan.unlink:
-        through.objects.filter(pk__in=plan.unlink).delete()
-    if plan.link:
-        through.objects.bulk_create(
-            [
-                through(servedmodel_id=model.pk, datacenter_id=plan.datacenter_ids[place])
-                for model, place in plan.link
-            ],
-            batch_size=batch_size,
-        )
-    record_bulk(
-        [
-            *(Change(model, "+") for model in plan.created),
-            *(Change(model, "~", plan.updated[model.model_id]) for model in plan.to_update),
-        ],
-        date=now,
-        reason=change_reason,
-        batch_size=batch_size,
-    )
-    if plan.to_prune:
-        unpublish(
-            ServedModel.objects.filter(_Any(F("pk"), plan.to_prune)),
-            reason=change_reason,
-            now=now,
-        )
 
 
 def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry], Counter]:
@@ -600,7 +507,7 @@ def import_catalog(
             allow_large_price_changes=allow_large_price_changes,
         )
         if not dry_run:
-            _apply(
+            write_import(
                 plan,
                 now=now,
                 batch_size=batch_size,
@@ -621,7 +528,7 @@ def import_catalog(
 @dataclass(frozen=True)
 class ScheduleResult:
     """What a scheduled import changes at ``effective_at``, or would (``dry_run``), by model ID:
-    each changed price as staff read it (``catalog.schedule.describe``)."""
+    each changed price as staff read it (``catalog.actions.schedule.describe``)."""
 
     effective_at: datetime
     announced: bool
@@ -680,10 +587,15 @@ def _differences(before: object, after: object, path: str = "") -> list[tuple[st
 
 
 def _beyond_prices(
-    entry: Entry | TypedEntry, old: ServedModel, old_places: dict[Place, int], after: Offering
+    entry: Entry | TypedEntry,
+    old: ServedModel,
+    old_offering: Offering,
+    old_places: dict[Place, int],
+    after: Offering,
 ) -> list[Problem]:
-    """Each difference between the record and its stored model other than prices (``old``
-    with the prices in force at the moment; ``after``: the record's offering), a problem."""
+    """Each difference between the record and its stored model other than prices
+    (``old_offering`` with the prices in force at the moment; ``after``: the record's
+    offering), a problem."""
     model_id = _model_id(entry)
     if not old.is_published:
         return [
@@ -698,11 +610,10 @@ def _beyond_prices(
         ]
     if isinstance(entry, TypedEntry):
         # Compared with the stored prices in the record's place: what is left differs.
-        entry.model.offering = after.replacing(prices=old.offering.prices)
         found = _differences(
-            model_document(old, old_places), model_document(entry.model, entry.places)
+            model_document(old, old_places, old_offering),
+            model_document(entry.model, entry.places, after.replacing(prices=old_offering.prices)),
         )
-        entry.model.offering = after
         if not found:  # a column the document cannot show (a context length without text)
             found = [(name, ABSENT) for name in COLUMNS if _column_differs(old, entry.model, name)]
     else:
@@ -710,7 +621,8 @@ def _beyond_prices(
         found = [
             (path, value)
             for path, value in _differences(
-                wire_record(old, old_codes), wire_record(entry.model, entry.codes)
+                wire_record(old, old_codes, offering_flat_fields(old_offering)),
+                wire_record(entry.model, entry.codes, offering_flat_fields(entry.offering)),
             )
             if path.split(".")[0] != _FLAT_PRICING
         ]
@@ -734,7 +646,7 @@ def _plan_schedule(
     file_ids = [_model_id(entry) for entry in entries]
     stored = {
         model.model_id: model
-        for model in with_offering(ServedModel.objects.filter(_Any(F("model_id"), file_ids)))
+        for model in with_offering(ServedModel.objects.filter(AnyOf(F("model_id"), file_ids)))
     }
     models = list(stored.values())
     before = prices_before(models, moment)
@@ -743,7 +655,7 @@ def _plan_schedule(
     at_moment = prices_before(models, moment + timedelta(microseconds=1))
     places: dict[int, dict[Place, int]] = defaultdict(dict)  # model pk -> place -> link pk
     for link_pk, model_pk, code, region in ServedModel.datacenters.through.objects.filter(
-        _Any(F("servedmodel_id"), [model.pk for model in models])
+        AnyOf(F("servedmodel_id"), [model.pk for model in models])
     ).values_list("pk", "servedmodel_id", "datacenter__country_code", "datacenter__region"):
         places[model_pk][(code, region)] = link_pk
 
@@ -766,14 +678,14 @@ def _plan_schedule(
                 )
             )
             continue
-        old.offering = old.offering.replacing(prices=tuple(at_moment[old.pk].values()))
+        old_offering = stored_offering(old).replacing(prices=tuple(at_moment[old.pk].values()))
         if isinstance(entry, TypedEntry):
             problems += entry.complete(old, now)  # none: the stored model has every column
             after = entry.offering
         else:
             # The file's flat prices over what the flat format cannot say, as at the moment.
-            after = flat_offering(base=old.offering, **flat_view(entry.model.offering))
-        if differs := _beyond_prices(entry, old, places[old.pk], after):
+            after = flat_offering(base=old_offering, **flat_view(entry.offering))
+        if differs := _beyond_prices(entry, old, old_offering, places[old.pk], after):
             problems += differs
             continue
         changes = changes_between(at_moment[old.pk], after.prices)
@@ -783,7 +695,7 @@ def _plan_schedule(
         problems += entry.rule_problems()
         if not allow_large_price_changes:
             problems += _large_price_changes(
-                entry, old.offering.replacing(prices=tuple(before[old.pk].values())), after
+                entry, old_offering.replacing(prices=tuple(before[old.pk].values())), after
             )
         plans.append(ModelChanges(old, changes))
         # In the offering's canonical order (inputs, outputs, the request), ended ones too.
@@ -814,11 +726,11 @@ def schedule_import(
     difference from the stored model (a field, a modality, a capacity, a datacenter), is a
     problem (``CatalogFileInvalid``), and nothing is written. Models absent from the file are
     left alone. Prices are compared with those in force just before ``moment``
-    (``catalog.schedule.prices_before``), so a change scheduled for an earlier moment is built
-    on, and written through ``catalog.schedule.schedule_changes`` in one transaction, with
-    ``source`` (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
-    minute and in the future raises ``catalog.schedule.ScheduleError``. ``announced`` False makes
-    the change confidential: in no public output before ``moment``.
+    (``prices_before``), so a change scheduled for an earlier moment is built on, and written
+    through ``catalog.actions.schedule.schedule_changes`` in one transaction, with ``source``
+    (such as ``import_models: catalog.json``). A ``moment`` that is not aware, on the
+    minute and in the future raises ``catalog.actions.schedule.ScheduleError``. ``announced``
+    False makes the change confidential: in no public output before ``moment``.
     """
     now = timezone.now()
     check_moment(moment, now)

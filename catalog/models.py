@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pycountry
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast, Coalesce
 from django.dispatch import Signal
@@ -29,15 +28,11 @@ from catalog.choices import (
     CapacityType,
     CapacityWindow,
     Direction,
-    Feature,
     InputModality,
     OutputModality,
     PriceType,
     PriceUnit,
     Quantization,
-    SamplingParameter,
-    _positions,
-    canonical,
 )
 from catalog.validators import (
     HUGGING_FACE_ID_RE,
@@ -46,7 +41,6 @@ from catalog.validators import (
     validate_display_name,
     validate_hugging_face_id,
     validate_model_id,
-    validate_price_per_token,
 )
 
 # Prices are stored exactly, in USD per token (per image, per request). 24 decimal places hold
@@ -182,7 +176,7 @@ class OfferingSnapshot(models.Model):
     The child rows change and disappear; the record must still rebuild the catalog as it was
     (``--as-of``) from its own row, in the same three queries as before. The shape is
     ``catalog.offering.Offering.as_json()``, written in SQL by ``catalog_offering_snapshot()``
-    (migration 0007) for bulk records and from Python for the library's own.
+    (migrations 0010 and 0012) for bulk records and from Python for the library's own.
     """
 
     offering = models.JSONField(default=dict, blank=True)
@@ -235,8 +229,8 @@ class ServedModel(models.Model):
     """One model the provider serves: the root of everything OpenRouter's formats show of it.
 
     Its modalities, prices and capacities are rows of their own (``Modality``, ``PriceEntry``,
-    ``CapacityEntry``); ``offering`` holds them in memory as one structure
-    (``catalog.offering.Offering``), and saving the model saves a changed offering with it.
+    ``CapacityEntry``), read and written as one structure (``catalog.offering.Offering``) by
+    ``catalog.offering.stored_offering`` and ``catalog.actions``.
     """
 
     model_id = models.CharField(
@@ -371,46 +365,8 @@ class ServedModel(models.Model):
             ),
         ]
 
-    if TYPE_CHECKING:
-        # The flat view of the offering, set on the class below (``_flat_property``).
-        input_modalities: list[str]
-        output_modalities: list[str]
-        supported_sampling_parameters: list[str]
-        supported_features: list[str]
-        price_prompt: Decimal
-        price_completion: Decimal
-        price_image: Decimal
-        price_request: Decimal
-        price_input_cache_read: Decimal
-
     def __str__(self):
         return self.model_id
-
-    def save(self, *args, **kwargs):
-        """Save the model, and its offering when one was assigned, with one history record."""
-        if not self.__dict__.get("_offering_changed"):
-            return super().save(*args, **kwargs)
-        from catalog.history import record_admin_save
-        from catalog.offering import write_offerings
-
-        offering = self.offering  # before the save: an unsaved model has no rows to read
-        created = self._state.adding
-        skipping = getattr(self, "skip_history_when_saving", False)
-        with transaction.atomic():
-            # The library would record the model before its offering is written.
-            self.skip_history_when_saving = True
-            try:
-                super().save(*args, **kwargs)
-            finally:
-                if not skipping:
-                    del self.skip_history_when_saving
-            self.__dict__["_offering"] = offering
-            write_offerings([self])
-            self.__dict__["_offering_changed"] = False
-            self.__dict__.pop("_flat_assigned", None)
-            if not skipping:
-                record_admin_save(self, created=created)
-        return None
 
     def clean(self):
         """The rules that span fields, keyed by field; the offering's own in ``Offering``."""
@@ -455,169 +411,8 @@ class ServedModel(models.Model):
                 "The slug must not contain whitespace or control characters.",
                 code="invalid_characters",
             )
-        for field in ("compliance", "passthrough_parameters"):
-            errors.update(_schema_errors(self, field))
-        errors.update(_flat_errors(self))
         if errors:
             raise ValidationError(errors)
-
-    # --- the offering: modalities, prices, capacities ------------------------------------------
-    @property
-    def offering(self):
-        """The model's modalities, prices and capacities (``catalog.offering.Offering``).
-
-        Read from the JSON column of ``with_offering()`` when the queryset has it, else with
-        three queries, once; flat values assigned meanwhile (``price_prompt``, ...)
-        are applied on top. Assigning one marks it to be written by ``save()``.
-        """
-        from catalog.formats.flat.offering import flat_offering, flat_view, price_scope
-        from catalog.offering import Offering
-
-        if "_offering" not in self.__dict__:
-            snapshot = self.__dict__.get("offering_snapshot")  # with_offering()'s column
-            if snapshot is not None:
-                offering = Offering.from_json(snapshot)
-            elif self.pk is not None:
-                offering = Offering.of_rows(self)
-            else:
-                offering = Offering()
-            self.__dict__["_offering"] = offering
-        pending = self.__dict__.pop("_flat_pending", None)
-        if pending:
-            base = self.__dict__["_offering"]
-            values = {**flat_view(base), **pending}
-            offering = flat_offering(base=base, **values)
-            self.__dict__["_offering"] = offering
-            # A price with no modality to hold it yet (assigned before the modalities) stays
-            # pending instead of being lost: it is placed once they are assigned too.
-            unplaced = {
-                name: value
-                for name, value in pending.items()
-                if name.startswith("price_")
-                and price_scope(offering, name.removeprefix("price_")) is None
-                and value
-            }
-            if unplaced:
-                self.__dict__["_flat_pending"] = unplaced
-        return self.__dict__["_offering"]
-
-    @offering.setter
-    def offering(self, value) -> None:
-        self.__dict__.pop("_flat_pending", None)
-        self.__dict__["_offering"] = value
-        self.__dict__["_offering_changed"] = True
-
-    def refresh_from_db(self, *args, **kwargs):
-        for key in (
-            "_offering",
-            "_flat_pending",
-            "_flat_assigned",
-            "_offering_changed",
-            "offering_snapshot",
-        ):
-            self.__dict__.pop(key, None)
-        return super().refresh_from_db(*args, **kwargs)
-
-
-def _flat_property(name: str) -> property:
-    """A flat field (``price_prompt``, ``input_modalities``, ...) read from and written to the
-    offering: the flat format's view, kept for code and forms that think in it."""
-
-    def get(self):
-        pending = self.__dict__.get("_flat_pending") or {}
-        if name in pending:
-            return pending[name]
-        from catalog.formats.flat.offering import flat_view
-
-        return flat_view(self.offering)[name]
-
-    def set(self, value):
-        self.__dict__.setdefault("_flat_pending", {})[name] = value
-        # Kept as assigned (until saved), for clean() to name values the offering cannot hold.
-        self.__dict__.setdefault("_flat_assigned", {})[name] = value
-        self.__dict__["_offering_changed"] = True
-
-    return property(get, set)
-
-
-# The flat names of the offering: its lists and the five prices (per token, image, request).
-FLAT_LIST_FIELDS = (
-    "input_modalities",
-    "output_modalities",
-    "supported_sampling_parameters",
-    "supported_features",
-)
-PRICE_FIELDS = (
-    "price_prompt",
-    "price_completion",
-    "price_image",
-    "price_request",
-    "price_input_cache_read",
-)
-# Prices charged per token; the others are per image and per request.
-PER_TOKEN_PRICE_FIELDS = ("price_prompt", "price_completion", "price_input_cache_read")
-FLAT_FIELDS = FLAT_LIST_FIELDS + PRICE_FIELDS
-for _name in FLAT_FIELDS:
-    setattr(ServedModel, _name, _flat_property(_name))
-
-
-def _flat_errors(model: ServedModel) -> dict[str, ValidationError]:
-    """The flat values assigned to ``model``, held against the rules of the flat format.
-
-    Lists are put in canonical order (as they are then saved); prices are checked as the
-    columns that held them were: exact decimals, at least 0, per-token ones under the ceiling.
-    """
-    assigned = model.__dict__.get("_flat_assigned", {})
-    pending = model.__dict__.get("_flat_pending") or {}
-    errors: dict[str, ValidationError] = {}
-    lists: dict[str, tuple[type[models.TextChoices], str | None]] = {
-        "input_modalities": (InputModality, "Choose at least one input modality."),
-        "output_modalities": (OutputModality, "Choose at least one output modality."),
-        "supported_sampling_parameters": (SamplingParameter, None),
-        "supported_features": (Feature, None),
-    }
-    for name, (choices, required) in lists.items():
-        if name not in assigned:
-            continue
-        values = canonical(assigned[name] or [], choices)
-        if name in pending:
-            pending[name] = values
-        # The cached positions, not ``choices.values``: that list is rebuilt on every access
-        # (1.3 s of an import of 10,000 models, profiled).
-        known = _positions(choices)
-        unknown = [value for value in values if value not in known]
-        if unknown:
-            errors[name] = ValidationError(
-                [
-                    ValidationError(
-                        "Value %(value)r is not a valid choice.",
-                        code="invalid_choice",
-                        params={"value": value},
-                    )
-                    for value in unknown
-                ]
-            )
-        elif required and not values:
-            errors[name] = ValidationError(required, code="required")
-    cost = PriceEntry._meta.get_field("cost_usd")
-    for name in PRICE_FIELDS:
-        if name not in assigned:
-            continue
-        try:
-            value = cost.clean(assigned[name], model)
-            if name in PER_TOKEN_PRICE_FIELDS:
-                validate_price_per_token(value)
-        except ValidationError as error:
-            errors[name] = error
-    return errors
-
-
-def _schema_errors(model: ServedModel, field: str) -> dict[str, ValidationError]:
-    from catalog.formats.typed.schema import field_errors
-
-    component = {"compliance": "Compliance", "passthrough_parameters": "DescriptorMap"}[field]
-    messages = field_errors(getattr(model, field), component)
-    return {field: ValidationError(messages, code="schema")} if messages else {}
 
 
 class Modality(models.Model):
@@ -679,15 +474,6 @@ class Modality(models.Model):
 
     def clean(self):
         errors = {}
-        for field, component in (
-            ("supported_parameters", "DescriptorMap"),
-            ("passthrough_parameters", "DescriptorMap"),
-        ):
-            from catalog.formats.typed.schema import field_errors
-
-            messages = field_errors(getattr(self, field), component)
-            if messages:
-                errors[field] = ValidationError(messages, code="schema")
         if self.direction == Direction.INPUT and self.supported_parameters:
             errors["supported_parameters"] = ValidationError(
                 "Only an output modality has supported parameters.", code="input_parameters"
@@ -741,8 +527,8 @@ class PriceEntry(models.Model):
     later winning.
     A row holds its price for a span of time: from ``valid_from`` (NULL: ever since it was
     written) until ``valid_until`` (NULL: until further notice). A scheduled change
-    (``PriceSchedule``, ``catalog.schedule``) ends the row in force at its moment and starts the
-    new price there, so every reader picks the rows in force at the moment it reads
+    (``PriceSchedule``, ``catalog.actions.schedule``) ends the row in force at its moment and
+    starts the new price there, so every reader picks the rows in force at the moment it reads
     (``PriceEntry.in_force_at``) and nothing is written when the moment comes.
     """
 
@@ -922,7 +708,7 @@ class PriceSchedule(models.Model):
     """A change of some of a model's prices, scheduled for a moment (UTC, to the minute).
 
     The prices themselves are ``PriceEntry`` rows, in force from ``effective_at``
-    (``catalog.schedule`` writes them and ends the rows they replace); this row says who
+    (``catalog.actions.schedule`` writes them and ends the rows they replace); this row says who
     scheduled the change, from what, and what it changes (``changes``: each price's identity
     label with its cost before and after, per unit, as text), and whether it was cancelled
     before it started. It is kept after it took effect: the history reads it.

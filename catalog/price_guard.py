@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 
 from catalog.formats.flat.names import OVERRIDES
 from catalog.formats.flat.offering import PRICE_SOURCES, base_price, flat_prices, tier_threshold
-from catalog.forms import PRICE_LABELS, cost_text, price_label
 from catalog.offering import Offering, Price
+from catalog.presentation import PRICE_LABELS, cost_text, price_label
 
 # More than this many times up or down is out of line.
 FACTOR = 10

@@ -1,7 +1,7 @@
 """The catalog revision: a number that moves with every committed change (see CatalogRevision).
 
 The revision triggers also send it on the ``CHANNEL`` notification channel when their
-transaction commits (migration 0007), so that readers can learn of a change without asking.
+transaction commits (migration 0008), so that readers can learn of a change without asking.
 """
 
 from __future__ import annotations

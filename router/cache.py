@@ -56,9 +56,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from catalog.formats.typed.encode import SCHEMA_VERSION
-from catalog.formats.typed.published import published_typed_catalog
-from catalog.published import published_catalog
+from catalog.formats.registry import FLAT, FORMATS, SCHEMA_VERSIONS
 from catalog.revision import current_revision, database_identity
 from router.listener import RevisionListener, one_line
 
@@ -69,9 +67,9 @@ BODY_TTL_SECONDS = 3600
 # While PostgreSQL fails, one request per interval tries it again; the others serve stale.
 DATABASE_RETRY_SECONDS = 1.0
 
-# The representations served: the flat list (no ``schema_version``), and each typed version.
-FLAT = ""
-SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+# The representations served (``catalog.formats.registry``): the flat list (FLAT, no
+# ``schema_version``), and each typed version (SCHEMA_VERSIONS).
+__all__ = ["FLAT", "SCHEMA_VERSIONS", "CatalogCache", "Rendered", "catalog_cache"]
 
 
 @dataclass(frozen=True)
@@ -342,7 +340,7 @@ class CatalogCache:
         return revision
 
     def _render(self, representation: str) -> Rendered:
-        published = published_catalog() if representation == FLAT else published_typed_catalog()
+        published = FORMATS[representation].published()
         until = published.valid_until
         rendered = Rendered(
             published.revision,

@@ -17,7 +17,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
 from router.pages.cache import pages_cache
-from tests.helpers import build_model, require_service
+from tests.helpers import clock, clock_start, create_model, require_service  # noqa: F401  # fixtures of the whole suite
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +59,7 @@ def make_model(db, datacenters):
     """Create a valid, published served model; keyword arguments override any field."""
 
     def make(model_id: str = "acme/model-1", *, countries=("US",), **fields) -> ServedModel:
-        model = build_model(model_id, **fields)
-        model.save()
+        model = create_model(model_id, **fields)
         model.datacenters.set(datacenters(*countries))
         return model
 

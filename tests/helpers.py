@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 import yaml
 from django.conf import settings
 from django.urls import reverse
@@ -25,9 +26,12 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from catalog.actions.served_models import save_model
+from catalog.formats.flat.offering import FLAT_FIELDS, flat_view, offering_of_flat_values
 from catalog.formats.typed import schema as typed_schema
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Datacenter, Modality, PriceEntry, ServedModel
+from catalog.offering import Offering, stored_offering
 from catalog.published import published_catalog
 from catalog.revision import current_revision
 
@@ -128,24 +132,25 @@ def form_data(model: ServedModel, **overrides) -> dict:
 
     Prices are written per million tokens (per image, per request), as staff type them.
     """
+    values = flat(model)
     data = {
         "model_id": model.model_id,
         "name": model.name,
         "hugging_face_id": model.hugging_face_id,
         "created_0": model.created.date().isoformat(),
         "created_1": model.created.time().isoformat(),
-        "input_modalities": model.input_modalities,
-        "output_modalities": model.output_modalities,
+        "input_modalities": values["input_modalities"],
+        "output_modalities": values["output_modalities"],
         "quantization": model.quantization,
-        "supported_sampling_parameters": model.supported_sampling_parameters,
-        "supported_features": model.supported_features,
+        "supported_sampling_parameters": values["supported_sampling_parameters"],
+        "supported_features": values["supported_features"],
         "context_length": model.context_length,
         "max_output_length": model.max_output_length,
-        "price_prompt": _typed(model.price_prompt.scaleb(6)),
-        "price_completion": _typed(model.price_completion.scaleb(6)),
-        "price_input_cache_read": _typed(model.price_input_cache_read.scaleb(6)),
-        "price_image": _typed(model.price_image),
-        "price_request": _typed(model.price_request),
+        "price_prompt": _typed(values["price_prompt"].scaleb(6)),
+        "price_completion": _typed(values["price_completion"].scaleb(6)),
+        "price_input_cache_read": _typed(values["price_input_cache_read"].scaleb(6)),
+        "price_image": _typed(values["price_image"]),
+        "price_request": _typed(values["price_request"]),
         "datacenters": [datacenter.pk for datacenter in model.datacenters.all()],
         "deprecation_date": model.deprecation_date.isoformat() if model.deprecation_date else "",
         "deprecation_hour": "" if model.deprecation_hour is None else model.deprecation_hour,
@@ -336,25 +341,83 @@ def wsgi_call(app, method="GET", path=ENDPOINT, host="testserver", query="", **h
 
 
 # --- The one model factory ------------------------------------------------------------------
+# The columns of a valid, published model, and the flat fields of its offering.
+_COLUMNS = {
+    "created": datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC),
+    "quantization": "fp8",
+    "context_length": 131072,
+    "max_output_length": 8192,
+    "is_published": True,
+}
+_FLAT = {
+    "input_modalities": ["text"],
+    "output_modalities": ["text"],
+    "price_prompt": Decimal("0.00000015"),
+    "price_completion": Decimal("0.0000006"),
+    "supported_sampling_parameters": ["temperature", "top_p"],
+    "supported_features": ["tools"],
+}
+
+
 def build_model(model_id: str = "acme/model-1", **fields) -> ServedModel:
-    """An unsaved, valid served model, published; keyword arguments override any field."""
+    """An unsaved, valid served model, published: its columns, which keyword arguments
+    override (the flat names among them are ``build_offering``'s, and ignored here)."""
     values = {
         "name": model_id.rsplit("/", 1)[-1],
         "hugging_face_id": model_id if "/" in model_id else "",
-        "created": datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC),
-        "input_modalities": ["text"],
-        "output_modalities": ["text"],
-        "quantization": "fp8",
-        "context_length": 131072,
-        "max_output_length": 8192,
-        "price_prompt": Decimal("0.00000015"),
-        "price_completion": Decimal("0.0000006"),
-        "supported_sampling_parameters": ["temperature", "top_p"],
-        "supported_features": ["tools"],
-        "is_published": True,
+        **_COLUMNS,
+        **{name: value for name, value in fields.items() if name not in FLAT_FIELDS},
     }
-    values.update(fields)
     return ServedModel(model_id=model_id, **values)
+
+
+def build_offering(**fields) -> Offering:
+    """The offering of ``build_model``'s model: its flat fields (``price_prompt``,
+    ``input_modalities``, ...), which keyword arguments override (other names are ignored)."""
+    flat = {**_FLAT, **{name: value for name, value in fields.items() if name in FLAT_FIELDS}}
+    return offering_of_flat_values(flat)
+
+
+def create_model(model_id: str = "acme/model-1", **fields) -> ServedModel:
+    """``build_model`` with ``build_offering``, saved through the write path (no datacenters)."""
+    model = build_model(model_id, **fields)
+    save_model(model, build_offering(**fields))
+    return model
+
+
+def flat(model: ServedModel) -> dict:
+    """The flat fields of ``model``'s offering as saved (``price_prompt``, ...), read anew."""
+    return flat_view(stored_offering(ServedModel.objects.get(pk=model.pk)))
+
+
+def with_flat(model: ServedModel, **values) -> Offering:
+    """``model``'s saved offering with these flat values (``price_prompt=...``) over it."""
+    return offering_of_flat_values(values, base=stored_offering(model))
+
+
+# --- The clocks tests drive ---------------------------------------------------------------------
+class FakeClock:
+    """A clock read as ``time.time`` is (seconds), moved by hand: ``clock.now += 5``."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where ``clock`` stops the wall clock; a module that needs its own moment overrides it."""
+    return datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(clock_start):
+    """The wall clock (``timezone.now()``, ``time.time()``) stopped at ``clock_start``;
+    ``clock.move_to`` moves every reader of it at once."""
+    with time_machine.travel(clock_start, tick=False) as traveller:
+        yield traveller
 
 
 # --- Prices changed at the clock's moment, as an import does (the price API's tests) ---------

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from tests.helpers import CHROMIUM_ARGS
+from tests.helpers import CHROMIUM_ARGS, flat
 from tests.helpers import chromium_path as find_chromium
 
 
@@ -58,4 +58,4 @@ def test_editor_changes_a_price_per_million_in_the_browser(
         browser.close()
 
     model.refresh_from_db()
-    assert model.price_prompt == Decimal("0.0000000208333333333333")
+    assert flat(model)["price_prompt"] == Decimal("0.0000000208333333333333")

@@ -11,12 +11,13 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from catalog.admin.history import Change, offering_changes
+from catalog.actions.served_models import save_model
+from catalog.admin.history import ChangeLine, offering_changes
 from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price
-from tests.helpers import change_url, form_data, modality_row, records_of, with_rows
+from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, stored_offering
+from tests.helpers import change_url, flat, form_data, modality_row, records_of, with_rows
 
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
@@ -135,7 +136,7 @@ def test_a_window_price_is_saved_beside_the_base_price_it_leaves_alone(editor_cl
     assert (price.utc_start, price.utc_end, price.cost_usd) == (2200, 600, Decimal("0.0000006"))
     model.refresh_from_db()
     # The base completion price is still the one on the main form, and the public record's.
-    assert model.price_completion == Decimal("0.0000006")
+    assert flat(model)["price_completion"] == Decimal("0.0000006")
 
 
 def test_the_inline_never_shows_the_five_prices_of_the_main_form(editor_client, model):
@@ -163,7 +164,7 @@ def test_an_inline_price_that_is_one_of_the_five_is_refused(editor_client, model
         }
     ]
     model.refresh_from_db()
-    assert model.price_prompt == Decimal("0.00000015")
+    assert flat(model)["price_prompt"] == Decimal("0.00000015")
 
 
 def test_a_further_price_may_not_take_the_place_of_a_flat_price(editor_client, model):
@@ -410,8 +411,8 @@ def test_a_descriptor_with_details_is_kept_beside_the_ticked_names(editor_client
     assert text_output.streaming is True
     model.refresh_from_db()
     # The flat lists say the same as before: the ticks are unchanged.
-    assert model.supported_sampling_parameters == ["temperature", "top_p"]
-    assert model.supported_features == ["tools"]
+    assert flat(model)["supported_sampling_parameters"] == ["temperature", "top_p"]
+    assert flat(model)["supported_features"] == ["tools"]
 
 
 def test_a_bad_descriptor_is_refused_by_field_and_nothing_is_saved(editor_client, model):
@@ -430,7 +431,7 @@ def test_a_bad_descriptor_is_refused_by_field_and_nothing_is_saved(editor_client
     assert list(errors[1]) == ["supported_parameters"]
     assert errors[1]["supported_parameters"][0].startswith("temperature")
     model.refresh_from_db()
-    assert (model.name, model.price_prompt) == ("chat", Decimal("0.00000015"))
+    assert (model.name, flat(model)["price_prompt"]) == ("chat", Decimal("0.00000015"))
     assert len(records_of(model)) == records
 
 
@@ -640,13 +641,13 @@ def test_history_page_makes_the_same_queries_whatever_the_price_changes(
 ):
     model.refresh_from_db()  # with the window price
     for number in range(edits):
-        offering = model.offering
+        offering = stored_offering(model)
         prices = tuple(
             replace(price, cost_usd=Decimal(number + 1).scaleb(-7)) if price.windowed else price
             for price in offering.prices
         )
-        model.offering = offering.replacing(prices=prices)
-        model.save()
+        model_offering = offering.replacing(prices=prices)
+        save_model(model, model_offering)
     url = reverse("admin:catalog_servedmodel_history", args=[model.pk])
     editor_client.get(url)  # the user model's content type, cached for the process
 
@@ -728,7 +729,7 @@ def test_offering_changes_name_a_further_price_old_and_new_per_million():
     changes = offering_changes(offering(window("0.0000006")), offering(window("0.0000004")))
 
     assert changes == [
-        Change(
+        ChangeLine(
             "output text completion per token (window 22:00-06:00)",
             "$0.6 per 1M tokens",
             "$0.4 per 1M tokens",
@@ -752,10 +753,10 @@ def test_offering_changes_name_added_and_removed_entries_and_leave_the_flat_pric
     )
 
     assert offering_changes(before, after) == [
-        Change(
+        ChangeLine(
             "input text cache write per token (cache lifetime 300 s)", "$3.75 per 1M tokens", "none"
         ),
-        Change("request web search per search", "none", "$0.01 per search"),
+        ChangeLine("request web search per search", "none", "$0.01 per search"),
     ]
 
 
@@ -776,8 +777,8 @@ def test_offering_changes_name_capacities_and_modality_details_briefly():
     )
 
     assert offering_changes(before, after) == [
-        Change("capacity: input text prompt per minute", "1000 tokens", "5000 tokens"),
-        Change(
+        ChangeLine("capacity: input text prompt per minute", "1000 tokens", "5000 tokens"),
+        ChangeLine(
             "output text descriptors",
             "none",
             '{"temperature": {"max": 2, "min": 0, "type": "range"}}',

@@ -14,15 +14,14 @@ from decimal import Decimal
 from xml.etree import ElementTree
 
 import pytest
-import time_machine
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.publication import publish, set_deprecation_date, unpublish
+from catalog.actions.schedule import cancel_schedule
 from catalog.models import PriceSchedule, ServedModel
-from catalog.schedule import cancel_schedule
-from catalog.services import publish, set_deprecation_date, unpublish
 from router.api.as_of import past_bodies
 from router.api.bodies import bodies
 from router.api.throttling import ClientAddressThrottle
@@ -47,9 +46,8 @@ def _fresh_api_caches():
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return T0
 
 
 @pytest.fixture

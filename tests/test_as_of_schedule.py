@@ -15,14 +15,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
+from catalog.actions.schedule import cancel_schedule
 from catalog.history import HistoricalServedModel, typed_catalog_as_of
 from catalog.importer import schedule_import
 from catalog.models import Datacenter, PriceSchedule, ServedModel
 from catalog.published import published_catalog
-from catalog.schedule import cancel_schedule
 from tests.helpers import ENDPOINT, catalog_file
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -32,9 +31,8 @@ FORMATS = {"flat": (), "typed": ("--schema-version", "2.4")}
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from config.wsgi import application
+from tests.helpers import ENDPOINT
 
 
 def test_every_response_conforms_to_the_published_schema(transactional_db, catalog, settings):
@@ -24,7 +25,7 @@ def test_every_response_conforms_to_the_published_schema(transactional_db, catal
         ("GET", "/api/v1/changes.atom"),
         ("GET", "/api/v1/models/{model_id}/prices"),
         ("GET", "/api/v1/prices"),
-        ("GET", "/inference/router/openrouter/models"),
+        ("GET", ENDPOINT),
         ("POST", "/api/v1/prices/lookup"),
     ]
 

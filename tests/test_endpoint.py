@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,17 +20,20 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import WireRecord, plain_decimal, render
 from catalog.formats.flat.encode import wire_record as make_wire_record
 from catalog.formats.flat.names import OPTIONAL_RECORD_KEYS, PRICING_FIELDS, RECORD_KEYS
+from catalog.formats.flat.offering import offering_flat_fields, offering_of_flat_values
+from catalog.formats.registry import FORMATS
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Datacenter, ServedModel
 from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from router.views import OpenRouterModelsView
-from tests.helpers import assert_valid_typed, build_model, load_contract
+from tests.helpers import ENDPOINT, assert_valid_typed, build_model, build_offering, load_contract
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"
 PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
 
@@ -48,7 +52,7 @@ def _publish(model_id: str, *, countries=(), **fields) -> ServedModel:
     }
     model = build_model(model_id, **values)
     model.full_clean()
-    model.save()
+    save_model(model, build_offering(**values))
     model.datacenters.set(
         [Datacenter.objects.get_or_create(country_code=code)[0] for code in countries]
     )
@@ -241,26 +245,15 @@ def test_every_price_of_a_record_is_served_plain(prices):
         created=datetime(2025, 1, 1, tzinfo=UTC),
     )
     # A price belongs to a modality (the flat format requires one of each direction).
-    model.input_modalities, model.output_modalities = ["text"], ["text"]
-    for field, price in zip(PRICING_FIELDS.values(), prices, strict=True):
-        setattr(model, field, price)
+    values = {"input_modalities": ["text"], "output_modalities": ["text"]}
+    values.update(zip(PRICING_FIELDS.values(), prices, strict=True))
+    flat = offering_flat_fields(offering_of_flat_values(values))
 
-    pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
+    pricing = json.loads(render([make_wire_record(model, [], flat)]))["data"][0]["pricing"]
 
     for key, price in zip(PRICING_FIELDS, prices, strict=True):
         assert PLAIN_DECIMAL.match(pricing[key]), pricing[key]
         assert Decimal(pricing[key]) == price
-
-
-def test_a_price_assigned_before_the_modalities_is_kept():
-    model = ServedModel(model_id="acme/m", created=datetime(2025, 1, 1, tzinfo=UTC))
-    model.price_prompt = Decimal("1E-24")
-    assert model.offering.prices == ()  # no modality yet: nowhere to hold it, still pending
-    model.input_modalities, model.output_modalities = ["text"], ["text"]
-
-    pricing = json.loads(render([make_wire_record(model, [])]))["data"][0]["pricing"]
-
-    assert pricing["prompt"] == "0.000000000000000000000001"
 
 
 @pytest.mark.parametrize(
@@ -607,14 +600,14 @@ def test_each_representation_is_rendered_once_per_revision_on_its_first_request(
     client, golden_catalog, monkeypatch
 ):
     calls = []
-    for name in ("published_catalog", "published_typed_catalog"):
-        render_function = getattr(router_cache, name)
+    for representation, written in list(FORMATS.items()):
+        name = written.published.__name__
 
-        def counting(render_function=render_function, name=name):
+        def counting(render_function=written.published, name=name):
             calls.append(name)
             return render_function()
 
-        monkeypatch.setattr(router_cache, name, counting)
+        monkeypatch.setitem(FORMATS, representation, replace(written, published=counting))
 
     for _ in range(3):
         client.get(URL)

@@ -12,11 +12,11 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.rows import write_offerings
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import write_offerings
 from router.cache import CatalogCache
 from tests.helpers import ENDPOINT as URL
-from tests.helpers import build_model
+from tests.helpers import build_model, build_offering
 
 
 def _cold_render_queries(count: int) -> list[str]:
@@ -26,7 +26,9 @@ def _cold_render_queries(count: int) -> list[str]:
     models = ServedModel.objects.bulk_create(
         build_model(f"acme/model-{index:04}", name=f"Model {index}") for index in range(count)
     )
-    write_offerings(models, created=True)  # modalities and prices: rows of their own
+    write_offerings(
+        {model.pk: build_offering() for model in models}, created=True
+    )  # modalities and prices: rows of their own
     ServedModel.datacenters.through.objects.bulk_create(
         ServedModel.datacenters.through(servedmodel=model, datacenter=datacenter)
         for model in models

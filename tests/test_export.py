@@ -8,8 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Datacenter, ServedModel
+from tests.helpers import ENDPOINT
 
-ENDPOINT = "/inference/router/openrouter/models"
+ENDPOINT = ENDPOINT
 
 
 def export() -> bytes:

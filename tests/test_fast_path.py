@@ -2,7 +2,9 @@
 
 import pytest
 
-URL = "/inference/router/openrouter/models"
+from tests.helpers import ENDPOINT
+
+URL = ENDPOINT
 
 
 @pytest.mark.django_db

@@ -22,23 +22,21 @@ from config.wsgi import application
 from router.cache import DATABASE_RETRY_SECONDS, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
-from tests.helpers import RAW_PROMPT_PRICE_UPDATE, update_prompt_price, wsgi_call
+from tests.helpers import (
+    ENDPOINT,
+    RAW_PROMPT_PRICE_UPDATE,
+    FakeClock,
+    update_prompt_price,
+    wsgi_call,
+)
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE = Decimal("0.00000015"), Decimal("0.00000099")
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch):
+def cache_clock(monkeypatch):
     """The cache's clock (stale ages, retry intervals, the Redis breaker), moved by hand."""
     fake = FakeClock()
     monkeypatch.setattr(catalog_cache, "clock", fake)
@@ -73,7 +71,7 @@ class Outage:
 
 
 def test_stale_if_error_serves_the_last_body_with_a_header_then_recovers(
-    client, transactional_db, make_model, settings, clock, caplog
+    client, transactional_db, make_model, settings, cache_clock, caplog
 ):
     settings.REDIS_URL = ""
     settings.CATALOG_STALE_IF_ERROR = 300
@@ -82,13 +80,13 @@ def test_stale_if_error_serves_the_last_body_with_a_header_then_recovers(
     assert STALE_HEADER not in fresh
 
     with Outage():
-        clock.now += 10
+        cache_clock.now += 10
         stale = client.get(URL, HTTP_ACCEPT_ENCODING="gzip")
-        clock.now += 0.5  # before the retry is due: served without trying PostgreSQL
+        cache_clock.now += 0.5  # before the retry is due: served without trying PostgreSQL
         again = client.get(URL)
-        clock.now += 289.5  # 300 s after it was last known current: the limit
+        cache_clock.now += 289.5  # 300 s after it was last known current: the limit
         last = client.get(URL)
-        clock.now += DATABASE_RETRY_SECONDS  # past the limit
+        cache_clock.now += DATABASE_RETRY_SECONDS  # past the limit
         gone = client.get(URL)
 
     assert stale.status_code == 200
@@ -101,7 +99,7 @@ def test_stale_if_error_serves_the_last_body_with_a_header_then_recovers(
     assert gone.status_code == 503
     assert len(warnings(caplog, "PostgreSQL unavailable")) == 1  # once, not per request
 
-    clock.now += DATABASE_RETRY_SECONDS
+    cache_clock.now += DATABASE_RETRY_SECONDS
     recovered = client.get(URL)
     assert recovered.status_code == 200
     assert STALE_HEADER not in recovered
@@ -110,7 +108,7 @@ def test_stale_if_error_serves_the_last_body_with_a_header_then_recovers(
 
 
 def test_the_public_pages_serve_their_last_catalog_while_postgresql_is_unreachable(
-    client, transactional_db, make_model, settings, clock
+    client, transactional_db, make_model, settings, cache_clock
 ):
     settings.REDIS_URL = ""
     settings.CATALOG_STALE_IF_ERROR = 300
@@ -118,10 +116,10 @@ def test_the_public_pages_serve_their_last_catalog_while_postgresql_is_unreachab
     fresh = client.get("/models/")
 
     with Outage():
-        clock.now += 10
+        cache_clock.now += 10
         stale = client.get("/models/")
         searched = client.get("/models/", {"q": "one"})  # a view not seen yet: from memory
-        clock.now += 291  # more than 300 s after it was last known current
+        cache_clock.now += 291  # more than 300 s after it was last known current
         with pytest.raises(DatabaseError):
             client.get("/models/")
 
@@ -129,12 +127,12 @@ def test_the_public_pages_serve_their_last_catalog_while_postgresql_is_unreachab
     assert stale.content == fresh.content
     assert stale["Cache-Control"] == "no-store"  # no cache downstream may keep it
     assert f"/models/{MODEL_ID}/" in searched.content.decode()
-    clock.now += DATABASE_RETRY_SECONDS
+    cache_clock.now += DATABASE_RETRY_SECONDS
     assert client.get("/models/")["Cache-Control"] == "public, no-cache"
 
 
 def test_stale_if_error_zero_answers_503_at_once(
-    client, transactional_db, make_model, settings, clock
+    client, transactional_db, make_model, settings, cache_clock
 ):
     settings.REDIS_URL = ""
     settings.CATALOG_STALE_IF_ERROR = 0
@@ -149,7 +147,7 @@ def test_stale_if_error_zero_answers_503_at_once(
     ("stale_if_error", "status"), [(0, "503 Service Unavailable"), (300, "200 OK")]
 )
 def test_a_database_error_is_served_once_and_as_the_stack_serves_it(
-    transactional_db, make_model, settings, clock, monkeypatch, stale_if_error, status
+    transactional_db, make_model, settings, cache_clock, monkeypatch, stale_if_error, status
 ):
     # The way in before Django's handler (config.wsgi) answers the failure itself: the catalog
     # is asked once, not once there and again by the view behind it.
@@ -167,7 +165,7 @@ def test_a_database_error_is_served_once_and_as_the_stack_serves_it(
     monkeypatch.setattr(catalog_cache, "serve", counted)
 
     with Outage():
-        clock.now += 10
+        cache_clock.now += 10
         answer = wsgi_call(application, accept_encoding="gzip")
         asked_once = len(asked)
         through_the_stack = wsgi_call(WSGIHandler(), accept_encoding="gzip")
@@ -244,7 +242,7 @@ def change_catalog(price: Decimal) -> None:
 
 
 def test_a_hung_redis_costs_one_request_a_few_milliseconds_then_is_skipped(
-    client, make_model, hung_redis, settings, clock, caplog
+    client, make_model, hung_redis, settings, cache_clock, caplog
 ):
     make_model(MODEL_ID, price_prompt=OLD_PRICE)
 
@@ -268,14 +266,14 @@ def test_a_hung_redis_costs_one_request_a_few_milliseconds_then_is_skipped(
     assert all(record.exc_info is None for record in caplog.records)  # one line, no traceback
 
     # After REDIS_BREAKER_SECONDS it is tried again (and, still hung, logged once more).
-    clock.now += settings.REDIS_BREAKER_SECONDS
+    cache_clock.now += settings.REDIS_BREAKER_SECONDS
     change_catalog(OLD_PRICE)
     assert client.get(URL).status_code == 200
     assert len(warnings(caplog, "Redis unavailable")) == 2
 
 
 def test_a_refused_redis_is_logged_once_not_per_request(
-    client, make_model, settings, clock, caplog
+    client, make_model, settings, cache_clock, caplog
 ):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     make_model(MODEL_ID, price_prompt=OLD_PRICE)

@@ -20,16 +20,17 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.names import RECORD_KEYS
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.history import HistoricalServedModel
 from catalog.importer import import_catalog
 from catalog.models import CapacityEntry, PriceEntry, ServedModel
-from catalog.offering import ROOT, Capacity, Offering, Price
+from catalog.offering import ROOT, Capacity, Offering, Price, stored_offering
 from catalog.published import published_catalog
 from catalog.revision import current_revision
 from router.cache import CatalogCache
-from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, record
+from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, flat, record
 
 TIERS = [
     {"min_prompt_tokens": 128000, "prompt": "0.0000003", "completion": "0.0000012"},
@@ -139,14 +140,18 @@ def test_new_fields_are_stored_in_their_columns_and_rows(db):
     assert model.discount_to_user == Decimal("0.125")
     assert model.openrouter_slug == "acme/new-model"
     text_input = ("input", "text")
-    assert model.offering.capacity(text_input, "prompt", "token", "minute").value == 1_000_000
-    prompt = model.offering.price(text_input, "prompt", "token")
+    assert (
+        stored_offering(model).capacity(text_input, "prompt", "token", "minute").value == 1_000_000
+    )
+    prompt = stored_offering(model).price(text_input, "prompt", "token")
+    assert prompt is not None
     assert prompt.cost_usd == Decimal("0.00000015")
     assert list(prompt.overrides) == [
         {"when": {"prompt_tokens": {"gte": 128001}}, "cost_usd": "0.0000003"},
         {"when": {"prompt_tokens": {"gte": 200001}}, "cost_usd": "0.0000004"},
     ]
-    completion = model.offering.price(("output", "text"), "completion", "token")
+    completion = stored_offering(model).price(("output", "text"), "completion", "token")
+    assert completion is not None
     assert list(completion.overrides) == [
         {"when": {"prompt_tokens": {"gte": 128001}}, "cost_usd": "0.0000012"}
     ]
@@ -299,11 +304,12 @@ def test_a_change_in_one_new_field_is_detected_and_written(db, change, changed):
 def test_typed_only_data_survives_a_flat_re_import(db):
     import_catalog(catalog_file(full_record(input_modalities=["text", "image"])))
     model = ServedModel.objects.get()
-    offering = model.offering
+    offering = stored_offering(model)
     text = ("input", "text")
     typed_override = {"when": {"reasoning": {"equals": True}}, "cost_usd": "0.0000009"}
     prompt = offering.price(text, "prompt", "token")
-    model.offering = Offering(
+    assert prompt is not None
+    model_offering = Offering(
         modalities=offering.modalities,
         prices=(
             *(price for price in offering.prices if price is not prompt),
@@ -324,7 +330,7 @@ def test_typed_only_data_survives_a_flat_re_import(db):
             Capacity(text, "prompt", "token", "hour", 50_000_000),
         ),
     )
-    model.save()
+    save_model(model, model_offering)
 
     # The model as served, without its tiers and its capacity, and with another description.
     new = served()["acme/new-model"]
@@ -336,10 +342,16 @@ def test_typed_only_data_survives_a_flat_re_import(db):
     assert result.updated == {
         "acme/new-model": ["pricing.overrides", "description", "capacity_tpm"]
     }
-    after = ServedModel.objects.get().offering
+    after = stored_offering(ServedModel.objects.get())
     # The tiers are gone; the typed-only override stays.
-    assert after.price(text, "prompt", "token").overrides == (typed_override,)
-    assert after.price(("output", "text"), "completion", "token").overrides == ()
+    prompt, completion = (
+        after.price(text, "prompt", "token"),
+        after.price(("output", "text"), "completion", "token"),
+    )
+    assert prompt is not None
+    assert completion is not None
+    assert prompt.overrides == (typed_override,)
+    assert completion.overrides == ()
     kept = {(p.scope, p.price_type, p.unit, p.ttl_seconds, p.utc_start) for p in after.prices}
     assert {
         (text, "cached_prompt", "token", None, None),
@@ -354,9 +366,9 @@ def test_typed_only_data_survives_a_flat_re_import(db):
 def test_windows_replace_the_flat_windows_and_keep_the_others(db):
     import_catalog(catalog_file(windowed_record()))
     model = ServedModel.objects.get()
-    offering = model.offering
+    offering = stored_offering(model)
     text = ("input", "text")
-    model.offering = offering.replacing(
+    model_offering = offering.replacing(
         prices=(
             *offering.prices,
             Price(
@@ -370,7 +382,7 @@ def test_windows_replace_the_flat_windows_and_keep_the_others(db):
             ),
         )
     )
-    model.save()
+    save_model(model, model_offering)
     one_window = [{"utc_start": 100, "utc_end": 500, "completion": "0.0000002"}]
 
     pricing = {**NEW_RECORD["pricing"], "overrides": one_window}
@@ -742,8 +754,8 @@ def test_the_flat_cached_price_is_the_one_without_a_lifetime_else_the_shortest(
     import_catalog(catalog_file(record()))
     model = ServedModel.objects.get()
     text = ("input", "text")
-    offering = model.offering
-    model.offering = offering.replacing(
+    offering = stored_offering(model)
+    model_offering = offering.replacing(
         prices=(
             *(price for price in offering.prices if price.price_type != "cached_prompt"),
             *(
@@ -752,8 +764,8 @@ def test_the_flat_cached_price_is_the_one_without_a_lifetime_else_the_shortest(
             ),
         )
     )
-    model.save()
+    save_model(model, model_offering)
 
     # From rows (the endpoint) and from the offering (the admin, the import) alike.
     assert served()["acme/new-model"]["pricing"]["input_cache_read"] == served_price
-    assert ServedModel.objects.get().price_input_cache_read == Decimal(served_price)
+    assert flat(ServedModel.objects.get())["price_input_cache_read"] == Decimal(served_price)

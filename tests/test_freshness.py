@@ -14,30 +14,23 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import plain_decimal
 from catalog.revision import current_revision
 from router.cache import CatalogCache, catalog_cache
 from router.listener import RETRY_SECONDS
 from tests import processes
-from tests.helpers import RAW_PROMPT_PRICE_UPDATE
+from tests.helpers import ENDPOINT, RAW_PROMPT_PRICE_UPDATE, FakeClock, with_flat
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE, NEWER_PRICE = (
     Decimal("0.00000015"),
     Decimal("0.00000099"),
     Decimal("0.00000077"),
 )
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -166,8 +159,8 @@ def test_the_committing_process_sees_its_change_on_its_very_next_request(client,
     revision_before = listener.revision()
     assert revision_before is not None  # listening since the first request
 
-    model.price_prompt = NEW_PRICE
-    model.save()  # on commit, catalog_changed: the next request asks
+    # On commit, catalog_changed: the next request asks.
+    save_model(model, with_flat(model, price_prompt=NEW_PRICE))
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL)

@@ -14,14 +14,24 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from catalog.actions.served_models import save_model
+from catalog.formats.flat.offering import flat_view
 from catalog.history import HistoricalServedModel, catalog_as_of, state_of
 from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
 from catalog.published import published_catalog
-from tests.helpers import NEW_RECORD, catalog_file, change_url, form_data, record
+from tests.helpers import (
+    ENDPOINT,
+    NEW_RECORD,
+    catalog_file,
+    change_url,
+    form_data,
+    record,
+    with_flat,
+)
 
-ENDPOINT = "/inference/router/openrouter/models"
+ENDPOINT = ENDPOINT
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
 
@@ -88,7 +98,7 @@ def test_admin_edit_records_the_editor_and_the_old_and_new_prices(editor_client,
         None,
     )
     assert change.changed_fields == ["pricing.prompt"]
-    assert (state_of(previous).price_prompt, state_of(change).price_prompt) == (
+    assert (prompt_of(state_of(previous)), prompt_of(state_of(change))) == (
         Decimal("0.00000015"),
         Decimal("0.0000002"),
     )
@@ -173,8 +183,7 @@ def test_history_page_makes_the_same_queries_whatever_the_records(
     editor_client, model, django_assert_num_queries, edits
 ):
     for number in range(edits):
-        model.price_prompt = Decimal(number + 1).scaleb(-7)
-        model.save()
+        save_model(model, with_flat(model, price_prompt=Decimal(number + 1).scaleb(-7)))
 
     # Once before: the page looks up the user model's content type, which Django then caches
     # for the life of the process (the first page in a test process would count one more).
@@ -212,8 +221,7 @@ def dated_changes(editor_client, model, make_model, run_import):
     editor; and a price change in the shell long before. Returns the week's first day."""
     week = datetime(2026, 3, 2, tzinfo=UTC)
     other = make_model("acme/other")
-    model.price_completion = Decimal("0.000001")
-    model.save()
+    save_model(model, with_flat(model, price_completion=Decimal("0.000001")))
     editor_client.post(change_url(model), form_data(model, price_prompt="0.2"))
     editor_client.post(change_url(other), form_data(other, name="Other, renamed"))
     records = [records_of("acme/chat")[-1], records_of("acme/other")[-1]]
@@ -322,7 +330,7 @@ def test_an_import_records_its_source_and_the_old_and_new_prices(run_import):
         assert entry.history_user is None
         assert entry.history_change_reason == "import_models: catalog.json"
     assert (created.changed_fields, change.changed_fields) == ([], ["pricing.prompt"])
-    assert (state_of(created).price_prompt, state_of(change).price_prompt) == (
+    assert (prompt_of(state_of(created)), prompt_of(state_of(change))) == (
         Decimal("0.00000015"),
         Decimal("0.0000002"),
     )
@@ -387,8 +395,7 @@ def test_with_history_off_an_import_records_nothing(run_import, settings):
 
 
 def test_a_save_in_the_shell_records_what_it_changed(model, datacenters):
-    model.price_completion = Decimal("0.000001")
-    model.save()
+    save_model(model, with_flat(model, price_completion=Decimal("0.000001")))
     model.datacenters.add(*datacenters("SE"))
 
     price_change, link_change = records_of("acme/chat")[-2:]
@@ -571,3 +578,7 @@ def test_history_adds_no_query_to_a_warm_request(
 def test_a_mistyped_history_url_is_a_404_not_a_server_error(editor_client, model):
     url = f"/admin/catalog/servedmodel/{model.pk}/change/history/"
     assert editor_client.get(url).status_code == 404
+
+
+def prompt_of(state) -> Decimal:
+    return flat_view(state.offering)["price_prompt"]

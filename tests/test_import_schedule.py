@@ -1,6 +1,6 @@
 """import_models --effective-at (issue #15, item 1): a flat or typed file's price changes
-scheduled for a moment, through catalog.schedule; any other difference from the catalog, a model
-the catalog lacks or a bad moment is a named problem and nothing is written; --dry-run shows
+scheduled for a moment, through catalog.actions.schedule; any other difference from the catalog,
+a model the catalog lacks or a bad moment is a named problem and nothing is written; --dry-run shows
 each change; the guard holds against the prices before the moment; the same file twice writes
 nothing.
 
@@ -16,15 +16,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
+from catalog.actions.schedule import SCHEDULED
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.history import HistoricalServedModel
 from catalog.models import Datacenter, PriceEntry, PriceSchedule, ServedModel
 from catalog.published import published_catalog
 from catalog.revision import current_revision
-from catalog.schedule import SCHEDULED
 from tests.helpers import NEW_RECORD, catalog_file
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -35,9 +34,8 @@ OTHER = "acme/other"
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -22,23 +23,26 @@ from django.db import connection, transaction
 from django.test import Client
 
 from catalog import published
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import plain_decimal
+from catalog.formats.registry import FLAT, FORMATS
 from catalog.models import ServedModel
 from catalog.revision import current_revision
-from router import cache as router_cache
 from router.cache import CatalogCache, catalog_cache
 from tests.helpers import (
+    ENDPOINT,
     RAW_PROMPT_PRICE_UPDATE,
     build_model,
     change_url,
     form_data,
     update_prompt_price,
+    with_flat,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits: on_commit runs as in prod
 
 ROOT = Path(__file__).resolve().parent.parent
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE = Decimal("0.00000015"), Decimal("0.00000099")
 
@@ -94,8 +98,7 @@ def in_another_thread(function):
 
 
 def test_save_is_visible_on_the_next_request(client, served_model):
-    served_model.price_prompt = NEW_PRICE
-    served_model.save()
+    save_model(served_model, with_flat(served_model, price_prompt=NEW_PRICE))
 
     assert served_price(client) == plain_decimal(NEW_PRICE)
 
@@ -243,16 +246,16 @@ def test_body_is_stored_under_the_revision_of_its_snapshot_when_a_commit_lands_m
 def test_commit_between_revision_check_and_render_is_rendered_with_its_own_revision(
     served_model, monkeypatch
 ):
-    render = router_cache.published_catalog
+    render = FORMATS[FLAT].published
 
     def commit_then_render():
         in_another_thread(lambda: update_prompt_price(MODEL_ID, NEW_PRICE))
         return render()
 
-    monkeypatch.setattr(router_cache, "published_catalog", commit_then_render)
+    monkeypatch.setitem(FORMATS, FLAT, replace(FORMATS[FLAT], published=commit_then_render))
     catalog_cache.clear()
     rendered = catalog_cache.current()
-    monkeypatch.setattr(router_cache, "published_catalog", render)
+    monkeypatch.setitem(FORMATS, FLAT, replace(FORMATS[FLAT], published=render))
 
     assert price_in(rendered) == NEW_PRICE
     assert rendered.revision == current_revision()

@@ -30,9 +30,9 @@ from catalog.formats.flat.schema import (
 )
 from catalog.formats.typed import schema as typed_schema
 from router.cache import SCHEMA_VERSIONS
-from tests.helpers import CONTRACT, SHARED_CONTRACT, load_contract, require_service
+from tests.helpers import CONTRACT, ENDPOINT, SHARED_CONTRACT, load_contract, require_service
 
-PATH = "/inference/router/openrouter/models"
+PATH = ENDPOINT
 COMPONENTS = ("RouterOpenRouterModelsRes", "RouterOpenRouterModel", "Pricing", "Datacenter")
 # The official typed schema's components keep their names, but the one the seed's contract
 # already uses, which takes the suffix of the official ModelDocumentV2.

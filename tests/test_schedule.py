@@ -1,4 +1,4 @@
-"""Scheduled price changes (issue 15): the write path, ``catalog.schedule``, and what every
+"""Scheduled price changes (issue 15): the write path, ``catalog.actions.schedule``, and what every
 reader makes of a price's validity in time. The clock is driven with time_machine, never slept.
 """
 
@@ -10,15 +10,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 
-from catalog.history import HistoricalServedModel, catalog_as_of
-from catalog.models import PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, write_offerings
-from catalog.published import published_catalog
-from catalog.schedule import (
+from catalog.actions.rows import write_offerings
+from catalog.actions.schedule import (
     SCHEDULED,
     ModelChanges,
     ScheduleError,
@@ -28,6 +24,10 @@ from catalog.schedule import (
     prices_before,
     schedule_changes,
 )
+from catalog.history import HistoricalServedModel, catalog_as_of
+from catalog.models import PriceEntry, PriceSchedule, ServedModel
+from catalog.offering import Offering, Price, stored_offering
+from catalog.published import published_catalog
 from tests.helpers import change_url, form_data
 
 TEXT_IN = ("input", "text")
@@ -37,9 +37,8 @@ T2 = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def model(make_model, clock):
 
 
 def prompt(model: ServedModel) -> Price:
-    price = ServedModel.objects.get(pk=model.pk).offering.price(TEXT_IN, "prompt", "token")
+    price = stored_offering(ServedModel.objects.get(pk=model.pk)).price(TEXT_IN, "prompt", "token")
     assert price is not None
     return price
 
@@ -222,9 +221,10 @@ def test_cancelling_the_later_change_lets_the_earlier_run_on(model, clock):
 
 def test_a_second_change_at_the_same_moment_joins_the_first(model, clock):
     schedule_changes([prompt_change(model, "0.0000002")], T1)
-    price = ServedModel.objects.get(pk=model.pk).offering.price(
+    price = stored_offering(ServedModel.objects.get(pk=model.pk)).price(
         ("output", "text"), "completion", "token"
     )
+    assert price is not None
     (schedule,) = schedule_changes(
         [
             ModelChanges(
@@ -251,7 +251,7 @@ def test_a_second_change_at_the_same_moment_joins_the_first(model, clock):
 
 
 def test_a_price_can_be_ended_or_added_at_the_moment(model, clock):
-    current = ServedModel.objects.get(pk=model.pk).offering
+    current = stored_offering(ServedModel.objects.get(pk=model.pk))
     cache_read = Price(TEXT_IN, "cached_prompt", "token", Decimal("0.00000005"))
     before = prices_before([model], T1)[model.pk]
     after = [p for p in current.prices if p.price_type != "completion"] + [cache_read]
@@ -282,15 +282,15 @@ def test_a_price_of_a_modality_the_model_lacks_is_refused(model, clock):
 def test_an_edit_now_keeps_the_scheduled_change(model, clock):
     schedule_changes([prompt_change(model, "0.0000002")], T1)
     edited = ServedModel.objects.get(pk=model.pk)
-    price = edited.offering.price(TEXT_IN, "prompt", "token")
-    edited.offering = edited.offering.replacing(
+    price = stored_offering(edited).price(TEXT_IN, "prompt", "token")
+    edited_offering = stored_offering(edited).replacing(
         prices=tuple(
             replace(p, cost_usd=Decimal("0.00000012")) if p == price else p
-            for p in edited.offering.prices
+            for p in stored_offering(edited).prices
         )
     )
     with transaction.atomic():
-        write_offerings([edited])
+        write_offerings({edited.pk: edited_offering})
     assert served_prompt() == "0.00000012"
     clock.move_to(T1)
     assert served_prompt() == "0.0000002"
@@ -300,11 +300,14 @@ def test_a_price_added_now_under_a_scheduled_identity_lasts_until_the_moment(mod
     cache_read = Price(TEXT_IN, "cached_prompt", "token", Decimal("0.00000005"))
     schedule_changes([ModelChanges(model, {cache_read.identity: cache_read})], T1)
     edited = ServedModel.objects.get(pk=model.pk)
-    edited.offering = edited.offering.replacing(
-        prices=(*edited.offering.prices, replace(cache_read, cost_usd=Decimal("0.00000007")))
+    edited_offering = stored_offering(edited).replacing(
+        prices=(
+            *stored_offering(edited).prices,
+            replace(cache_read, cost_usd=Decimal("0.00000007")),
+        )
     )
     with transaction.atomic():
-        write_offerings([edited])
+        write_offerings({edited.pk: edited_offering})
     (record,) = json.loads(published_catalog().body)["data"]
     assert record["pricing"]["input_cache_read"] == "0.00000007"
     clock.move_to(T1)
@@ -346,7 +349,7 @@ def test_the_snapshot_of_a_model_without_schedules_is_what_it_always_was(model):
         (snapshot,) = cursor.fetchone()
     snapshot = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
     assert all("valid_from" not in p and "valid_until" not in p for p in snapshot["prices"])
-    assert Offering.from_json(snapshot) == ServedModel.objects.get(pk=model.pk).offering
+    assert Offering.from_json(snapshot) == stored_offering(ServedModel.objects.get(pk=model.pk))
 
 
 # --- The model's edit page: the prices in force now ----------------------------------------
@@ -370,9 +373,11 @@ def post_prices(client, model: ServedModel, rows: list[dict], initial: int = 0):
 def test_the_edit_page_shows_and_saves_the_prices_in_force_now(editor_client, model, clock):
     window = window_price("0.0000004")
     write = ServedModel.objects.get(pk=model.pk)
-    write.offering = write.offering.replacing(prices=(*write.offering.prices, window))
+    write_offering = stored_offering(write).replacing(
+        prices=(*stored_offering(write).prices, window)
+    )
     with transaction.atomic():
-        write_offerings([write])
+        write_offerings({write.pk: write_offering})
     schedule_changes([ModelChanges(model, {window.identity: window_price("0.0000005")})], T1)
     current = PriceEntry.objects.get(utc_start=2200, valid_from__isnull=True)
 

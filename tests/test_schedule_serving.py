@@ -15,26 +15,26 @@ from decimal import Decimal
 
 import pytest
 import redis
-import time_machine
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 import router.cache as router_cache
+from catalog.actions.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
 from catalog.choices import Direction, PriceType
+from catalog.formats.registry import FORMATS
 from catalog.offering import Price
 from catalog.revision import current_revision, database_identity
-from catalog.schedule import ModelChanges, cancel_schedule, prices_before, schedule_changes
 from config.wsgi import application
 from router.cache import FLAT, CatalogCache, catalog_cache
 from router.http import STALE_HEADER
 from tests import processes
-from tests.helpers import wsgi_call
+from tests.helpers import ENDPOINT, wsgi_call
 
 # Committed data: the revision is pushed (LISTEN/NOTIFY) only for committed changes, and warm
 # requests ask PostgreSQL nothing only then.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-URL = "/inference/router/openrouter/models"
+URL = ENDPOINT
 TYPED = "2.4"
 MODEL_ID = "acme/model-1"
 OLD_PRICE, NEW_PRICE, NEWER_PRICE = (
@@ -58,10 +58,8 @@ def push(settings):
 
 
 @pytest.fixture
-def clock():
-    """The wall clock, stopped at START; ``clock.move_to`` moves every reader of it at once."""
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return START
 
 
 def schedule_prompt(model, price: Decimal, moment: datetime):
@@ -291,7 +289,7 @@ def test_a_body_past_its_moment_is_served_stale_while_postgres_fails(
     def unreachable(*args, **kwargs):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(router_cache, "published_catalog", unreachable)
+    monkeypatch.setitem(FORMATS, FLAT, replace(FORMATS[FLAT], published=unreachable))
     clock.move_to(MOMENT)
     stale = client.get(URL)
     assert stale.status_code == 200

@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from config.signin import client_ip_address
+from tests.helpers import ENDPOINT
 
 LOGIN_URL = reverse("admin:login")
 ADMIN_URL = reverse("admin:index")
-ENDPOINT = "/inference/router/openrouter/models"
+ENDPOINT = ENDPOINT
 LOCKOUT_WORDS = "Too many failed sign-in attempts"
 
 

@@ -12,12 +12,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import time_machine
 
+from catalog.actions.publication import publish, unpublish
+from catalog.actions.schedule import cancel_schedule
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering, Price
-from catalog.schedule import cancel_schedule
-from catalog.services import publish, unpublish
 from catalog.timeline import announced_changes, public_price_timeline, record_prices
 from tests.helpers import import_prices, schedule_prices
 
@@ -29,9 +28,8 @@ CHAT = "acme/chat"
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return T0
 
 
 @pytest.fixture

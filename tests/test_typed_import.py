@@ -25,7 +25,7 @@ from catalog.formats.typed.schema import field_errors
 from catalog.importer import import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.revision import current_revision
-from tests.helpers import catalog_file, catalog_state, document_validator, record
+from tests.helpers import catalog_file, catalog_state, document_validator, flat, record
 
 TYPED = Path(__file__).parent / "data" / "typed"
 EXAMPLES = sorted(path.name for path in TYPED.glob("*.json"))
@@ -191,7 +191,7 @@ def test_prices_and_discount_are_read_exactly(db):
     import_catalog(data)
     model = ServedModel.objects.get(model_id=TEXT_MODEL)
     assert model.discount_to_user == Decimal("0.1234567890123456789")
-    assert model.price_prompt == Decimal("0.000000123456789012345678")
+    assert flat(model)["price_prompt"] == Decimal("0.000000123456789012345678")
 
 
 # --- Re-import and replacement ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import dumps
 from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
@@ -26,10 +27,18 @@ from catalog.offering import (
     ModalitySpec,
     Offering,
     Price,
+    stored_offering,
     with_offering,
 )
 from catalog.published import published_catalog
-from tests.helpers import assert_valid_typed, build_model, document_validator
+from tests.helpers import (
+    ENDPOINT,
+    assert_valid_typed,
+    build_model,
+    build_offering,
+    create_model,
+    document_validator,
+)
 
 
 # --- The published documents, each valid against the official schema ----------------------------
@@ -187,8 +196,7 @@ def everything(db):
         deprecation_date=date(2027, 3, 31),
         deprecation_hour=9,
     )
-    model.offering = everything_offering()
-    model.save()
+    save_model(model, everything_offering())
     model.datacenters.set(
         [
             Datacenter.objects.create(country_code="US", region="us-east-1"),
@@ -203,7 +211,12 @@ def everything(db):
         supported_features=[],
         price_completion=Decimal(0),
     )
-    minimal.save()
+    save_model(
+        minimal,
+        build_offering(
+            supported_sampling_parameters=[], supported_features=[], price_completion=Decimal(0)
+        ),
+    )
     return model
 
 
@@ -344,14 +357,13 @@ def test_unset_optional_fields_are_omitted(everything):
 
 
 def test_a_bare_deprecation_date_stays_a_date(db):
-    model = build_model("acme/leaving", deprecation_date=date(2027, 1, 31))
-    model.save()
+    create_model("acme/leaving", deprecation_date=date(2027, 1, 31))
 
     assert by_id()["acme/leaving"]["deprecation_date"] == "2027-01-31"
 
 
 def test_without_a_text_modality_the_limits_have_nowhere_to_go(db):
-    model = build_model(
+    create_model(
         "acme/painter",
         input_modalities=["image"],
         output_modalities=["image"],
@@ -361,7 +373,6 @@ def test_without_a_text_modality_the_limits_have_nowhere_to_go(db):
         supported_sampling_parameters=[],
         supported_features=[],
     )
-    model.save()
     document = by_id()["acme/painter"]
 
     assert document["input_modalities"] == [
@@ -382,14 +393,15 @@ def test_a_prompt_priced_in_two_units_on_one_input_is_said_in_its_own_unit(db, i
     # A flat file prices prompt tokens and images on whatever input the model has; the typed
     # identity (type and qualifiers) allows one prompt per input, and no image input is
     # invented: an image input keeps its price per image, any other its price per token.
-    model = build_model(
+    model = create_model(
         "acme/two-units",
         input_modalities=inputs,
         price_prompt=Decimal("0.000001"),
         price_image=Decimal("0.01"),
     )
-    model.save()
-    assert len(model.offering.prices) == 3  # prompt in two units on one input, and completion
+    assert (
+        len(stored_offering(model).prices) == 3
+    )  # prompt in two units on one input, and completion
 
     (modality,) = by_id()["acme/two-units"]["input_modalities"]
     assert modality["type"] == inputs[0]
@@ -398,13 +410,13 @@ def test_a_prompt_priced_in_two_units_on_one_input_is_said_in_its_own_unit(db, i
 
 def test_a_stored_context_limit_keeps_its_unit_and_takes_the_columns_value(db):
     model = build_model("acme/limits", context_length=4096, max_output_length=1024)
-    model.offering = model.offering.replacing(
+    offering = build_offering().replacing(
         modalities=(
             _input("text", 0, max_context_length={"value": 1, "unit": "token"}),
             _output("text", 0),
         )
     )
-    model.save()
+    save_model(model, offering)
 
     assert by_id()["acme/limits"]["input_modalities"][0]["supported_inputs"] == {
         "max_context_length": {"value": 4096, "unit": "token"}
@@ -414,17 +426,16 @@ def test_a_stored_context_limit_keeps_its_unit_and_takes_the_columns_value(db):
 def test_entries_the_schema_cannot_say_are_left_out(db):
     # The catalog's constraints allow a windowed request price and an input's concurrency;
     # RequestPricingEntry has no window and InputCapacityEntry no concurrency.
-    model = build_model("acme/odd", price_request=Decimal("0.001"))
-    model.save()
-    offering = ServedModel.objects.get(pk=model.pk).offering
-    model.offering = offering.replacing(
+    model = create_model("acme/odd", price_request=Decimal("0.001"))
+    offering = stored_offering(model)
+    offering = offering.replacing(
         prices=(
             *offering.prices,
             Price(ROOT, "request", "request", Decimal("0.002"), utc_start=100, utc_end=200),
         ),
         capacities=(Capacity(TEXT_IN, "concurrency", "request", None, 8),),
     )
-    model.save()
+    save_model(model, offering)
     document = by_id()["acme/odd"]
 
     assert document["pricing"] == [{"type": "request", "unit": "request", "cost_usd": "0.001"}]
@@ -435,7 +446,8 @@ def test_a_model_document_is_the_same_from_rows_as_from_the_published_query(ever
     model = ServedModel.objects.get(model_id="acme/everything")
     places = [(d.country_code, d.region) for d in model.datacenters.all()]
 
-    assert json.loads(dumps(model_document(model, places))) == by_id()["acme/everything"]
+    document = model_document(model, places, stored_offering(model))
+    assert json.loads(dumps(document)) == by_id()["acme/everything"]
 
 
 def test_the_published_offerings_read_as_rows_equal_the_models_snapshots(everything):
@@ -481,18 +493,17 @@ def test_a_scheduled_price_is_served_typed_from_its_moment_on(client, db):
     """The typed body, like the flat one, is current until the next scheduled price starts:
     served before it with the old price, then rendered anew with the new one, no write between.
     """
-    model = build_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
-    model.save()
+    model = create_model("acme/scheduled", price_prompt=Decimal("0.00000015"))
     moment = datetime(2027, 1, 1, tzinfo=UTC)
-    url = "/inference/router/openrouter/models?schema_version=2.4"
+    url = f"{ENDPOINT}?schema_version=2.4"
 
     def prompt() -> str:
         (document,) = json.loads(client.get(url).content)["data"]
         (entry,) = document["input_modalities"][0]["pricing"]
         return entry["cost_usd"]
 
-    # The rows a scheduled change writes (catalog/schedule.py): the price in force ends at the
-    # moment, and its successor starts there.
+    # The rows a scheduled change writes (catalog/actions/schedule.py): the price in force ends
+    # at the moment, and its successor starts there.
     old = PriceEntry.objects.get(model=model, price_type="prompt")
     old.valid_until = moment
     old.save()
@@ -538,11 +549,10 @@ def _cold_render_queries() -> int:
 
 def test_a_cold_render_takes_as_many_queries_at_3_models_as_at_30(everything):
     for number in range(1, 2):
-        build_model(f"acme/more-{number}").save()
+        create_model(f"acme/more-{number}")
     at_three = _cold_render_queries()
     for number in range(2, 29):
-        model = build_model(f"acme/more-{number}", price_input_cache_read=Decimal("0.0000001"))
-        model.save()
+        model = create_model(f"acme/more-{number}", price_input_cache_read=Decimal("0.0000001"))
         model.datacenters.set(Datacenter.objects.all())
 
     assert ServedModel.objects.count() == 30
@@ -564,7 +574,7 @@ def test_export_writes_what_the_typed_endpoint_serves(everything, client):
     body = export("--schema-version", "2.4")
 
     assert body == published_typed_catalog()[1]
-    assert body == client.get("/inference/router/openrouter/models?schema_version=2.4").content
+    assert body == client.get(f"{ENDPOINT}?schema_version=2.4").content
     assert "Everything ✓".encode() in body
 
 

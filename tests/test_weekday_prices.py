@@ -13,15 +13,14 @@ from importlib import import_module
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.apps import apps
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 
+from catalog.actions.schedule import describe
 from catalog.importer import import_catalog, schedule_import
 from catalog.models import PriceEntry, PriceSchedule, ServedModel
-from catalog.schedule import describe
 from tests.helpers import (
     ENDPOINT,
     catalog_file,
@@ -42,9 +41,8 @@ WEEKDAY_COSTS = (b"0.0000003", b"0.00000005", b"0.00000002", b"0.0000012")
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def clock_start():
+    return NOW
 
 
 def document() -> dict:

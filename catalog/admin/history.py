@@ -16,29 +16,33 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from catalog.admin import schedules
+from catalog.actions.schedule import SCHEDULED
+from catalog.admin.schedules import changes_list, scheduled_by, when
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.names import CHANGED_COLUMNS, FIELD_NAMES, MODEL_FIELDS, OVERRIDES
-from catalog.formats.flat.offering import PRICE_SOURCES, base_price, tier_threshold
-from catalog.forms import (
-    PRICE_LABELS,
-    cost_text,
-    price_label,
-    said_by_ticks,
-    scope_value,
-    shown_price,
+from catalog.formats.flat.offering import (
+    FLAT_FIELDS,
+    FLAT_LIST_FIELDS,
+    PRICE_FIELDS,
+    PRICE_SOURCES,
+    base_price,
+    flat_view,
+    offering_flat_fields,
+    tier_threshold,
 )
+from catalog.forms import said_by_ticks
 from catalog.history import (
     TYPED_ONLY,
     HistoricalServedModel,
+    State,
     load_previous,
     state_of,
     with_previous,
 )
-from catalog.models import FLAT_LIST_FIELDS, PRICE_FIELDS, PriceSchedule, ServedModel
+from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
-from catalog.schedule import SCHEDULED
+from catalog.presentation import PRICE_LABELS, cost_text, price_label, scope_value, shown_price
 
 
 def verbose_name(field_name: str) -> str:
@@ -72,15 +76,19 @@ def _field_label(name: str) -> str:
     return capfirst(verbose_name(field_name))
 
 
-def _shown_value(model: ServedModel, codes: list[str], name: str) -> str:
+def _shown_value(state: State, codes: list[str], name: str) -> str:
     """A field of a model as a record left it (``state_of``), with the datacenters it saw, as the
     edit form shows it (prices per million tokens)."""
+    model = state.model
     if name == "datacenters":
         return ", ".join(codes) or "none"
     if name == "deprecation_date" and model.deprecation_date is not None:
         return deprecation(model.deprecation_date, model.deprecation_hour)
     field_name = MODEL_FIELDS.get(name, name)
-    value = getattr(model, field_name)
+    if field_name in FLAT_FIELDS:
+        value = flat_view(state.offering)[field_name]
+    else:
+        value = getattr(model, field_name)
     if field_name in PRICE_FIELDS:
         return shown_price(field_name, value)
     if isinstance(value, bool):
@@ -107,7 +115,7 @@ MODEL_LEVEL_FIELDS = (
 
 
 @dataclass(frozen=True)
-class Change:
+class ChangeLine:
     """One line of a history record: what, and its value before and after ("none": absent)."""
 
     label: str
@@ -164,7 +172,7 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def offering_changes(before: Offering, after: Offering) -> list[Change]:
+def offering_changes(before: Offering, after: Offering) -> list[ChangeLine]:
     """What differs between two offerings beyond the flat format's lists and five prices (which
     ``changed_fields`` names): each further price (per million tokens or characters, as staff
     type it), each capacity, and each modality's details, in the offerings' canonical order."""
@@ -183,12 +191,12 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
         assert either is not None
         label = price_label(either)
         if identity not in flat and _cost(old) != _cost(new):
-            changes.append(Change(label, _cost(old), _cost(new)))
+            changes.append(ChangeLine(label, _cost(old), _cost(new)))
         old_overrides = old.overrides if old else ()
         new_overrides = new.overrides if new else ()
         if old_overrides != new_overrides:
             changes.append(
-                Change(
+                ChangeLine(
                     f"{label}, conditional prices",
                     _overrides_text(either, old_overrides),
                     _overrides_text(either, new_overrides),
@@ -202,7 +210,7 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
             either_capacity = old_capacity or new_capacity
             assert either_capacity is not None
             changes.append(
-                Change(
+                ChangeLine(
                     _capacity_label(either_capacity),
                     _capacity_value(old_capacity),
                     _capacity_value(new_capacity),
@@ -216,14 +224,16 @@ def offering_changes(before: Offering, after: Offering) -> list[Change]:
         for name, value in new_details.items():
             if old_details[name] != value:
                 changes.append(
-                    Change(
+                    ChangeLine(
                         f"{scope_value(spec.scope)} {name}", _json(old_details[name]), _json(value)
                     )
                 )
     return changes
 
 
-def _model_level_changes(before: ServedModel, after: ServedModel, names: list[str]) -> list[Change]:
+def _model_level_changes(
+    before: ServedModel, after: ServedModel, names: list[str]
+) -> list[ChangeLine]:
     named = {
         column
         for name in names
@@ -236,7 +246,7 @@ def _model_level_changes(before: ServedModel, after: ServedModel, names: list[st
         old, new = getattr(before, field_name), getattr(after, field_name)
         if old != new:
             changes.append(
-                Change(capfirst(verbose_name(field_name)), _plain_value(old), _plain_value(new))
+                ChangeLine(capfirst(verbose_name(field_name)), _plain_value(old), _plain_value(new))
             )
     return changes
 
@@ -268,9 +278,16 @@ def changes_html(record) -> str:
     # The previous record's model as it stood when this one was made: a scheduled change that
     # took effect in between is an entry of its own (``TookEffect``), not this record's author's.
     before, after = state_of(previous, record.history_date), state_of(record)
-    names = changed_fields(before, previous.country_codes, after, record.country_codes)
+    names = changed_fields(
+        before.model,
+        previous.country_codes,
+        after.model,
+        record.country_codes,
+        before_flat=offering_flat_fields(before.offering),
+        after_flat=offering_flat_fields(after.offering),
+    )
     changes = [
-        Change(
+        ChangeLine(
             _field_label(name),
             _shown_value(before, previous.country_codes, name),
             _shown_value(after, record.country_codes, name),
@@ -278,7 +295,7 @@ def changes_html(record) -> str:
         for name in names
         if name not in _ROW_LABELS
     ]
-    changes += _model_level_changes(before, after, names)
+    changes += _model_level_changes(before.model, after.model, names)
     changes += offering_changes(before.offering, after.offering)
     if not changes:
         return note or "No change"
@@ -297,7 +314,7 @@ def changes_html(record) -> str:
 def load_schedules(records: Sequence) -> None:
     """Give each record that scheduled or cancelled a price change (changed field
     ``SCHEDULED``) its ``schedule_event``: ("scheduled" or "cancelled", the schedule), else None.
-    A schedule is dated with the record it wrote (``catalog.schedule``). One query."""
+    A schedule is dated with the record it wrote (``catalog.actions.schedule``). One query."""
     marked = [
         record
         for record in records
@@ -329,8 +346,8 @@ def _schedule_note(record) -> str:
     return format_html(
         "{} for {}:{}",
         verb,
-        schedules.when(schedule.effective_at),
-        schedules.changes_list(schedule),
+        when(schedule.effective_at),
+        changes_list(schedule),
     )
 
 
@@ -347,15 +364,12 @@ class TookEffect:
         self.history_date = schedule.effective_at
         self.id = schedule.model_id
         self.model_id = schedule.model.model_id
-        self.changed_by = (
-            f"scheduled by {schedules.scheduled_by(schedule)} at "
-            f"{schedules.when(schedule.created_at)}"
-        )
+        self.changed_by = f"scheduled by {scheduled_by(schedule)} at {when(schedule.created_at)}"
         self.changes_html = format_html(
             'Took effect: <a href="{}">the price change scheduled for {}</a>{}',
             reverse("admin:catalog_priceschedule_change", args=[schedule.pk]),
-            schedules.when(schedule.effective_at),
-            schedules.changes_list(schedule),
+            when(schedule.effective_at),
+            changes_list(schedule),
         )
 
     def get_history_type_display(self) -> str:

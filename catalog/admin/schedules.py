@@ -1,8 +1,8 @@
 """Scheduled price changes (issue #15): the catalog-wide list, scheduling one, cancelling one.
 
-Nothing here writes a price: scheduling and cancelling go through ``catalog.schedule`` (the one
-write path), which also leaves the model's history record. A scheduled change is never edited:
-staff schedule another one, or cancel it before it starts. Editors schedule and cancel (the
+Nothing here writes a price: scheduling and cancelling go through ``catalog.actions.schedule``
+(the one write path), which also leaves the model's history record. A scheduled change is never
+edited: staff schedule another one, or cancel it before it starts. Editors schedule and cancel (the
 scheduled price change's add and change permissions, migration 0013); viewers only look.
 """
 
@@ -29,19 +29,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from catalog.choices import PER_MILLION_UNITS
-from catalog.formats.flat.offering import PRICE_SOURCES, base_price, price_scope
-from catalog.forms import (
-    PRICE_LABELS,
-    ConfirmationField,
-    PerMillionPriceField,
-    PriceField,
-    price_label,
-)
-from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, PriceSchedule, ServedModel
-from catalog.offering import Offering, Price
-from catalog.price_guard import LargeChange, large_changes
-from catalog.schedule import (
+from catalog.actions.schedule import (
     ModelChanges,
     ScheduleError,
     cancel_schedule,
@@ -50,6 +38,17 @@ from catalog.schedule import (
     prices_before,
     schedule_changes,
 )
+from catalog.choices import PER_MILLION_UNITS
+from catalog.formats.flat.offering import PRICE_SOURCES, base_price, price_scope
+from catalog.forms import (
+    ConfirmationField,
+    PerMillionPriceField,
+    PriceField,
+)
+from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, PriceSchedule, ServedModel
+from catalog.offering import Offering, Price, stored_offering
+from catalog.presentation import PRICE_LABELS, price_label
+from catalog.price_guard import LargeChange, large_changes
 
 # How many changes that took effect the model's page lists under its upcoming ones.
 RECENT_ON_MODEL_PAGE = 5
@@ -202,7 +201,9 @@ class ScheduleMomentForm(forms.Form):
 def _price_field(unit: str, label: str) -> PriceField:
     """A price as staff type it: per million tokens or characters, else per unit."""
     if unit in PER_MILLION_UNITS:
-        return PerMillionPriceField(label=label, max_digits=PRICE_MAX_DIGITS, min_value=Decimal(0))
+        return PerMillionPriceField(
+            label=label, max_digits=PRICE_MAX_DIGITS, min_value=Decimal(0), unit=unit
+        )
     return PriceField(
         label=label,
         max_digits=PRICE_MAX_DIGITS,
@@ -215,7 +216,7 @@ def offering_before(model: ServedModel, moment: datetime) -> Offering:
     """The model's offering with the prices in force just before ``moment`` (earlier scheduled
     changes included): what a change at ``moment`` starts from."""
     prices = prices_before([model], moment)[model.pk]
-    return replace(model.offering, prices=tuple(prices.values()), scheduled=())
+    return replace(stored_offering(model), prices=tuple(prices.values()), scheduled=())
 
 
 def fingerprint(model: ServedModel, moment: datetime, before: Offering) -> str:

@@ -12,7 +12,7 @@ from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from catalog import services
+from catalog.actions import publication, served_models
 from catalog.admin.history import (
     changed_by,
     changes_html,
@@ -22,8 +22,9 @@ from catalog.admin.history import (
     with_took_effect,
 )
 from catalog.admin.schedules import model_page_context
-from catalog.choices import PER_MILLION_UNITS, Direction, Feature, weekday_names
-from catalog.formats.flat.encode import dumps, model_record, plain_decimal
+from catalog.choices import Direction, Feature, weekday_names
+from catalog.formats.flat.encode import dumps, model_record
+from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, PRICE_FIELDS, flat_view
 from catalog.formats.typed.encode import SCHEMA_VERSION, model_document
 from catalog.forms import (
     CapacityEntryForm,
@@ -34,22 +35,18 @@ from catalog.forms import (
     PriceEntryForm,
     PriceEntryFormSet,
     ServedModelForm,
-    per_million,
     row_scope,
-    scope_value,
-    shown_price,
 )
-from catalog.history import load_previous, record_admin_save, with_previous
+from catalog.history import load_previous, with_previous
 from catalog.models import (
-    PER_TOKEN_PRICE_FIELDS,
-    PRICE_FIELDS,
     CapacityEntry,
     Modality,
     PriceEntry,
     PriceSchedule,
     ServedModel,
 )
-from catalog.offering import OFFERING_SNAPSHOT, with_offering
+from catalog.offering import stored_offering, with_offering
+from catalog.presentation import scope_value, shown_cost, shown_price
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -71,7 +68,8 @@ def _price_column(field_name: str):
 
     @admin.display(description=description)
     def column(self, obj):
-        return shown_price(field_name, getattr(obj, field_name))
+        # The list's query reads each offering in its own row (``with_offering``).
+        return shown_price(field_name, flat_view(stored_offering(obj))[field_name])
 
     return column
 
@@ -117,13 +115,6 @@ class FeatureFilter(admin.SimpleListFilter):
 
 
 TYPED_ONLY = "typed format only"
-
-
-def shown_cost(cost, unit: str) -> str:
-    """A price entry's cost as staff type it: per million tokens or characters, else per unit."""
-    if unit in PER_MILLION_UNITS:
-        return f"{plain_decimal(per_million(cost))} per 1M {unit}s"
-    return f"{plain_decimal(cost)} per {unit}"
 
 
 class _OfferingInline(admin.TabularInline):
@@ -344,22 +335,33 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
     def get_queryset(self, request):
         return with_offering(super().get_queryset(request).prefetch_related("datacenters"))
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # The inlines judge their rows in the offering the main form leaves: they find the
+        # form through the request (``catalog.forms._WithMainForm``).
+        return type(form.__name__, (form,), {"request": request})
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        return {**super().get_formset_kwargs(request, obj, inline, prefix), "request": request}
+
     def save_model(self, request, obj, form, change):
-        # One history record per save, written once the datacenters are saved (save_related).
-        obj.skip_history_when_saving = True
-        super().save_model(request, obj, form, change)
+        # Saved in save_related, with its offering, datacenters and inline rows, as one action.
+        pass
 
     def save_related(self, request, form, formsets, change):
-        # The main form's offering is saved (save_model); the inlines' rows after it, as their
-        # scopes may be modalities it has just created.
-        super().save_related(request, form, formsets, change)
         model = form.instance
-        del model.skip_history_when_saving
-        if form.has_changed() or any(formset.has_changed() for formset in formsets) or not change:
-            # The record keeps the offering as saved, inline rows included: read it anew.
-            for key in ("_offering", OFFERING_SNAPSHOT):
-                model.__dict__.pop(key, None)
-            record_admin_save(model, created=not change)
+        # The inlines' rows are written after the main form's offering, as their scopes may be
+        # modalities it has just created; one history record once all are written.
+        served_models.save_model(
+            model,
+            form.offering,
+            related=lambda: super(ServedModelAdmin, self).save_related(
+                request, form, formsets, change
+            ),
+            record=not change
+            or form.has_changed()
+            or any(formset.has_changed() for formset in formsets),
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # A save held by the price guard (PriceEntryFormSet): its changes and the confirmation,
@@ -443,12 +445,13 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         places = [
             (datacenter.country_code, datacenter.region) for datacenter in saved.datacenters.all()
         ]
+        offering = stored_offering(saved)
         preview = format_html(
             "<p>Flat format (the endpoint without <code>schema_version</code>):</p><pre>{}</pre>"
             "<p>Typed format (<code>?schema_version={}</code>):</p><pre>{}</pre>",
-            dumps(model_record(saved), indent=2),
+            dumps(model_record(saved, offering), indent=2),
             SCHEMA_VERSION,
-            dumps(model_document(saved, places), indent=2),
+            dumps(model_document(saved, places, offering), indent=2),
         )
         if saved.is_published:
             return preview
@@ -456,13 +459,13 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
 
     @admin.action(description="Publish the selected models", permissions=["change"])
     def publish(self, request, queryset):
-        done = services.publish(queryset, user=request.user)
+        done = publication.publish(queryset, user=request.user)
         self._log(request, done, "is_published")
         self._report(request, f"Published {_models(len(done.changed))}", done)
 
     @admin.action(description="Unpublish the selected models", permissions=["change"])
     def unpublish(self, request, queryset):
-        done = services.unpublish(queryset, user=request.user)
+        done = publication.unpublish(queryset, user=request.user)
         self._log(request, done, "is_published")
         self._report(request, f"Unpublished {_models(len(done.changed))}", done)
 
@@ -481,7 +484,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 messages.ERROR,
             )
             return
-        done = services.set_deprecation_date(queryset, day, user=request.user)
+        done = publication.set_deprecation_date(queryset, day, user=request.user)
         self._log(request, done, "deprecation_date")
         self._report(
             request,
@@ -493,7 +496,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         description="Clear the deprecation date of the selected models", permissions=["change"]
     )
     def clear_deprecation_date(self, request, queryset):
-        done = services.clear_deprecation_date(queryset, user=request.user)
+        done = publication.clear_deprecation_date(queryset, user=request.user)
         self._log(request, done, "deprecation_date")
         self._report(request, f"Cleared the deprecation date of {_models(len(done.changed))}", done)
 
@@ -511,7 +514,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
             return None
         return super().response_action(request, queryset)
 
-    def _log(self, request, done: services.BulkChange, field: str) -> None:
+    def _log(self, request, done: publication.BulkChange, field: str) -> None:
         """One admin log entry per changed model, as an edit would leave, in one statement."""
         if done.changed:
             label = verbose_name(field)
@@ -522,7 +525,7 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 change_message=[{"changed": {"fields": [label]}}],
             )
 
-    def _report(self, request, message: str, done: services.BulkChange) -> None:
+    def _report(self, request, message: str, done: publication.BulkChange) -> None:
         suffix = f" ({done.unchanged} unchanged)." if done.unchanged else "."
         level = messages.SUCCESS if done.changed else messages.INFO
         self.message_user(request, message + suffix, level)

@@ -16,8 +16,8 @@ from django.utils.html import escape
 
 from catalog.choices import PER_MILLION_UNITS, Direction
 from catalog.formats.flat.offering import plain_decimal
-from catalog.forms import cost_text, per_million
 from catalog.offering import Price
+from catalog.presentation import cost_text, per_million
 from catalog.timeline import PriceChange, PriceSpan, price_changes
 from router.pages.prices import moment_text
 

@@ -2,7 +2,7 @@
 
 The words come from the flat fields OpenRouter is told (``offering_flat_fields``: five prices,
 tiers or windows) and from the offering's typed entries for the rest; each cost is spelled by
-``catalog.forms.cost_text`` ("$0.15 per 1M tokens"), the catalog's one price text.
+``catalog.presentation.cost_text`` ("$0.15 per 1M tokens"), the catalog's one price text.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from catalog.choices import Direction
 from catalog.formats.flat.offering import FlatFields, FlatOverride, price_scope
-from catalog.forms import cost_text
 from catalog.offering import ROOT, Offering, Price
+from catalog.presentation import cost_text
 
 # The flat price keys, their unit and how a person calls them.
 FLAT_PRICES: dict[str, tuple[str, str]] = {

@@ -38,7 +38,15 @@ from catalog.formats.flat.names import (
     WINDOW_KEYS,
     WIRE_NAMES,
 )
-from catalog.formats.flat.offering import flat_offering, flat_view, plain_decimal
+from catalog.formats.flat.offering import (
+    FLAT_FIELDS,
+    PER_TOKEN_PRICE_FIELDS,
+    flat_errors,
+    flat_offering,
+    flat_view,
+    offering_of_flat_values,
+    plain_decimal,
+)
 from catalog.formats.problems import (
     ABSENT,
     MAX_PROBLEMS,
@@ -56,7 +64,8 @@ from catalog.formats.strict_json import (
     lone_surrogate,
     non_finite,
 )
-from catalog.models import PER_TOKEN_PRICE_FIELDS, PriceEntry, ServedModel
+from catalog.models import PriceEntry, ServedModel
+from catalog.offering import Offering
 from catalog.validators import validate_country_code, validate_price_per_token
 
 # 10**11 seconds is the year 5138; a larger "created" is a time in milliseconds.
@@ -100,10 +109,16 @@ class Entry:
     def model(self) -> ServedModel:
         """The record as an unsaved model, built when first asked for: an import compares
         ``values`` with the catalog first, and a record equal to its stored model needs none."""
-        model = ServedModel(**self.values, is_published=True)
+        columns = {name: value for name, value in self.values.items() if name not in FLAT_FIELDS}
+        return ServedModel(**columns, is_published=True)
+
+    @cached_property
+    def offering(self) -> Offering:
+        """What the record offers: its flat fields as rows (``catalog.formats.flat.offering``)."""
+        offering = offering_of_flat_values(self.values)
         if self.extra:
-            model.offering = flat_offering(**{**flat_view(model.offering), **self.extra})
-        return model
+            offering = flat_offering(**{**flat_view(offering), **self.extra})
+        return offering
 
     def has_unknown_values(self) -> bool:
         """Whether a list holds a value no stored model can (reported by ``rule_problems``)."""
@@ -114,17 +129,19 @@ class Entry:
         )
 
     def rule_problems(self) -> list[Problem]:
-        """The record held against the field rules (``full_clean()``, as in the admin).
-
-        ``clean()`` also puts the model's lists in canonical order, as they are then saved.
-        """
+        """The record held against the field rules (``full_clean()`` and the flat rules, as in
+        the admin)."""
+        messages: dict[str, list[str]] = {}
         try:
             self.model.full_clean(
                 exclude=self.unset, validate_unique=False, validate_constraints=False
             )
         except ValidationError as error:
             messages = error.message_dict
-        else:
+        flat = {name: value for name, value in self.values.items() if name in FLAT_FIELDS}
+        for name, flat_error in flat_errors(flat).items():
+            messages.setdefault(name, []).extend(flat_error.messages)
+        if not messages:
             return []
         model_id = self.raw.get("id")
         model_id = model_id if isinstance(model_id, str) else None

@@ -38,12 +38,13 @@ def changed_fields(
     after: ServedModel,
     after_codes: Sequence[str],
     *,
-    before_flat: FlatFields | None = None,
+    before_flat: FlatFields,
+    after_flat: FlatFields,
 ) -> list[str]:
-    """The names of what differs between two states of a model, compared as they are served;
-    ``before``'s flat fields as ``before_flat`` when read from rows, else from its offering."""
+    """The names of what differs between two states of a model, compared as they are served
+    (``before_flat``/``after_flat``: the flat fields of each one's offering)."""
     changed = changed_keys(
-        wire_record(before, before_codes, before_flat), wire_record(after, after_codes)
+        wire_record(before, before_codes, before_flat), wire_record(after, after_codes, after_flat)
     )
     if before.is_published != after.is_published:
         changed.append(PUBLISHED)

@@ -6,23 +6,25 @@ The endpoint, the exporter, the admin's preview and the history's ``--as-of`` al
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
 from catalog.formats.flat.names import PRICING_KEYS
-from catalog.formats.flat.offering import (
-    FlatFields,
-    FlatOverride,
-    offering_flat_fields,
-    plain_decimal,
-)
+from catalog.formats.flat.offering import FlatFields, FlatOverride, offering_flat_fields
+from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
+from catalog.offering import Offering
 
-__all__ = ["WireRecord", "dumps", "model_record", "plain_decimal", "render", "wire_record"]
+__all__ = [
+    "WireRecord",
+    "deprecation",
+    "dumps",
+    "model_record",
+    "plain_decimal",
+    "render",
+    "wire_record",
+]
 
 
 class WirePricing(TypedDict):
@@ -32,24 +34,6 @@ class WirePricing(TypedDict):
     request: str
     input_cache_read: str
     overrides: NotRequired[list[dict[str, int | str]]]
-
-
-class JSONNumber(str):
-    """A decimal served as a JSON number, exactly (``discount_to_user``): never a float.
-
-    ``json`` writes it as a string between NUL characters, which ``dumps`` (and ``render``)
-    then unquotes. No stored text holds a NUL (PostgreSQL's text cannot, and the decoder
-    refuses one), so nothing else is ever unquoted.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, value: Decimal) -> JSONNumber:
-        return super().__new__(cls, f"\x00{plain_decimal(value)}\x00")
-
-
-# A JSONNumber as ``json.dumps`` writes it (ensure_ascii=False escapes NUL all the same).
-_JSON_NUMBER_RE = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
 
 
 class WireDatacenter(TypedDict):
@@ -79,15 +63,6 @@ class WireRecord(TypedDict):
     openrouter: NotRequired[dict[str, str]]
 
 
-def unix_seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def deprecation(day: date, hour: int | None) -> str:
-    """A deprecation date as served: the bare date, or with its UTC hour."""
-    return day.isoformat() if hour is None else f"{day.isoformat()}T{hour:02d}:00:00Z"
-
-
 def wire_overrides(overrides: Sequence[FlatOverride]) -> list[dict[str, int | str]]:
     """The flat overrides as served: prices in plain notation, thresholds and clock times as
     integers."""
@@ -101,12 +76,10 @@ def wire_overrides(overrides: Sequence[FlatOverride]) -> list[dict[str, int | st
 
 
 def wire_record(
-    model: ServedModel, datacenter_codes: Sequence[str], flat: FlatFields | None = None
+    model: ServedModel, datacenter_codes: Sequence[str], flat: FlatFields
 ) -> WireRecord:
     """The flat record of ``model`` with these datacenters: its columns, and the flat fields of
-    its offering (``flat``, when the caller read them from rows; else from ``model.offering``)."""
-    if flat is None:
-        flat = offering_flat_fields(model.offering)
+    its offering (``offering_flat_fields``, or read from rows)."""
     prices = flat["prices"]
     record: WireRecord = {
         "id": model.model_id,
@@ -143,25 +116,13 @@ def wire_record(
     return record
 
 
-def model_record(model: ServedModel) -> WireRecord:
+def model_record(model: ServedModel, offering: Offering) -> WireRecord:
     """The record of one model as it is (or would be, once published) served."""
     codes = [datacenter.country_code for datacenter in model.datacenters.all()]
-    return wire_record(model, codes)
+    return wire_record(model, codes, offering_flat_fields(offering))
 
 
 def render(records: Iterable[WireRecord]) -> bytes:
     """The exact bytes served: ``{"data": [...]}``, compact UTF-8 JSON, records sorted by id."""
     ordered = sorted(records, key=lambda record: record["id"])  # code-point order
     return dumps({"data": ordered}).encode()
-
-
-def dumps(value: object, *, indent: int | None = None) -> str:
-    """``value`` (records, or anything holding them) as JSON text, each ``JSONNumber`` a
-    number: compact as served, or indented for reading (``indent``)."""
-    separators = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(
-        value, ensure_ascii=False, separators=separators, indent=indent, allow_nan=False
-    )
-    if "\\u0000" in text:  # a JSONNumber (a NUL is in no other text): served as a number
-        text = _JSON_NUMBER_RE.sub(r"\1", text)
-    return text

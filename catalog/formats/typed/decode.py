@@ -119,9 +119,7 @@ class TypedEntry:
 
     @cached_property
     def model(self) -> ServedModel:
-        model = ServedModel(**self.values, is_published=True)
-        model.offering = self.offering
-        return model
+        return ServedModel(**self.values, is_published=True)
 
     def complete(self, stored: ServedModel | None, now: datetime) -> list[Problem]:
         """Fill the columns the document leaves unset: the stored model's (a model the typed

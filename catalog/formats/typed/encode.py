@@ -24,7 +24,7 @@ from catalog.choices import (
     _positions,
     weekday_names,
 )
-from catalog.formats.flat.encode import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
+from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
 
@@ -192,12 +192,10 @@ def _output_modality(model: ServedModel, spec: ModalitySpec, offering: Offering)
 def model_document(
     model: ServedModel,
     datacenters: Iterable[tuple[str, str]],
-    offering: Offering | None = None,
+    offering: Offering,
 ) -> dict[str, Any]:
     """The typed document of ``model`` with these datacenters (country code, region or "") and
-    this offering (``model.offering`` if not given), keys in the schema's order."""
-    if offering is None:
-        offering = model.offering
+    this offering, keys in the schema's order."""
     document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "id": model.model_id}
     if model.hugging_face_id:
         document["hugging_face_id"] = model.hugging_face_id

@@ -9,10 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.formats.typed.encode import SCHEMA_VERSION
-from catalog.formats.typed.published import published_typed_catalog
-from catalog.history import HistoryUnavailable, catalog_as_of, typed_catalog_as_of
-from catalog.published import published_catalog
+from catalog.formats.registry import FLAT, FORMATS, SCHEMA_VERSIONS
+from catalog.history import HistoryUnavailable
 
 
 def moment(text: str) -> datetime:
@@ -77,20 +75,19 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--schema-version",
-            choices=[SCHEMA_VERSION],
+            choices=SCHEMA_VERSIONS,
             help="Write the typed format of this schema version, as the endpoint serves it "
             "for ?schema_version=...; without it, the flat format.",
         )
 
     def handle(self, *args, output, as_of, schema_version, **options):
         as_of = option("--as-of", moment, as_of)
+        written = FORMATS[schema_version or FLAT]
         if as_of is None:
-            body = (
-                published_catalog() if schema_version is None else published_typed_catalog()
-            ).body
+            body = written.published().body
         else:
             try:
-                body = (catalog_as_of if schema_version is None else typed_catalog_as_of)(as_of)
+                body = written.as_of(as_of)
             except HistoryUnavailable as error:
                 raise CommandError(str(error)) from None
         if output is None:

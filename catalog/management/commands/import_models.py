@@ -17,6 +17,7 @@ from typing import cast
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from catalog.actions.schedule import ScheduleError, check_moment
 from catalog.formats.problems import CatalogFileInvalid, printable, shorten
 from catalog.importer import (
     BATCH_SIZE,
@@ -26,7 +27,6 @@ from catalog.importer import (
     schedule_import,
 )
 from catalog.management.commands.export_models import moment, option
-from catalog.schedule import ScheduleError, check_moment
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,

@@ -1,4 +1,5 @@
-"""Writes that change many served models at once, for the admin's bulk actions and the importer.
+"""Writes that change one field of many served models at once: the admin's bulk actions, an
+import's pruning.
 
 Each function sets one field of the models it is given, in one ``UPDATE`` whatever their number,
 records one history record per model it changed (``catalog.history.record_bulk``), and leaves

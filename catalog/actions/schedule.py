@@ -27,11 +27,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.actions.rows import insert_rows
 from catalog.formats.flat.encode import plain_decimal
-from catalog.forms import cost_text, price_label
 from catalog.history import Change, record_bulk
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import ROOT, Price, Scope, _insert
+from catalog.offering import ROOT, Price, Scope, in_force, next_start
+from catalog.presentation import cost_text, price_label
 
 # The name a history record gives a scheduling or a cancellation (its "changed fields").
 SCHEDULED = "scheduled prices"
@@ -158,10 +159,7 @@ def schedule_changes(
                 until = (
                     covering.valid_until
                     if covering is not None
-                    else min(
-                        (r.valid_from for r in history if r.valid_from and r.valid_from > moment),
-                        default=None,
-                    )
+                    else next_start((r.valid_from for r in history), moment)
                 )
                 if covering is not None:
                     covering.valid_until = moment
@@ -216,7 +214,7 @@ def schedule_changes(
         if updates:
             PriceEntry.objects.bulk_update(updates, ["cost_usd", "overrides"])
         if inserts:
-            _insert(inserts)
+            insert_rows(inserts)
         for schedule in schedules:
             schedule.save()
         record_bulk(
@@ -258,10 +256,7 @@ def cancel_schedule(
                 ending.valid_until = (
                     starting.valid_until
                     if starting is not None
-                    else min(
-                        (r.valid_from for r in history if r.valid_from and r.valid_from > moment),
-                        default=None,
-                    )
+                    else next_start((r.valid_from for r in history), moment)
                 )
                 resumed.append(ending)
         if deletes:
@@ -308,8 +303,8 @@ def _rows_by_identity(pks: list[int]) -> dict[tuple[int, tuple], list[PriceEntry
 
 def _covers(row: PriceEntry, moment: datetime) -> bool:
     # In force just before and at ``moment``: the row a change at ``moment`` ends.
-    return (row.valid_from is None or row.valid_from < moment) and (
-        row.valid_until is None or row.valid_until > moment
+    return in_force(row.valid_from, row.valid_until, moment) and in_force(
+        row.valid_from, row.valid_until, moment - timedelta(microseconds=1)
     )
 
 
