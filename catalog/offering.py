@@ -299,23 +299,7 @@ class Offering:
                 )
                 for m in data.get("modalities", ())
             ),
-            prices=tuple(
-                Price(
-                    scope=(p["direction"], p["kind"]),
-                    price_type=p["price_type"],
-                    unit=p["unit"],
-                    cost_usd=Decimal(p["cost_usd"]),
-                    ttl_seconds=p.get("ttl_seconds"),
-                    implicit=p.get("implicit"),
-                    utc_start=p.get("utc_start"),
-                    utc_end=p.get("utc_end"),
-                    overrides=tuple(p.get("overrides") or ()),
-                    utc_days=p.get("utc_days"),
-                    valid_from=_moment(p.get("valid_from")),
-                    valid_until=_moment(p.get("valid_until")),
-                )
-                for p in data.get("prices", ())
-            ),
+            prices=tuple(price_from_json(p) for p in data.get("prices", ())),
             capacities=tuple(
                 Capacity(
                     scope=(c["direction"], c["kind"]),
@@ -397,6 +381,24 @@ def _validity_json(price: Price) -> dict[str, str]:
         for name, moment in (("valid_from", price.valid_from), ("valid_until", price.valid_until))
         if moment is not None
     }
+
+
+def price_from_json(p: dict[str, Any]) -> Price:
+    """One price of an offering snapshot (``Offering.as_json``), its validity included."""
+    return Price(
+        scope=(p["direction"], p["kind"]),
+        price_type=p["price_type"],
+        unit=p["unit"],
+        cost_usd=Decimal(p["cost_usd"]),
+        ttl_seconds=p.get("ttl_seconds"),
+        implicit=p.get("implicit"),
+        utc_start=p.get("utc_start"),
+        utc_end=p.get("utc_end"),
+        overrides=tuple(p.get("overrides") or ()),
+        utc_days=p.get("utc_days"),
+        valid_from=_moment(p.get("valid_from")),
+        valid_until=_moment(p.get("valid_until")),
+    )
 
 
 def _moment(text: str | None) -> datetime | None:

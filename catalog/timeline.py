@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -37,7 +36,7 @@ from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
 from catalog.models import PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, _price_order
+from catalog.offering import Offering, Price, _price_order, price_from_json
 
 
 @dataclass(frozen=True)
@@ -85,30 +84,10 @@ def record_prices(offering: dict[str, Any] | None) -> tuple[Price, ...]:
     (modalities and capacities too, sorted twice) was half of a batch of 1,000 lookups."""
     return tuple(
         sorted(
-            (
-                Price(
-                    scope=(p["direction"], p["kind"]),
-                    price_type=p["price_type"],
-                    unit=p["unit"],
-                    cost_usd=Decimal(p["cost_usd"]),
-                    ttl_seconds=p.get("ttl_seconds"),
-                    implicit=p.get("implicit"),
-                    utc_start=p.get("utc_start"),
-                    utc_end=p.get("utc_end"),
-                    overrides=tuple(p.get("overrides") or ()),
-                    utc_days=p.get("utc_days"),
-                    valid_from=_moment(p.get("valid_from")),
-                    valid_until=_moment(p.get("valid_until")),
-                )
-                for p in (offering or {}).get("prices", ())
-            ),
+            (price_from_json(p) for p in (offering or {}).get("prices", ())),
             key=_price_order,
         )
     )
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
 
 
 def prices_in_force(record_prices: Iterable[Price], moment: datetime) -> tuple[Price, ...]:

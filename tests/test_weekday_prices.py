@@ -259,3 +259,14 @@ def test_migrating_back_is_refused_while_a_price_has_weekdays(db):
     import_catalog(catalog_file(document()))
     with pytest.raises(RuntimeError, match="4 price"):
         migration.refuse_weekdays(apps, None)
+
+
+def test_the_model_page_names_the_weekdays_of_a_price(client, db):
+    import_catalog(catalog_file(document()))
+
+    page = client.get(f"/models/{TIDE}/").content.decode()
+
+    assert (
+        "text input, prompt, 09:00-17:00 UTC, on Monday, Tuesday, Wednesday, Thursday, Friday "
+        "(UTC): $0.3 per 1M tokens" in page
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from catalog.choices import Direction
+from catalog.choices import Direction, weekday_names
 from catalog.formats.flat.offering import FlatFields, FlatOverride, price_scope
 from catalog.offering import ROOT, Offering, Price
 from catalog.presentation import cost_text
@@ -92,6 +92,9 @@ def entry_line(price: Price) -> str:
         parts.append("implicit caching" if price.implicit else "explicit caching")
     if price.utc_start is not None and price.utc_end is not None:
         parts.append(f"{clock(price.utc_start)}-{clock(price.utc_end)} UTC")
+    if price.utc_days is not None:
+        days = [name.capitalize() for name in weekday_names(price.utc_days)]
+        parts.append(f"on {', '.join(days)} (UTC)")
     return f"{', '.join(parts)}: {cost_text(price.cost_usd, price.unit)}"
 
 
