@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pycountry
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
@@ -37,6 +36,7 @@ from catalog.choices import (
 from catalog.validators import (
     HUGGING_FACE_ID_RE,
     INVISIBLE_CHARACTERS_PATTERN,
+    country_name,
     validate_country_code,
     validate_display_name,
     validate_hugging_face_id,
@@ -136,8 +136,7 @@ class Datacenter(models.Model):
 
     @property
     def country_name(self) -> str:
-        country = pycountry.countries.get(alpha_2=self.country_code)
-        return country.name if country else ""
+        return country_name(self.country_code)
 
 
 class ChangedFields(models.Model):

@@ -136,6 +136,15 @@ def validate_hugging_face_id(value: str) -> None:
         )
 
 
+def country_name(code: str) -> str:
+    """An alpha-2 code's country as people read it ("Taiwan", not "Taiwan, Province of
+    China"); empty for a code ISO 3166-1 lacks."""
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return ""
+    return getattr(country, "common_name", None) or country.name
+
+
 def validate_country_code(value: str) -> None:
     if len(value) == 2 and value.isupper() and pycountry.countries.get(alpha_2=value):
         return

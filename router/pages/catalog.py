@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import pycountry
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
 from django.urls import reverse
 from django.utils.html import escape
 
+from catalog import validators
 from catalog.choices import (
     Feature,
     InputModality,
@@ -57,8 +57,8 @@ _FIELDS = (
 
 
 def country_name(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", None) or (country.name if country else code)
+    """The country of ``code``, or the code itself when ISO 3166-1 lacks it."""
+    return validators.country_name(code) or code
 
 
 def deprecation_moment(day: date, hour: int | None) -> datetime:
