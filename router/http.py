@@ -88,6 +88,17 @@ def cache_control() -> str:
 STALE_HEADER = "Catalog-Stale"
 
 
+def not_modified(request: HttpRequest, etag: str) -> bool:
+    """Whether the client's ``If-None-Match`` holds ``etag``: compared weakly (W/"x" matches
+    "x") against the tag of the selected representation only (RFC 9110 13.1.2), so a cache
+    holding the gzip form cannot use a 304 that names the identity form."""
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if not if_none_match:
+        return False
+    tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+    return "*" in tags or etag in tags
+
+
 def catalog_response(
     request: HttpRequest, rendered: Rendered, stale_seconds: float | None = None
 ) -> HttpResponse:
@@ -99,14 +110,8 @@ def catalog_response(
         # No cache downstream may keep a body that is not known to be current.
         headers["Cache-Control"] = "no-store"
 
-    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-    if if_none_match:
-        # If-None-Match compares weakly (W/"x" matches "x") against the tag of the selected
-        # representation only (RFC 9110 13.1.2): a cache holding the gzip form cannot use a
-        # 304 that names the identity form.
-        tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
-        if "*" in tags or etag in tags:
-            return HttpResponseNotModified(headers=headers)
+    if not_modified(request, etag):
+        return HttpResponseNotModified(headers=headers)
 
     body = rendered.gzipped if use_gzip else rendered.body
     response = HttpResponse(

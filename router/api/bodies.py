@@ -21,10 +21,10 @@ from datetime import datetime
 from functools import cached_property
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.utils.http import parse_etags
 
 from catalog.published import in_snapshot
 from router.cache import catalog_cache
+from router.http import not_modified
 
 JSON = "application/json"
 REVALIDATE = "public, no-cache"
@@ -92,11 +92,8 @@ def send(
 ) -> HttpResponse:
     """``content`` with its ETag, or a 304 when the client holds it already."""
     headers = {"ETag": etag, "Cache-Control": cache_control}
-    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-    if if_none_match:
-        tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
-        if "*" in tags or etag in tags:
-            return HttpResponseNotModified(headers=headers)
+    if not_modified(request, etag):
+        return HttpResponseNotModified(headers=headers)
     return HttpResponse(content, content_type=content_type, headers=headers)
 
 

@@ -25,13 +25,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 
 from catalog.choices import Feature, InputModality, OutputModality, Quantization
 from catalog.timeline import timelines
-from router.http import accepts_gzip
+from router.http import accepts_gzip, not_modified
 from router.pages import chart, prices
 from router.pages.cache import Page, pages_cache
 from router.pages.catalog import PageCatalog, PageModel, country_name
@@ -308,12 +307,10 @@ def _respond(
     if stale:
         # Not known to be current (PostgreSQL unreachable): no cache downstream may keep it.
         headers["Cache-Control"] = "no-store"
-    if status == 200 and request.META.get("HTTP_IF_NONE_MATCH"):
-        tags = {t.removeprefix("W/") for t in parse_etags(request.META["HTTP_IF_NONE_MATCH"])}
-        if "*" in tags or etag in tags:
-            not_modified = HttpResponseNotModified(headers=headers)
-            patch_vary_headers(not_modified, ["Accept-Encoding"])
-            return not_modified
+    if status == 200 and not_modified(request, etag):
+        unchanged = HttpResponseNotModified(headers=headers)
+        patch_vary_headers(unchanged, ["Accept-Encoding"])
+        return unchanged
     body = page.gzipped if use_gzip else page.body
     response: HttpResponse = HttpResponse(
         b"" if request.method == "HEAD" else body,
