@@ -14,7 +14,7 @@ from decimal import Context, Decimal, Inexact
 from catalog.choices import PER_MILLION_UNITS, weekday_names
 from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, plain_decimal
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
-from catalog.offering import ROOT, Price, Scope
+from catalog.offering import Price, Scope, scope_text
 
 # A price per million tokens is the price per token with the decimal point six places right.
 MILLION_EXPONENT = 6
@@ -62,8 +62,8 @@ def cost_text(cost: Decimal, unit: str) -> str:
 
 
 def scope_value(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", "output image", "request"."""
-    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
+    """A scope as staff pick it: "input text", "output image", "request" (``ROOT_SCOPE``)."""
+    return scope_text(scope)
 
 
 def clock(hhmm: int) -> str:
