@@ -471,14 +471,14 @@ class PriceEntryForm(_ScopedRowForm):
                     price_type,
                     unit,
                     Decimal(0),  # the cost has rules of its own, above
-                    **{name: data.get(name) for name in _QUALIFIERS},
+                    ttl_seconds=data.get("ttl_seconds"),
+                    implicit=data.get("implicit"),
+                    utc_start=data.get("utc_start"),
+                    utc_end=data.get("utc_end"),
+                    utc_days=data.get("utc_days"),
                 )
             )
         return data
-
-
-# A price's qualifiers, as the form and ``Price`` name them.
-_QUALIFIERS = ("ttl_seconds", "implicit", "utc_start", "utc_end", "utc_days")
 
 
 class CapacityEntryForm(_ScopedRowForm):
@@ -502,7 +502,7 @@ class CapacityEntryForm(_ScopedRowForm):
         return data
 
 
-class _WithMainForm:
+class _WithMainForm(forms.BaseInlineFormSet):
     """An inline formset that judges its rows in the offering the main form leaves (its flat
     values applied): the admin passes the request, through which the main form is found."""
 
@@ -527,16 +527,17 @@ class _WithMainForm:
         themselves are written with the whole offering (``actions.served_models.save_model``)."""
         self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
         for form in self.forms:
+            deleted = form.cleaned_data.get(DELETION_FIELD_NAME, False)
             if form.instance.pk is None:
-                if form.has_changed() and not self._should_delete_form(form):
+                if form.has_changed() and not deleted:
                     self.new_objects.append(form.instance)
-            elif self._should_delete_form(form):
+            elif deleted:
                 self.deleted_objects.append(form.instance)
             elif form.has_changed():
                 self.changed_objects.append((form.instance, form.changed_data))
 
 
-class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
+class _ScopedRowFormSet(_WithMainForm):
     """Judges the rows in the offering the main form leaves, by the offering's rules
     (``Offering.problems()``: scopes among its modalities, one row per identity, one unit per
     price type), each problem on the row it is about; ``composed`` is that offering."""
@@ -561,9 +562,9 @@ class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
             entries.append((form, form.entry()))
         said = set()  # the forms already told what is wrong with their row
         for form, entry in entries:
-            problem = self.identity_problem(offering, entry)
-            if problem:
-                form.add_error(None, ValidationError(problem, code="duplicate"))
+            identity_problem = self.identity_problem(offering, entry)
+            if identity_problem:
+                form.add_error(None, ValidationError(identity_problem, code="duplicate"))
                 said.add(form)
         self.composed = replace(
             offering,
@@ -753,7 +754,7 @@ def said_by_ticks(name: str, descriptor) -> bool:
     return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR
 
 
-class ModalityFormSet(_WithMainForm, forms.BaseInlineFormSet):
+class ModalityFormSet(_WithMainForm):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "parent": self}
 

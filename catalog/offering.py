@@ -624,7 +624,8 @@ def offering_problems(offering: Offering) -> list[OfferingProblem]:
     scopes = {spec.scope for spec in offering.modalities} | {ROOT}
     problems: list[OfferingProblem] = []
     seen: dict[tuple, Entry] = {}
-    for entry in (*offering.prices, *offering.capacities):
+    entries: list[Entry] = [*offering.prices, *offering.capacities]
+    for entry in entries:
         problems += entry_problems(entry)
         if entry.scope not in scopes:
             message = f"The model has no {scope_text(entry.scope)} modality."

@@ -457,7 +457,7 @@ class _Reader:
         path of its entry and field."""
         for problem in offering.problems():
             path = self.paths.get(id(problem.entry), "")
-            if problem.field not in (None, "scope"):
+            if problem.field is not None and problem.field != "scope":
                 path += "." + _KEYS.get(problem.field, problem.field)
             self.report(path, _at(self.raw, path), rule_reason(problem))
 
