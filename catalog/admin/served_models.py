@@ -46,8 +46,8 @@ from catalog.models import (
     PriceSchedule,
     ServedModel,
 )
-from catalog.offering import stored_offering, with_offering
-from catalog.presentation import scope_value, shown_cost, shown_price
+from catalog.offering import stored_offering, typed_omissions, with_offering
+from catalog.presentation import omission_text, scope_value, shown_cost, shown_price
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -376,6 +376,9 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 ]
         if obj is not None:
             context.update(model_page_context(request, obj, self.admin_site))
+            # Staff see what the typed documents leave out of this model (as stored), and why.
+            for omission in typed_omissions(stored_offering(obj)):
+                self.message_user(request, omission_text(omission), messages.WARNING)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):

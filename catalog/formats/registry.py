@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catalog.formats.typed.encode import SCHEMA_VERSION
-from catalog.formats.typed.published import published_typed_catalog
+from catalog.formats.typed.published import published_omissions, published_typed_catalog
 from catalog.history import catalog_as_of, typed_catalog_as_of
 from catalog.published import Published, published_catalog
 
@@ -25,11 +25,13 @@ class Format:
 
     published: Callable[[], Published]
     as_of: Callable[[datetime], bytes]
+    # What of the published catalog the format cannot say, a line per model (none: all of it).
+    left_out: Callable[[], list[str]] | None = None
 
 
 FORMATS: dict[str, Format] = {
     FLAT: Format(published_catalog, catalog_as_of),
-    SCHEMA_VERSION: Format(published_typed_catalog, typed_catalog_as_of),
+    SCHEMA_VERSION: Format(published_typed_catalog, typed_catalog_as_of, published_omissions),
 }
 # The typed versions, as ``?schema_version=`` and ``--schema-version`` name them.
 SCHEMA_VERSIONS = tuple(name for name in FORMATS if name != FLAT)

@@ -14,7 +14,15 @@ from django.db.models.functions import Cast
 
 from catalog.formats.typed.encode import model_document, render
 from catalog.models import CapacityEntry, Modality, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    ModalitySpec,
+    Offering,
+    Price,
+    Scope,
+    typed_omissions,
+)
 from catalog.published import PRICE_ROW_COLUMNS, Published, in_snapshot, prices_in_force
 
 _PUBLISHED = Q(model__is_published=True)
@@ -140,3 +148,16 @@ def _text(column: str) -> Cast:
 def published_typed_catalog() -> Published:
     """The catalog revision and the rendered typed catalog, read in one snapshot."""
     return in_snapshot(lambda at: render(published_documents(at)))
+
+
+def published_omissions() -> list[str]:
+    """A line per published model whose document leaves out what its offering holds
+    (``typed_omissions``), by id: what ``export_models --schema-version`` tells on stderr."""
+    model_ids = dict(ServedModel.objects.filter(is_published=True).values_list("pk", "model_id"))
+    lines = []
+    for pk, offering in published_offerings().items():
+        omissions = typed_omissions(offering)
+        if omissions and pk in model_ids:
+            left_out = "; ".join(map(str, omissions))
+            lines.append(f"{model_ids[pk]}: the typed format leaves out {left_out}")
+    return sorted(lines)
