@@ -2,12 +2,11 @@
 
 Staff type prices per million tokens; the database keeps them per token. The conversion moves
 the decimal point (``Decimal.scaleb``), never goes through a float, and never rounds, so what
-is typed is what is stored. The rules themselves live in ``catalog.validators`` and
-``ServedModel.clean()``/``Modality.clean()``; these forms convert units and word messages in
-the unit typed. The inlines' rows add what only a page with both the main form and the rows can
-check (a scope among the modalities ticked, one row per identity, the five prices left to the
-main form), and say in staff's words what the rows' constraints, the last line, would refuse
-(a type or unit outside its scope, a half window, a lifetime on a price that is not a cache's).
+is typed is what is stored. The rules themselves live in ``catalog.validators``,
+``ServedModel.clean()``/``Modality.clean()`` and the offering's (``Offering.problems()``);
+these forms convert units, word each problem on the field or row it is about, and compose the
+page's offering (``offering_of_page``), which the write path saves. What only this page knows
+stays here: the five prices belong to the main form, not to a row.
 """
 
 from __future__ import annotations
