@@ -148,11 +148,11 @@ def test_a_second_unit_of_a_typed_identity_is_a_problem_of_both_entries():
     per_megapixel = price(("input", "image"), unit="megapixel")
     offering = Offering(image, (per_image, per_megapixel))
 
-    found = [(p.code, p.field, p.entry.unit, p.other.unit) for p in offering.problems()]
+    found = [(p.code, p.field, p.entry, p.other) for p in offering.problems()]
 
     assert found == [
-        ("second_unit", "unit", "image", "megapixel"),
-        ("second_unit", "unit", "megapixel", "image"),
+        ("second_unit", "unit", per_image, per_megapixel),
+        ("second_unit", "unit", per_megapixel, per_image),
     ]
 
 

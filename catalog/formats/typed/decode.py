@@ -5,8 +5,9 @@ read with the same strict JSON reader as the flat format, each document validate
 official schema (``ModelDocumentV2``), then against what the schema cannot express of the
 document (an entry's identity unique per scope, capacity identity unique, one modality per
 kind), read into the columns of a ``ServedModel`` and an ``Offering``, which is held against
-its own rules (``Offering.problems()``: units per scope, well-formed windows). Every problem names its record index, ID and JSON path
-(``output_modalities[0].pricing[1].ttl_seconds``); a file with any is refused before a query.
+its own rules (``Offering.problems()``: units per scope, well-formed windows). Every problem
+names its record index, ID and JSON path (``output_modalities[0].pricing[1].ttl_seconds``); a
+file with any is refused before a query.
 Whether a document follows the field rules (``full_clean()``) is ``TypedEntry.rule_problems()``,
 asked, as for the flat format, only of the documents that would change the catalog.
 
