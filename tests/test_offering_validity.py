@@ -34,6 +34,7 @@ from tests.helpers import (
     create_model,
     form_data,
     modality_row,
+    record,
     records_of,
     with_rows,
 )
@@ -264,6 +265,36 @@ def test_the_typed_decoder_names_a_window_problem_at_its_path(db):
 
     assert [(p.field, p.value, p.reason) for p in caught.value.problems] == [
         ("input_modalities[0].pricing[1].utc_end", 2200, "must differ from utc_start.")
+    ]
+
+
+def test_a_flat_update_that_breaks_the_rules_with_kept_rows_is_a_problem(db):
+    # The image input prices prompts per megapixel (typed only, kept by a flat re-import); a
+    # flat image price would add prompt per image beside it: two units of one typed identity.
+    model = create_model("acme/seer", input_modalities=["text", "image"])
+    offering = stored_offering(model)
+    per_megapixel = price(("input", "image"), unit="megapixel", cost="0.002")
+    save_model(model, offering.replacing(prices=(*offering.prices, per_megapixel)))
+    flat_record = record(
+        {"image": "0.01"}, id="acme/seer", name="seer", input_modalities=["text", "image"]
+    )
+
+    with pytest.raises(CatalogFileInvalid) as caught:
+        import_catalog(catalog_file(flat_record))
+
+    problems = [(p.id, p.reason) for p in caught.value.problems if p.field == "pricing"]
+    kept = "beside the prices the file cannot say (kept from the stored model)"
+    assert problems == [
+        (
+            "acme/seer",
+            f"input image prompt per megapixel, {kept}: The model already has this price per "
+            "image: a price type takes one unit in a modality.",
+        ),
+        (
+            "acme/seer",
+            f"input image prompt per image, {kept}: The model already has this price per "
+            "megapixel: a price type takes one unit in a modality.",
+        ),
     ]
 
 
