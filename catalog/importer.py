@@ -62,13 +62,13 @@ from catalog.formats.flat.offering import (
     flat_view,
     offering_flat_fields,
 )
+from catalog.formats.flat.published import RECORD_FIELDS, stored_flat_fields
 from catalog.formats.problems import ABSENT, CatalogFileInvalid, Problem, file_problem
 from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
 from catalog.formats.typed.encode import model_document
 from catalog.models import Datacenter, ServedModel
 from catalog.offering import Offering, stored_offering, with_offering
 from catalog.price_guard import large_changes
-from catalog.published import RECORD_FIELDS, stored_flat_fields
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
 BATCH_SIZE = 500

@@ -27,11 +27,11 @@ from catalog.choices import (
     canonical,
 )
 from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
+from catalog.formats.flat.published import in_snapshot
 from catalog.formats.typed.published import published_offerings
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering
 from catalog.presentation import per_million
-from catalog.published import in_snapshot
 from catalog.timeline import announced_changes, announced_upcoming
 from router.pages import prices
 from router.pages.chart import announcement

@@ -12,10 +12,15 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, TextField
 from django.db.models.functions import Cast
 
+from catalog.formats.flat.published import (
+    PRICE_ROW_COLUMNS,
+    Published,
+    in_snapshot,
+    prices_in_force,
+)
 from catalog.formats.typed.encode import model_document, render
 from catalog.models import CapacityEntry, Modality, ServedModel
 from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
-from catalog.published import PRICE_ROW_COLUMNS, Published, in_snapshot, prices_in_force
 
 _PUBLISHED = Q(model__is_published=True)
 
