@@ -8,8 +8,8 @@ import gc
 import pytest
 
 from catalog.bulk import gc_paused
-from catalog.formats.flat.published import in_snapshot
 from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.published import in_snapshot
 from catalog.importer import import_catalog
 from catalog.models import ServedModel
 from tests.helpers import catalog_file, record

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from catalog.formats.flat.published import Published, published_catalog
+from catalog.formats.flat.published import published_catalog
+from catalog.formats.published import Published
 from catalog.formats.typed.encode import SCHEMA_VERSION
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.history import catalog_as_of, typed_catalog_as_of

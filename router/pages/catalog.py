@@ -1,10 +1,10 @@
 """What the public pages show, read once per catalog revision and price validity.
 
 ``read_catalog`` reads the published, ready models with their offerings in one snapshot (the
-endpoint's: ``catalog.published.in_snapshot``, which also gives the revision and the next moment
-a price starts or ends) and turns each into a ``PageModel``: plain values to filter and sort
-on, and the HTML of its table row, rendered here once. Requests then filter and sort these in
-memory (``router.pages.views``): no query, no template per row.
+endpoint's: ``catalog.formats.published.in_snapshot``, which also gives the revision and the
+next moment a price starts or ends) and turns each into a ``PageModel``: plain values to filter
+and sort on, and the HTML of its table row, rendered here once. Requests then filter and sort
+these in memory (``router.pages.views``): no query, no template per row.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from catalog.choices import (
     canonical,
 )
 from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
-from catalog.formats.flat.published import in_snapshot
+from catalog.formats.published import in_snapshot
 from catalog.formats.typed.published import published_offerings
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering

@@ -12,7 +12,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, TextField
 from django.db.models.functions import Cast
 
-from catalog.formats.flat.published import (
+from catalog.formats.published import (
     PRICE_ROW_COLUMNS,
     Published,
     in_snapshot,
@@ -58,7 +58,7 @@ def published_offerings(at: datetime | None = None) -> dict[int, Offering]:
 
     What ``with_offering`` gives, without a JSON snapshot per model built by
     ``catalog_offering_snapshot()`` and decoded again (10,000 models: most of a cold render;
-    ``catalog.published.stored_flat_fields`` reads the flat fields the same way). JSON values
+    ``formats.flat.published.stored_flat_fields`` reads the flat fields the same way). JSON values
     are read as text and each distinct text decoded once (a catalog repeats few parameter sets
     and overrides), so documents of one render may share them: nothing may change them.
     """
