@@ -19,7 +19,8 @@ from django.core.management import CommandError, call_command
 
 from catalog.actions.schedule import cancel_schedule
 from catalog.formats.flat.published import published_catalog
-from catalog.history import HistoricalServedModel, typed_catalog_as_of
+from catalog.formats.typed.published import typed_catalog_as_of
+from catalog.history import HistoricalServedModel
 from catalog.importer import schedule_import
 from catalog.models import Datacenter, PriceSchedule, ServedModel
 from tests.helpers import ENDPOINT, catalog_file

@@ -16,8 +16,9 @@ from django.urls import reverse
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.offering import flat_view
-from catalog.formats.flat.published import published_catalog
-from catalog.history import HistoricalServedModel, catalog_as_of, state_of
+from catalog.formats.flat.published import catalog_as_of, published_catalog
+from catalog.formats.published import state_of
+from catalog.history import HistoricalServedModel
 from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel

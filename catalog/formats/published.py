@@ -1,19 +1,22 @@
-"""What every format's published reader shares: the catalog read in one snapshot with its
-revision (``in_snapshot``, ``Published``), and the price rows in force at a moment as plain
-columns. Each format renders from these in its own ``published`` module."""
+"""What every format's published reader shares. Now: the catalog read in one snapshot with its
+revision (``in_snapshot``, ``Published``), the price rows in force at a moment as plain columns.
+At a past moment: the history records that were the public catalog then (``records_as_of``),
+each model as its record left it (``state_of``). Each format renders from these in its own
+``published`` module."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from catalog.bulk import gc_paused
-from catalog.models import PriceEntry
+from catalog.models import HistoricalServedModel, HistoryRecord, PriceEntry, ServedModel
+from catalog.offering import Offering
 from catalog.revision import REVISION_SQL
 
 # A price row as the published readers read it (flat and typed), before its overrides.
@@ -85,3 +88,59 @@ def _read(
         revision, valid_until = cursor.fetchone()
     with gc_paused():
         return Published(revision or 0, read(at), valid_until)
+
+
+# --- at a past moment, from the history ------------------------------------------------------
+class HistoryUnavailable(Exception):
+    """The history does not reach back to the moment asked for."""
+
+
+class State(NamedTuple):
+    """A served model as a history record left it, and its offering then."""
+
+    model: ServedModel
+    offering: Offering
+
+
+def state_of(record: HistoryRecord, at: datetime | None = None) -> State:
+    """The served model as ``record`` left it, with the prices in force at ``at`` (default:
+    when the record was made; a scheduled change may have started since). Cached on the
+    record, per moment."""
+    at = at or record.history_date
+    states = record.__dict__.setdefault("_states_of", {})
+    state = states.get(at)
+    if state is None:
+        state = State(record.instance, Offering.from_json(record.offering, at))
+        states[at] = state
+    return state
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def records_as_of(moment: datetime) -> list[HistoryRecord]:
+    """Each model's latest record at or before ``moment``, left out if it is a deletion or a
+    draft; two queries. Raises ``HistoryUnavailable`` for a moment before the first record.
+
+    A record is dated when its change was made, a moment before it committed.
+    """
+    first = HistoricalServedModel.objects.aggregate(first=Min("history_date"))["first"]
+    if first is None:
+        raise HistoryUnavailable("The catalog has no recorded history yet.")
+    if moment < first:
+        raise HistoryUnavailable(
+            f"The history starts at {_iso(first)}; there is no record of the catalog at "
+            f"{_iso(moment)}."
+        )
+    latest = (
+        HistoricalServedModel.objects.filter(history_date__lte=moment)
+        .order_by("id", "-history_date", "-history_id")
+        .distinct("id")
+        .values("history_id")
+    )
+    return list(
+        HistoricalServedModel.objects.filter(history_id__in=latest, is_published=True)
+        .exclude(history_type="-")
+        .order_by()
+    )

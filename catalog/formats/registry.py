@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from catalog.formats.flat.published import published_catalog
+from catalog.formats.flat.published import catalog_as_of, published_catalog
 from catalog.formats.published import Published
 from catalog.formats.typed.encode import SCHEMA_VERSION
-from catalog.formats.typed.published import published_typed_catalog
-from catalog.history import catalog_as_of, typed_catalog_as_of
+from catalog.formats.typed.published import published_typed_catalog, typed_catalog_as_of
 
 FLAT = ""
 

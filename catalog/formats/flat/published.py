@@ -1,6 +1,7 @@
 """The published catalog in the flat format: what the endpoint serves without
-``schema_version`` and ``export_models`` writes (``published_catalog``), and the flat fields of
-stored models read as plain rows (``stored_flat_fields``, which the importer compares with)."""
+``schema_version`` and ``export_models`` writes, now (``published_catalog``) and as it was at a
+past moment (``catalog_as_of``); and the flat fields of stored models read as plain rows
+(``stored_flat_fields``, which the importer compares with)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,17 @@ from catalog.formats.flat.offering import (
     Conditional,
     FlatFields,
     flat_fields,
+    offering_flat_fields,
 )
-from catalog.formats.published import PRICE_ROW_COLUMNS, Published, in_snapshot, prices_in_force
-from catalog.models import Modality, ServedModel
+from catalog.formats.published import (
+    PRICE_ROW_COLUMNS,
+    Published,
+    in_snapshot,
+    prices_in_force,
+    records_as_of,
+    state_of,
+)
+from catalog.models import HistoricalDatacenterLink, Modality, ServedModel
 from catalog.offering import ROOT, Scope, base_price_order
 
 
@@ -236,3 +245,24 @@ FLAT_PRICES = sorted({(price_type, unit) for _, _, price_type, unit in PRICE_SOU
 def published_catalog() -> Published:
     """The catalog revision and the rendered published catalog, read in one snapshot."""
     return in_snapshot(lambda at: render(published_records(at)), shown=FLAT_PRICES)
+
+
+def catalog_as_of(moment: datetime) -> bytes:
+    """The public catalog as the endpoint served it at ``moment``, in the same bytes.
+
+    Each model as its latest record at or before ``moment`` left it (``records_as_of``), with
+    the datacenters that record saw and the prices in force at ``moment`` (``state_of``: a
+    change scheduled before and started by then included); three queries whatever the size.
+    Raises ``HistoryUnavailable`` for a moment before the first record.
+    """
+    records = records_as_of(moment)
+    codes = defaultdict(list)
+    for history_id, code in HistoricalDatacenterLink.objects.filter(
+        history_id__in=[record.history_id for record in records]
+    ).values_list("history_id", "country_code"):
+        codes[history_id].append(code)
+    states = ((record, state_of(record, moment)) for record in records)
+    return render(
+        wire_record(model, codes[record.history_id], offering_flat_fields(offering))
+        for record, (model, offering) in states
+    )
