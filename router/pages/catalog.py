@@ -20,13 +20,20 @@ from django.utils.html import escape
 
 from catalog import validators
 from catalog.choices import (
+    Direction,
     Feature,
     InputModality,
     OutputModality,
     Quantization,
+    SamplingParameter,
     canonical,
 )
-from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
+from catalog.formats.flat.offering import (
+    FEATURE_DESCRIPTOR,
+    FlatFields,
+    offering_flat_fields,
+    plain_decimal,
+)
 from catalog.formats.published import in_snapshot
 from catalog.formats.typed.published import published_offerings
 from catalog.models import PriceSchedule, ServedModel
@@ -100,9 +107,23 @@ class PageModel:
     def features(self) -> list[str]:
         return self.flat["supported_features"]
 
-    @property
-    def parameters(self) -> list[str]:
-        return self.flat["supported_sampling_parameters"]
+    def parameters(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Each output modality's parameters, by kind, each with its typed descriptor in words
+        ("" where the catalog holds none). A feature as a flat catalog ticks it (a bare
+        boolean) is left to ``feature_labels``."""
+        shown = []
+        for spec in self.offering.modalities:
+            if spec.direction != Direction.OUTPUT:
+                continue
+            descriptors = spec.supported_parameters
+            words = [
+                (name, prices.descriptor_text(descriptors[name]))
+                for name in canonical(descriptors, SamplingParameter)
+                if not (name in FEATURE_LABELS and descriptors[name] == FEATURE_DESCRIPTOR)
+            ]
+            if words:
+                shown.append((spec.kind, words))
+        return shown
 
     @property
     def quantization_label(self) -> str:
