@@ -1,10 +1,10 @@
 """What the public pages show, read once per catalog revision and price validity.
 
 ``read_catalog`` reads the published, ready models with their offerings in one snapshot (the
-endpoint's: ``catalog.published.in_snapshot``, which also gives the revision and the next moment
-a price starts or ends) and turns each into a ``PageModel``: plain values to filter and sort
-on, and the HTML of its table row, rendered here once. Requests then filter and sort these in
-memory (``router.pages.views``): no query, no template per row.
+endpoint's: ``catalog.formats.published.in_snapshot``, which also gives the revision and the
+next moment a price starts or ends) and turns each into a ``PageModel``: plain values to filter
+and sort on, and the HTML of its table row, rendered here once. Requests then filter and sort
+these in memory (``router.pages.views``): no query, no template per row.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from catalog.formats.flat.offering import (
     offering_flat_fields,
     plain_decimal,
 )
+from catalog.formats.published import in_snapshot
 from catalog.formats.typed.published import published_offerings
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering
 from catalog.presentation import per_million
-from catalog.published import in_snapshot
 from catalog.timeline import announced_changes, announced_upcoming
 from router.pages import prices
 from router.pages.chart import announcement
