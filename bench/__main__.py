@@ -96,7 +96,7 @@ def parse_args() -> argparse.Namespace:
         "--target-size",
         type=int,
         default=1000,
-        help="the size the 0.7 load target applies to; the variants run there",
+        help="the size the load target (bench/report.py) applies to; the variants run there",
     )
     parser.add_argument(
         "--duration", type=float, default=3.0, help="seconds per load run (default %(default)s)"

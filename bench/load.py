@@ -38,6 +38,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user and system CPU time, from /proc (0 if it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0.0
+    # utime and stime: fields 14 and 15, the 12th and 13th after the command's ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -96,6 +107,10 @@ class Server:
 
     def worker_rss_kib(self) -> list[int]:
         return [rss_kib(pid) for pid in children(self.process.pid)] if self.process else []
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user and system) the workers have used so far."""
+        return sum(cpu_seconds(pid) for pid in children(self.process.pid)) if self.process else 0
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

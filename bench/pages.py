@@ -131,9 +131,8 @@ def warm(env: dict, load, work: Path, progress) -> dict:
             serving.BARE, "bench.bare_wsgi:application", bare_env, load.workers, work
         )
         servers[serving.BARE].start(ready_path=PAGE)
-        urls = {key: server.url(PAGE) for key, server in servers.items()}
         return {"body_bytes": sizes} | {
-            encoding: serving._rounds(urls, encoding == "gzip", load, progress)
+            encoding: serving._rounds(servers, PAGE, encoding == "gzip", load, progress)
             for encoding in serving.ENCODINGS
         }
     finally:

@@ -6,7 +6,12 @@ app asking PostgreSQL on every request (``strict``: also the path a process take
 listener is down), and ``bench.bare_wsgi`` serving the app's own response from memory. The
 load runs alternate between the servers (A/B/A/B, the starting server rotating each round),
 so that a burst of noise from the machine's other work lands on all of them; each round's
-ratio to the bare app is taken, and the median of those ratios reported.
+ratio to the bare app is taken, and the median of those ratios reported. Beside it, the CPU
+time the workers of each server spent per request during its runs (from /proc): on a shared
+machine the other work delays both servers, but adds little to what a request costs.
+
+The bare app sends the app's bytes with the app's headers, gzip when asked: checked before the
+runs (``_check_like_for_like``), so that the two differ only in what produces the response.
 
 With ``typed_rounds``, the typed representation (``?schema_version=2.4``) is loaded the same
 way afterwards, in fewer rounds: the pushed app beside a bare app replaying the typed bytes.
@@ -76,36 +81,59 @@ def _check_same_bytes(server: Server, directory: Path, path: str = ENDPOINT) -> 
             raise RuntimeError(f"{server.label} does not serve the app's bytes ({encoding})")
 
 
-def _summary(runs: list[LoadResult], ratios: list[float]) -> dict:
+def _check_like_for_like(bare: Server, directory: Path, path: str = ENDPOINT) -> None:
+    """The bare app answers each encoding with the app's body and the app's headers (but the
+    date, which gunicorn writes for both)."""
+    _check_same_bytes(bare, directory, path)
+    for encoding in ENCODINGS:
+        headers, _ = fetch(bare.url(path), encoding)
+        saved = json.loads((directory / f"{encoding}.headers.json").read_text())
+        if _comparable(headers) != _comparable(saved):
+            raise RuntimeError(f"{bare.label} does not send the app's headers ({encoding})")
+
+
+def _comparable(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted((name.lower(), value) for name, value in headers if name.lower() != "date")
+
+
+def _summary(runs: list[LoadResult], ratios: list[float], cpu_us: list[float]) -> dict:
     return {
         "rps": statistics.median(run.requests_per_second for run in runs),
         "p99_ms": statistics.median(run.p99_ms for run in runs),
         "ratio": statistics.median(ratios) if ratios else 1.0,
+        "ratios": ratios,
+        "cpu_us": statistics.median(cpu_us) if cpu_us else None,
         "errors": sum(run.errors for run in runs),
         "runs": len(runs),
     }
 
 
-def _rounds(urls: dict[str, str], gzip: bool, load: LoadSettings, progress) -> dict:
-    """Load the servers' URLs in turn, round after round: runs and ratios to the bare app, by
-    key."""
-    keys = list(urls)
+def _rounds(
+    servers: dict[str, Server], path: str, gzip: bool, load: LoadSettings, progress
+) -> dict:
+    """Load the servers at ``path`` in turn, round after round: runs, ratios to the bare app and
+    the workers' CPU time per request, by key."""
+    keys = list(servers)
     runs: dict[str, list[LoadResult]] = {key: [] for key in keys}
     ratios: dict[str, list[float]] = {key: [] for key in keys}
+    cpu_us: dict[str, list[float]] = {key: [] for key in keys}
     # Every worker renders (or loads) the catalog and its gzip form before the clock starts.
     for key in keys:
-        run_load(urls[key], duration=1, connections=load.connections, gzip=gzip)
+        run_load(servers[key].url(path), duration=1, connections=load.connections, gzip=gzip)
     for index in range(load.rounds):
         order = keys[index % len(keys) :] + keys[: index % len(keys)]
-        this_round = {
-            key: run_load(
-                urls[key],
+        this_round = {}
+        for key in order:
+            cpu_before = servers[key].worker_cpu_seconds()
+            this_round[key] = run_load(
+                servers[key].url(path),
                 duration=load.duration,
                 connections=load.connections,
                 gzip=gzip,
             )
-            for key in order
-        }
+            if this_round[key].requests:
+                cpu = servers[key].worker_cpu_seconds() - cpu_before
+                cpu_us[key].append(cpu / this_round[key].requests * 1e6)
         limit = this_round[BARE].requests_per_second
         for key, result in this_round.items():
             runs[key].append(result)
@@ -115,7 +143,7 @@ def _rounds(urls: dict[str, str], gzip: bool, load: LoadSettings, progress) -> d
             f"{'gzip' if gzip else 'identity'} round {index + 1}/{load.rounds}: "
             + ", ".join(f"{key} {run.requests_per_second:.0f}/s" for key, run in this_round.items())
         )
-    return {key: _summary(runs[key], ratios[key]) for key in keys}
+    return {key: _summary(runs[key], ratios[key], cpu_us[key]) for key in keys}
 
 
 def measure(
@@ -146,10 +174,11 @@ def measure(
         bare_env = env | {"BENCH_RESPONSES": str(responses)}
         servers[BARE] = Server(BARE, "bench.bare_wsgi:application", bare_env, load.workers, work)
         servers[BARE].start(ready_path=ENDPOINT)
+        _check_like_for_like(servers[BARE], responses)
         idle_rss[BARE] = servers[BARE].worker_rss_kib()
-        urls = {key: server.url(ENDPOINT) for key, server in servers.items()}
         by_encoding = {
-            encoding: _rounds(urls, encoding == "gzip", load, progress) for encoding in ENCODINGS
+            encoding: _rounds(servers, ENDPOINT, encoding == "gzip", load, progress)
+            for encoding in ENCODINGS
         }
         figures = {
             key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS}
@@ -189,19 +218,20 @@ def _typed(
     servers[f"{BARE}-typed"] = bare
     bare.start(ready_path=ENDPOINT)
     # The same request line on both: the bare app ignores the query string.
-    urls = {TYPED_APP: servers[TYPED_APP].url(TYPED_ENDPOINT), BARE: bare.url(TYPED_ENDPOINT)}
+    _check_like_for_like(bare, responses, TYPED_ENDPOINT)
+    loaded = {TYPED_APP: servers[TYPED_APP], BARE: bare}
     typed_load = LoadSettings(load.duration, rounds, load.connections, load.workers)
 
     def typed_progress(message: str) -> None:
         progress(f"typed {message}")
 
     by_encoding = {
-        encoding: _rounds(urls, encoding == "gzip", typed_load, typed_progress)
+        encoding: _rounds(loaded, TYPED_ENDPOINT, encoding == "gzip", typed_load, typed_progress)
         for encoding in ENCODINGS
     }
     return {
         "servers": {
-            key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS} for key in urls
+            key: {encoding: by_encoding[encoding][key] for encoding in ENCODINGS} for key in loaded
         },
         "body_bytes": body_bytes,
     }

@@ -51,6 +51,7 @@ from functools import cached_property
 
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, connections
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -214,6 +215,10 @@ class CatalogCache:
         self._confirmed_at: dict[str, float] = {}
         self._failing_since: float | None = None
         self._retry_database_at = 0.0
+        # CATALOG_FRESHNESS == "push", read once (a warm request reads no setting); None: not
+        # read yet, or changed (tests).
+        self._push: bool | None = None
+        setting_changed.connect(self._on_setting_changed)
 
     # --- the public API ---------------------------------------------------------------------
     def serve(self, representation: str = FLAT) -> tuple[Rendered, float | None]:
@@ -257,7 +262,7 @@ class CatalogCache:
         local = self._local.get(representation)
         if local is None or self._failing_since is not None:
             return None
-        if not local.current_at(self.pushed_revision(), self.wall_clock()):
+        if not local.current_at(self._pushed_revision(in_transaction=False), self.wall_clock()):
             return None
         self._confirmed_at[representation] = self.clock()
         return local
@@ -315,9 +320,12 @@ class CatalogCache:
     def _pushed_revision(self, in_transaction: bool | None = None) -> int | None:
         """The revision the listener holds, or None when this request must ask PostgreSQL
         (``in_transaction``: whether it runs in one, if known)."""
+        push = self._push
+        if push is None:
+            push = self._push = settings.CATALOG_FRESHNESS == "push"
         if in_transaction is None:
             in_transaction = connections["default"].in_atomic_block
-        if settings.CATALOG_FRESHNESS != "push" or in_transaction:
+        if not push or in_transaction:
             return None
         revision = self.listener.revision()
         if revision is None or self._asked != self._changes:
@@ -328,6 +336,10 @@ class CatalogCache:
         if generation == self.listener.generation and floor > revision:
             return floor
         return revision
+
+    def _on_setting_changed(self, setting: str, **kwargs) -> None:
+        if setting == "CATALOG_FRESHNESS":
+            self._push = None
 
     def _ask(self) -> int:
         changes, generation = self._changes, self.listener.generation

@@ -14,6 +14,8 @@ trusting its revision on that message, not on the close that follows it, since a
 read the one before the other has arrived (and a change committed meanwhile is announced to
 nobody). A connection dropped without a word shows up as a readable socket whose read fails, so
 either way the next request notices.
+A forked child (a gunicorn worker) forgets what it inherited (``os.register_at_fork``), so
+that a request checks no process id.
 Reopening is rate-limited (``RETRY_SECONDS``) so that a database that is down costs one attempt
 per process per interval, not one per request. On (re)opening, LISTEN comes first and the
 revision is read after it, on the same connection: a commit before the read is in the number
@@ -62,20 +64,18 @@ class RevisionListener:
         self._connection: psycopg.Connection | None = None
         self._poll: select.poll | None = None
         self._revision: int | None = None
-        self._pid: int | None = None
         self._retry_at = 0.0
         self._failing = False
         self._farewell: str | None = None  # why the server is ending the session, once it said
         self.generation = 0  # how many times it has started listening
         self._lock = threading.Lock()
-        # A connection opened before a fork belongs to the parent: closing it in the child
-        # would end the parent's session, so the child only forgets it (kept referenced here,
-        # as its finalizer would close it too).
+        # Connections opened before a fork: the parent's, which the child must never close.
         self._inherited: list[psycopg.Connection] = []
+        _LISTENERS.add(self)
 
     @property
     def healthy(self) -> bool:
-        return self._revision is not None and self._pid == os.getpid()
+        return self._revision is not None  # reset in a forked child (_forget_inherited)
 
     @property
     def backend_pid(self) -> int | None:
@@ -88,9 +88,9 @@ class RevisionListener:
         if not self._lock.acquire(blocking=False):
             return None  # another thread is opening or reading it: ask instead of waiting
         try:
-            if not self.healthy:
+            if self._revision is None:
                 self._open_if_due()
-            elif self._poll is not None and self._poll.poll(0):
+            elif self._poll.poll(0):  # type: ignore[union-attr]  # set whenever _revision is
                 self._drain()
             return self._revision
         finally:
@@ -101,7 +101,7 @@ class RevisionListener:
         seconds; True if one is (bytes to read: not yet read, so not yet acted on). For tests and
         the bench, never the request path."""
         connection = self._connection
-        if connection is None or self._pid != os.getpid():
+        if connection is None:
             return False
         return bool(select.select([connection.fileno()], [], [], timeout)[0])
 
@@ -111,10 +111,19 @@ class RevisionListener:
             self._retry_at = 0.0
 
     # --- internals --------------------------------------------------------------------------
-    def _open_if_due(self) -> None:
-        if self._pid is not None and self._pid != os.getpid() and self._connection is not None:
+    def _forget_inherited(self) -> None:
+        """In a forked child: the parent's connection is not this process's to read or close
+        (kept referenced, as its finalizer would close it too), and a lock another thread held
+        at the fork would never be released here."""
+        if self._connection is not None:
             self._inherited.append(self._connection)
-            self._connection = None
+        self._connection = None
+        self._revision = None
+        self._poll = None
+        self._farewell = None
+        self._lock = threading.Lock()
+
+    def _open_if_due(self) -> None:
         if self.clock() < self._retry_at:
             return
         self._drop()
@@ -137,7 +146,6 @@ class RevisionListener:
             self._failed("could not listen for catalog changes", error)
             return
         self._connection = connection
-        self._pid = os.getpid()
         self._poll = select.poll()
         self._poll.register(connection.fileno(), select.POLLIN)
         self._revision = row[0] if row else 0
@@ -205,9 +213,21 @@ class RevisionListener:
         self._revision = None
         self._poll = None
         self._farewell = None
-        if connection is not None and self._pid == os.getpid():
+        if connection is not None:
             with contextlib.suppress(psycopg.Error):
                 connection.close()
+
+
+# Every listener of this process, for the fork hook below (weakly: a test's listener may go).
+_LISTENERS: weakref.WeakSet[RevisionListener] = weakref.WeakSet()
+
+
+def _forget_inherited() -> None:
+    for listener in list(_LISTENERS):
+        listener._forget_inherited()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
 
 
 def weak_handler(

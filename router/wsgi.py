@@ -99,36 +99,42 @@ class CatalogFastPath:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         endpoint = path == self.path
+        key: tuple = ()
+        if endpoint:
+            # A response kept is looked up first, and nothing else: its key holds the method.
+            # Only the endpoint's responses are kept: a page is in the pages' own cache.
+            key = tuple(map(environ.get, self._varies_with))
+            kept = self._kept.get(key)
+            if (
+                kept is not None
+                and catalog_cache.warm(kept.rendered.representation) is kept.rendered
+            ):
+                start_response(kept.status, list(kept.headers))
+                return [kept.body]
         if environ.get("REQUEST_METHOD") not in _METHODS or not (
             endpoint or path.startswith(LIST_PATH)
         ):
             return self.application(environ, start_response)
-        # Only the endpoint's responses are kept: a page is looked up in the pages' own cache.
-        key = tuple(map(environ.get, self._varies_with)) if endpoint else ()
-        kept = self._kept.get(key) if endpoint else None
-        if kept is not None and catalog_cache.warm(kept.rendered.representation) is kept.rendered:
-            status, headers, body = kept.status, kept.headers, kept.body
-        else:
-            request = WSGIRequest(environ)
-            # A page of a warm catalog touches no database: the signals' connection checks
-            # are for requests that may.
-            signalled = endpoint or not pages_cache.warm()
+        request = WSGIRequest(environ)
+        # A page of a warm catalog touches no database: the signals' connection checks
+        # are for requests that may.
+        signalled = endpoint or not pages_cache.warm()
+        if signalled:
+            signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            response = cast(HttpResponse, self.middleware(request))  # sync middleware
+        except (DisallowedHost, _HandOn):
+            # Django's handler logs a disallowed host and answers 400; and answers what
+            # the pages leave to the stack (its 404 page).
+            return self.application(environ, start_response)
+        finally:
             if signalled:
-                signals.request_started.send(sender=self.__class__, environ=environ)
-            try:
-                response = cast(HttpResponse, self.middleware(request))  # sync middleware
-            except (DisallowedHost, _HandOn):
-                # Django's handler logs a disallowed host and answers 400; and answers what
-                # the pages leave to the stack (its 404 page).
-                return self.application(environ, start_response)
-            finally:
-                if signalled:
-                    signals.request_finished.send(sender=self.__class__)
-            status = f"{response.status_code} {response.reason_phrase}"
-            headers, body = list(response.items()), response.content
-            current = self._current_body(request, response) if endpoint else None
-            if current is not None:
-                self._keep(key, Kept(current, status, headers, body))
+                signals.request_finished.send(sender=self.__class__)
+        status = f"{response.status_code} {response.reason_phrase}"
+        headers, body = list(response.items()), response.content
+        current = self._current_body(request, response) if endpoint else None
+        if current is not None:
+            self._keep(key, Kept(current, status, headers, body))
         start_response(status, list(headers))
         return [body]
 

@@ -34,6 +34,7 @@ from router.views import OpenRouterModelsView
 from tests.helpers import ENDPOINT, assert_valid_typed, build_model, build_offering, load_contract
 
 URL = ENDPOINT
+TYPED_URL = URL + "?schema_version=2.4"
 GOLDEN = Path(__file__).parent / "data" / "golden_catalog.json"
 PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")
 
@@ -410,7 +411,8 @@ def test_identity_body_when_gzip_is_not_accepted(client, golden_catalog, accept_
     assert response.content == GOLDEN.read_bytes()
 
 
-def test_gzip_is_computed_once_per_revision(client, golden_catalog, monkeypatch):
+@pytest.mark.parametrize("url", [URL, TYPED_URL])
+def test_gzip_is_computed_once_per_revision(client, golden_catalog, monkeypatch, url):
     calls = []
     compress = router_cache.gzip.compress
 
@@ -421,11 +423,11 @@ def test_gzip_is_computed_once_per_revision(client, golden_catalog, monkeypatch)
     monkeypatch.setattr(router_cache.gzip, "compress", counting_compress)
 
     for _ in range(3):
-        client.get(URL, headers={"Accept-Encoding": "gzip"})
+        client.get(url, headers={"Accept-Encoding": "gzip"})
     assert len(calls) == 1
 
     ServedModel.objects.filter(model_id="a/x").update(name="renamed")
-    client.get(URL, headers={"Accept-Encoding": "gzip"})
+    client.get(url, headers={"Accept-Encoding": "gzip"})
     assert len(calls) == 2
 
 
@@ -482,7 +484,6 @@ def test_redis_down_falls_back_to_postgres(client, golden_catalog, unreachable_r
 
 
 # --- The typed format: ?schema_version=2.4 ------------------------------------------------------
-TYPED_URL = URL + "?schema_version=2.4"
 
 
 def test_the_typed_format_is_served_with_the_parameter(client, golden_catalog):

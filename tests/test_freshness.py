@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -210,6 +211,49 @@ def test_a_dropped_listener_falls_back_to_asking_and_recovers(make_model, push, 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("Stopped listening" in message for message in warnings) == 1
     assert "Listening for catalog changes again" in warnings
+    cache.clear()
+
+
+def test_the_freshness_mode_read_once_is_read_again_when_it_changes(make_model, push, settings):
+    make_model(MODEL_ID)
+    cache = CatalogCache(clock=FakeClock())
+    cache.current()
+    assert cache.pushed_revision() is not None  # push: the mode is read, then kept
+
+    settings.CATALOG_FRESHNESS = "strict"
+    assert cache.pushed_revision() is None
+    cache.clear()
+
+
+def test_a_forked_child_forgets_the_listener_and_leaves_the_parents_session(make_model, push):
+    make_model(MODEL_ID, price_prompt=OLD_PRICE)
+    cache = CatalogCache(clock=FakeClock())
+    assert price_in(cache.current()) == OLD_PRICE
+    listener = cache.listener
+    backend = listener.backend_pid
+    assert backend is not None
+
+    reader, writer = os.pipe()
+    pid = os.fork()  # as gunicorn forks a worker from a master that has listened
+    if pid == 0:
+        try:
+            forgotten = not listener.healthy and listener.backend_pid is None
+            listener.close()  # a child that closes what it holds must not end the parent's session
+            os.write(writer, b"forgotten" if forgotten else b"inherited")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as answer:
+        assert answer.read() == b"forgotten"
+    os.waitpid(pid, 0)
+
+    assert listener.backend_pid == backend
+    revision = listener.revision()
+    assert revision is not None
+    raw_update(NEW_PRICE)
+    assert listener.wait(timeout=30)
+    assert (listener.revision() or 0) > revision  # told by its session, still listening
+    assert price_in(cache.current()) == NEW_PRICE
     cache.clear()
 
 
