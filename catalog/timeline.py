@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
 from catalog.models import PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, _price_order, price_from_json
+from catalog.offering import Offering, Price, price_order, price_from_json
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def record_prices(offering: dict[str, Any] | None) -> tuple[Price, ...]:
     return tuple(
         sorted(
             (price_from_json(p) for p in (offering or {}).get("prices", ())),
-            key=_price_order,
+            key=price_order,
         )
     )
 

@@ -30,7 +30,7 @@ from catalog.changes import (
 from catalog.choices import Direction
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.offering import flat_fields
-from catalog.formats.typed.encode import _price_entry as typed_price_entry
+from catalog.formats.typed.encode import price_entry as typed_price_entry
 from catalog.offering import ROOT, Price, Scope, base_price_order
 from catalog.timeline import PriceChange, PriceSpan
 from router.api.errors import iso
