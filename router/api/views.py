@@ -27,7 +27,7 @@ from catalog.timeline import NOT_PUBLIC, NOT_YET, UNKNOWN_MODEL, prices_at, publ
 from router.api import cursors
 from router.api.bodies import bodies, send
 from router.api.errors import BadParameter, error_body, iso, moment_or_problem, parse_moment
-from router.api.representation import atom, item_json, prices_json, timeline_json
+from router.api.representation import answer_json, atom, item_json, timeline_json
 from router.api.serializers import (
     ChangesSerializer,
     ErrorSerializer,
@@ -219,7 +219,9 @@ class PricesAtView(PublicApiView):
             parameter, message = _PROBLEMS[found.problem]
             return _json(error_body(parameter, message, found.problem), 404)
         assert found.prices is not None
-        return _json({"model": model_id, "at": iso(at), **prices_json(found.prices)})
+        return HttpResponse(
+            answer_json(model_id, at, found.prices), content_type="application/json"
+        )
 
 
 class PriceLookupView(PublicApiView):
@@ -324,35 +326,26 @@ class PriceLookupView(PublicApiView):
                 at = now  # answered below as a future moment, never looked up
             pairs.append((model_id, at))
         found = prices_at(pairs, now=now)
+        # Written as text: a serializer, or a dict per item for json.dumps, was most of the
+        # time of a batch (docs/PERFORMANCE.md).
         results = []
         for number, (model_id, at, answer) in enumerate(
             zip((model_id for model_id, _ in pairs), asked, found, strict=True)
         ):
-            result: dict[str, Any] = {"model": model_id, "at": iso(at)}
             if number in future:
-                result["error"] = {"code": "future", "detail": "The moment is in the future."}
+                results.append(_item_error(model_id, at, "future", "The moment is in the future."))
             elif answer.problem is not None:
-                result["error"] = {"code": answer.problem, "detail": _PROBLEMS[answer.problem][1]}
+                detail = _PROBLEMS[answer.problem][1]
+                results.append(_item_error(model_id, at, answer.problem, detail))
             else:
                 assert answer.prices is not None
-                result.update(_rendered(answer))
-            results.append(result)
-        return _json({"results": results})
+                results.append(answer_json(model_id, at, answer.prices))
+        return HttpResponse(f'{{"results":[{",".join(results)}]}}', content_type="application/json")
 
 
-# The JSON of a record's prices in force, by ``Lookup.key``: records never change, and billing
-# asks about the same ones again and again. Emptied when full.
-_RENDERED: dict[tuple, dict[str, Any]] = {}
-_RENDERED_SIZE = 8192
-
-
-def _rendered(answer) -> dict[str, Any]:
-    rendered = _RENDERED.get(answer.key)
-    if rendered is None:
-        if len(_RENDERED) >= _RENDERED_SIZE:
-            _RENDERED.clear()
-        rendered = _RENDERED[answer.key] = prices_json(answer.prices)
-    return rendered
+def _item_error(model_id: str, at: datetime, code: str, detail: str) -> str:
+    item = {"model": model_id, "at": iso(at), "error": {"code": code, "detail": detail}}
+    return json.dumps(item, separators=(",", ":"))
 
 
 SINCE = OpenApiParameter(
