@@ -244,6 +244,28 @@ def public_price_timeline(model_id: str, *, now: datetime | None = None) -> list
     return spans or None
 
 
+def renamed_to(model_id: str) -> str | None:
+    """The id a public model has now, if it had ``model_id`` while public and has another id
+    now (the last model that had it, when the id passed from one to another); else None."""
+    if not storable(model_id):
+        return None
+    pk = (
+        HistoricalServedModel.objects.filter(model_id=model_id, is_published=True)
+        .exclude(history_type="-")
+        .order_by("-history_date", "-history_id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if pk is None:
+        return None
+    return (
+        ServedModel.objects.filter(pk=pk, is_published=True)
+        .exclude(model_id=model_id)
+        .values_list("model_id", flat=True)
+        .first()
+    )
+
+
 def storable(model_id: str) -> bool:
     """Whether ``model_id`` could be a stored id at all: PostgreSQL refuses a NUL or a lone
     surrogate in a query (an error, not "no such model"), and no stored id has one."""

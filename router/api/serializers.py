@@ -111,3 +111,6 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     parameter = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
+    renamed_to = serializers.CharField(
+        required=False, help_text="code renamed: the id the model has now."
+    )

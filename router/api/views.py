@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -23,7 +24,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from catalog.changes import feed
-from catalog.timeline import NOT_PUBLIC, NOT_YET, UNKNOWN_MODEL, prices_at, public_price_timeline
+from catalog.timeline import (
+    NOT_PUBLIC,
+    NOT_YET,
+    UNKNOWN_MODEL,
+    prices_at,
+    public_price_timeline,
+    renamed_to,
+)
 from router.api import cursors
 from router.api.bodies import bodies, send
 from router.api.errors import BadParameter, error_body, iso, moment_or_problem, parse_moment
@@ -49,6 +57,11 @@ _PROBLEMS = {
 TAGS = ["Prices"]
 ERROR = OpenApiResponse(ErrorSerializer, description="A bad parameter, named in the body.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such public model.")
+RENAMED_OR_NOT_FOUND = OpenApiResponse(
+    ErrorSerializer,
+    description="No such public model; or (code renamed) a public model had this id and has "
+    "another now, named in renamed_to.",
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -115,7 +128,7 @@ class ModelPricesView(PublicApiView):
         "first public record to now (a gap while it was unpublished), then the announced "
         "changes to come (upcoming). Each span lists every price in the typed format's terms "
         "and the five flat prices.",
-        responses={200: TimelineSerializer, 404: NOT_FOUND},
+        responses={200: TimelineSerializer, 404: RENAMED_OR_NOT_FOUND},
         examples=[
             OpenApiExample(
                 "Timeline",
@@ -151,11 +164,24 @@ class ModelPricesView(PublicApiView):
     )
     def get(self, request, model_id: str):
         body = bodies.get(("timeline", model_id), lambda now: _timeline(model_id, now))
-        if not body.content:
-            return _json(
-                error_body("model", f"No public model {model_id[:200]!r}.", "unknown_model"), 404
+        if body.content:
+            return send(request, body.content, body.etag)
+        renamed = bodies.get(
+            ("renamed", model_id), lambda now: (renamed_to(model_id) or "").encode()
+        ).content.decode()
+        if renamed:
+            # Not a redirect: an id may pass to another model later, and a client that stored
+            # the old id should learn the new one rather than follow it unseen.
+            error = error_body(
+                "model",
+                f"The model {model_id[:200]!r} is now {renamed!r}: its timeline, from before "
+                f"the rename too, is /api/v1/models/{quote(renamed)}/prices.",
+                "renamed",
             )
-        return send(request, body.content, body.etag)
+            return _json({**error, "renamed_to": renamed}, 404)
+        return _json(
+            error_body("model", f"No public model {model_id[:200]!r}.", "unknown_model"), 404
+        )
 
 
 def _timeline(model_id: str, now: datetime) -> bytes:
