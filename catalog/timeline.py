@@ -200,6 +200,19 @@ def upcoming_spans(latest: Record, announced: Sequence[datetime], now: datetime)
     return spans
 
 
+def upcoming_changes(
+    latest: Record, announced: Sequence[datetime], now: datetime
+) -> dict[datetime, tuple[PriceChange, ...]]:
+    """What each announced change at ``announced`` (after ``now``, soonest first) changes,
+    against the public prices before it (``upcoming_spans``), by its moment."""
+    found = {}
+    before = prices_in_force(latest.prices, now)
+    for span in upcoming_spans(latest, announced, now):
+        found[span.start] = price_changes(before, span.prices)
+        before = span.prices
+    return found
+
+
 def _merged(spans: list[PriceSpan]) -> list[PriceSpan]:
     """Consecutive spans with equal prices as one; each open span closed by the next."""
     merged: list[PriceSpan] = []

@@ -502,6 +502,61 @@ def test_a_confidential_change_is_in_no_output_before_its_moment(client, clock, 
     )  # fmt: skip
 
 
+def brought(item: dict) -> dict:
+    """What a feed item's change brings, by price type: its new cost per unit."""
+    return {change["type"]: change["new"]["cost_usd"] for change in item["changes"]}
+
+
+def test_an_announced_change_amended_is_announced_again_with_all_it_will_change(
+    client, clock, chat
+):
+    clock.move_to(T0 + DAY)
+    schedule_prices(CHAT, M1, prompt="0.0000003")
+    clock.move_to(T0 + 2 * DAY)
+    since = client.get("/api/v1/changes").json()["next"]
+    # An import says the whole catalog at M1: the prompt of the change at M1 stays.
+    schedule_prices(CHAT, M1, prompt="0.0000003", completion="0.0000007")  # joins it
+    clock.move_to(T0 + 3 * DAY)
+    schedule_prices(CHAT, M1, prompt="0.0000004", completion="0.0000007")  # one price edited
+    clock.move_to(T0 + 4 * DAY)
+    # Confidential, before M1, on a price the change at M1 sets: not an amendment of it.
+    schedule_prices(CHAT, M1 - DAY, prompt="0.0000005", announced=False)
+    clock.move_to(T0 + 5 * DAY)
+
+    changes = client.get("/api/v1/changes").json()["changes"]
+    missed = client.get("/api/v1/changes", {"since": since}).json()["changes"]
+
+    assert kinds(changes) == [
+        ("2030-01-01T12:00:00Z", "published"),
+        ("2030-01-02T12:00:00Z", "change_scheduled"),
+        ("2030-01-03T12:00:00Z", "change_amended"),
+        ("2030-01-04T12:00:00Z", "change_amended"),
+    ]
+    assert [brought(item) for item in changes[1:]] == [
+        {"prompt": "0.0000003"},
+        {"prompt": "0.0000003", "completion": "0.0000007"},
+        {"prompt": "0.0000004", "completion": "0.0000007"},
+    ]
+    assert {item["effective_at"] for item in changes[1:]} == {"2030-01-11T12:00:00Z"}
+    assert changes[3]["changes"][0]["old"] == {"cost_usd": "0.00000015"}
+    # A subscriber who read up to the first announcement learns every amendment.
+    assert kinds(missed) == kinds(changes)[2:]
+    atom = ElementTree.fromstring(client.get("/api/v1/changes.atom").content)
+    assert atom.find(f"{ATOM}entry/{ATOM}title").text == (
+        "acme/chat: announced price change amended"
+    )
+    assert (
+        "prompt per token: 0.00000015 -> 0.0000004 USD"
+        in atom.find(f"{ATOM}entry/{ATOM}summary").text
+    )
+    clock.move_to(M1 + DAY)
+    effective = client.get("/api/v1/changes", {"since": changes[-1]["cursor"]}).json()
+    assert [(item["kind"], brought(item)) for item in effective["changes"]] == [
+        ("price_changed", {"prompt": "0.0000005"}),
+        ("change_effective", {"prompt": "0.0000004", "completion": "0.0000007"}),
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "parameter", "code"),
     [

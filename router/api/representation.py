@@ -18,6 +18,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from catalog.changes import (
+    CHANGE_AMENDED,
     CHANGE_CANCELLED,
     CHANGE_EFFECTIVE,
     CHANGE_SCHEDULED,
@@ -208,6 +209,7 @@ _TITLES = {
     DEPRECATION_SET: "{model}: deprecation set",
     DEPRECATION_MOVED: "{model}: deprecation moved",
     CHANGE_SCHEDULED: "{model}: price change announced",
+    CHANGE_AMENDED: "{model}: announced price change amended",
     CHANGE_CANCELLED: "{model}: announced price change cancelled",
     CHANGE_EFFECTIVE: "{model}: announced price change in effect",
 }

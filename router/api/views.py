@@ -392,7 +392,8 @@ class ChangesView(PublicApiView):
         summary="The feed of public changes",
         description="In order of moment: a model published, unpublished, renamed, a price "
         "changed (old -> new, per price), a deprecation set or moved, an announced price change "
-        "scheduled, cancelled or taking effect. Resume with since=<next>.",
+        "scheduled, amended (at the amendment's moment, with all it will then change), "
+        "cancelled or taking effect. Resume with since=<next>.",
         parameters=[SINCE, LIMIT],
         responses={200: ChangesSerializer, 400: ERROR},
         examples=[
