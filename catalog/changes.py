@@ -315,7 +315,10 @@ def _amendments(before: Record, after: Record, announced: list[tuple]) -> list[t
     Compared by the prices each will bring, not by their "before" side, which an earlier
     change (a confidential one too) may move without amending this one."""
     moment = after.date
-    was = upcoming_changes(before, _pending(announced, moment, just_before=True), moment)
+    pending = _pending(announced, moment, just_before=True)
+    if not pending:
+        return []
+    was = upcoming_changes(before, pending, moment)
     now = upcoming_changes(after, _pending(announced, moment), moment)
     return [
         (CHANGE_AMENDED, {"effective_at": start, "changes": changes})

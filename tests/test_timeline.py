@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -236,7 +237,7 @@ def test_a_lookups_shape_tells_apart_prices_that_differ_in_anything_but_their_co
         overrides=({"when": {"prompt_tokens": {"gte": 200001}}, "cost_usd": "0.00000006"},),
         utc_days=0b0011111,
     )
-    others = {
+    others: dict[str, Any] = {
         "scope": ("input", "image"), "price_type": "prompt", "unit": "image", "ttl_seconds": 3600,
         "implicit": False, "utc_start": 200, "utc_end": 800, "utc_days": 0b1,
         "overrides": ({"when": {"prompt_tokens": {"gte": 1}}, "cost_usd": "0.00000006"},),
