@@ -487,12 +487,12 @@ def _shape_key(entry: dict[str, Any]) -> tuple:
 # Few: a model's records share a handful.
 _SHAPES: dict[tuple, tuple[Shape, tuple[int, ...]]] = {}
 _SHAPES_KEPT = 4096
-ZERO = Decimal(0)
+_ZERO = Decimal(0)
 
 
 def _shape(entries: list[dict[str, Any]]) -> tuple[Shape, tuple[int, ...]]:
     prices = [
-        replace(price_from_json(entry), cost_usd=ZERO, valid_from=None, valid_until=None)
+        replace(price_from_json(entry), cost_usd=_ZERO, valid_from=None, valid_until=None)
         for entry in entries
     ]
     order = tuple(sorted(range(len(prices)), key=lambda number: price_order(prices[number])))
