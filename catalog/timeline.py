@@ -375,7 +375,10 @@ SELECT CASE WHEN n.id IS NULL THEN m.id ELSE n.id END,
        CASE WHEN n.id IS NULL THEN r.history_id ELSE n.history_id END,
        CASE WHEN n.id IS NULL THEN r.public ELSE n.public END,
        CASE WHEN n.id IS NULL THEN r.prices ELSE n.prices END
-FROM unnest(%(ids)s::text[], %(moments)s::timestamptz[]) WITH ORDINALITY AS q (model_id, at, n)
+FROM (
+    SELECT pair ->> 0 AS model_id, (pair ->> 1)::timestamptz AS at, n
+    FROM jsonb_array_elements(%(pairs)s::jsonb) WITH ORDINALITY AS p (pair, n)
+) q
 LEFT JOIN catalog_servedmodel m ON m.model_id = q.model_id
 LEFT JOIN LATERAL (
     SELECT h.model_id, h.history_id, h.is_published AND h.history_type <> '-' AS public,
@@ -422,9 +425,14 @@ def prices_at(
         cursor.execute(
             _LATEST_RECORDS,
             {
-                # An id that cannot be stored matches no model, as "" does not.
-                "ids": [model_id if storable(model_id) else "" for model_id, _ in pairs],
-                "moments": [at for _, at in pairs],
+                # One JSON text: psycopg writes arrays of text and moments item by item, in
+                # Python. An id that cannot be stored matches no model, as "" does not.
+                "pairs": json.dumps(
+                    [
+                        (model_id if storable(model_id) else "", at.isoformat())
+                        for model_id, at in pairs
+                    ]
+                ),
             },
         )
         rows = cursor.fetchall()
