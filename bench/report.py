@@ -773,7 +773,8 @@ def with_section(text: str, title: str, section: list[str]) -> str:
     kept = carried_section(text, title)
     body = "\n".join(section).rstrip() + "\n"
     if kept:
-        return text.replace(kept, body)
+        # A section followed by another keeps the blank line between them.
+        return text.replace(kept, body + ("\n" if kept.endswith("\n\n") else ""))
     return text.rstrip() + "\n\n" + body
 
 
