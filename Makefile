@@ -46,7 +46,7 @@ run: install embedded-db
 	@echo "  Sign in to the admin with a staff account; create one with:"
 	@echo "      make superuser"
 	@echo ""
-	$(BIN)/gunicorn -c gunicorn.conf.py config.wsgi --bind $(HOST):$(PORT)
+	$(BIN)/python -m config.serve -c gunicorn.conf.py config.wsgi --bind $(HOST):$(PORT)
 
 superuser: export DEBUG ?= 1
 superuser: install

@@ -12,6 +12,7 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_int, env_str
+from config.serve import web_concurrency
 
 
 def _check_settings() -> None:
@@ -34,7 +35,7 @@ try:
     # Sync workers, each with its own rendered catalog in memory (docs/ARCHITECTURE.md).
     workers = env_int(
         "GUNICORN_WORKERS",
-        env_int("WEB_CONCURRENCY", _default_workers(), minimum=1),
+        web_concurrency(_default_workers()),
         minimum=1,
     )
     # A worker silent for this long is killed and replaced (a request stuck that long too).

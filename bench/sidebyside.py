@@ -43,7 +43,7 @@ RENDER = f"import runpy; runpy.run_path({str(HERE)!r})['render_in_process']()"
 def render_in_process() -> None:
     """Render the published catalog ``BENCH_RENDERS`` times in this process; one JSON line.
 
-    Runs in either checkout: Django and the checkout's ``catalog.published`` only.
+    Runs in either checkout: Django and the checkout's flat published reader only.
     """
     import os
 
@@ -51,7 +51,10 @@ def render_in_process() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from catalog.published import published_catalog
+    try:
+        from catalog.formats.flat.published import published_catalog
+    except ImportError:  # a checkout from before the reader moved into the flat package
+        from catalog.published import published_catalog
 
     seconds, cpu_seconds, bodies = [], [], set()
     for _ in range(int(os.environ.get("BENCH_RENDERS", "5"))):

@@ -23,10 +23,9 @@ does anything while ``SIMPLE_HISTORY_ENABLED`` is off. Migration 0005 gave each 
 existed when history began a first record.
 
 Each record keeps the model's offering (modalities, prices, capacities) as JSON
-(``offering``), so that it alone rebuilds the model as it was (``state_of``).
-
-``catalog_as_of(moment)`` (``typed_catalog_as_of`` for the typed format) renders the public
-catalog as it stood at ``moment`` from these records, with the same functions as the endpoint.
+(``offering``), so that it alone rebuilds the model as it was (``state_of``, in
+``catalog.formats.published``, which each format's ``published`` module renders the catalog at
+a past moment from).
 """
 
 from __future__ import annotations
@@ -34,12 +33,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 from simple_history.signals import (
@@ -48,24 +46,20 @@ from simple_history.signals import (
 )
 
 from catalog.formats.flat.diff import changed_fields
-from catalog.formats.flat.encode import render, wire_record
 from catalog.formats.flat.names import OFFERING_CHANGES
 from catalog.formats.flat.offering import offering_flat_fields
-from catalog.formats.typed import encode as typed
-from catalog.models import SERVED_MODEL_HISTORY, Datacenter, ServedModel
+from catalog.formats.published import state_of
+from catalog.models import (
+    SERVED_MODEL_HISTORY,
+    Datacenter,
+    HistoricalDatacenterLink,
+    HistoricalServedModel,
+    HistoryRecord,
+    ServedModel,
+)
 from catalog.offering import Offering
 
-HistoricalServedModel = ServedModel.history.model
-# What annotations call a record of HistoricalServedModel: simple-history builds that class when
-# the app loads, so a type checker cannot see it or its fields.
-HistoryRecord = Any
-# One row per datacenter link a record saw (simple-history's copy of the link, plus its code).
-HistoricalDatacenterLink = HistoricalServedModel.datacenters.model
 _Links = ServedModel.datacenters.through
-
-
-class HistoryUnavailable(Exception):
-    """The history does not reach back to the moment asked for."""
 
 
 def history_enabled() -> bool:
@@ -162,26 +156,6 @@ def _codes_of(record: HistoryRecord) -> list[str]:
             "country_code", flat=True
         )
     )
-
-
-class State(NamedTuple):
-    """A served model as a history record left it, and its offering then."""
-
-    model: ServedModel
-    offering: Offering
-
-
-def state_of(record: HistoryRecord, at: datetime | None = None) -> State:
-    """The served model as ``record`` left it, with the prices in force at ``at`` (default:
-    when the record was made; a scheduled change may have started since). Cached on the
-    record, per moment."""
-    at = at or record.history_date
-    states = record.__dict__.setdefault("_states_of", {})
-    state = states.get(at)
-    if state is None:
-        state = State(record.instance, Offering.from_json(record.offering, at))
-        states[at] = state
-    return state
 
 
 # The name of a change that the flat names do not cover, for the history's filter: the columns
@@ -334,70 +308,3 @@ def load_previous(records: Sequence[HistoryRecord]) -> None:
         record.country_codes = sorted(codes[record.history_id])
     for record in records:
         record.previous = previous.get(record.previous_history_id)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _records_as_of(moment: datetime) -> list[HistoryRecord]:
-    """Each model's latest record at or before ``moment``, left out if it is a deletion or a
-    draft; two queries. Raises ``HistoryUnavailable`` for a moment before the first record."""
-    first = HistoricalServedModel.objects.aggregate(first=Min("history_date"))["first"]
-    if first is None:
-        raise HistoryUnavailable("The catalog has no recorded history yet.")
-    if moment < first:
-        raise HistoryUnavailable(
-            f"The history starts at {_iso(first)}; there is no record of the catalog at "
-            f"{_iso(moment)}."
-        )
-    latest = (
-        HistoricalServedModel.objects.filter(history_date__lte=moment)
-        .order_by("id", "-history_date", "-history_id")
-        .distinct("id")
-        .values("history_id")
-    )
-    return list(
-        HistoricalServedModel.objects.filter(history_id__in=latest, is_published=True)
-        .exclude(history_type="-")
-        .order_by()
-    )
-
-
-def catalog_as_of(moment: datetime) -> bytes:
-    """The public catalog as the endpoint served it at ``moment``, in the same bytes.
-
-    Each model as its latest record at or before ``moment`` left it (left out if that record
-    is a deletion or a draft), with the datacenters that record saw and the prices in force at
-    ``moment`` (``state_of``: a change scheduled before and started by then included); three
-    queries whatever the size. A record is dated when its change was made, a moment before it
-    committed. Raises ``HistoryUnavailable`` for a moment before the first record.
-    """
-    records = _records_as_of(moment)
-    codes = defaultdict(list)
-    for history_id, code in HistoricalDatacenterLink.objects.filter(
-        history_id__in=[record.history_id for record in records]
-    ).values_list("history_id", "country_code"):
-        codes[history_id].append(code)
-    states = ((record, state_of(record, moment)) for record in records)
-    return render(
-        wire_record(model, codes[record.history_id], offering_flat_fields(offering))
-        for record, (model, offering) in states
-    )
-
-
-def typed_catalog_as_of(moment: datetime) -> bytes:
-    """``catalog_as_of`` in the typed format (schema_version 2.4): what the endpoint served for
-    ``?schema_version=2.4`` at ``moment``, in the same bytes, from the same records, with the
-    datacenters (regions included) each record saw. Three queries whatever the size."""
-    records = _records_as_of(moment)
-    places = defaultdict(list)
-    for history_id, code, region in HistoricalDatacenterLink.objects.filter(
-        history_id__in=[record.history_id for record in records]
-    ).values_list("history_id", "country_code", "region"):
-        places[history_id].append((code, region))
-    return typed.render(
-        typed.model_document(state.model, places[record.history_id], state.offering)
-        for record in records
-        for state in (state_of(record, moment),)
-    )

@@ -3,12 +3,13 @@
 ``import_catalog`` is the service behind ``manage.py import_models`` (and
 ``load_demo_catalog``); it prints nothing. It works in three steps:
 
-1. Decode (``catalog.formats.flat.decode``, or ``catalog.formats.typed.decode`` for a file
-   whose records carry ``schema_version``): the bytes must be UTF-8 JSON of a shape the
-   endpoint serves; each record's values are read (its unsaved ``ServedModel`` is built only
-   when needed). A file that breaks the format anywhere is refused before any query, with
-   every problem in it. A typed document says everything: it replaces the stored model's
-   columns, offering and datacenters (regions included), and is compared model with model.
+1. Decode, in the format the registry recognises (``catalog.formats.registry.decode_file``:
+   typed documents for a file whose records carry ``schema_version``, else the flat list): the
+   bytes must be UTF-8 JSON of a shape the endpoint serves; each record's values are read (its
+   unsaved ``ServedModel`` is built only when needed). A file that breaks the format anywhere
+   is refused before any query, with every problem in it. A typed document says everything: it
+   replaces the stored model's columns, offering and datacenters (regions included), and is
+   compared model with model.
 2. Plan, inside ``transaction.atomic()``: models are matched by ID and compared as they would
    be served: each record's values with its stored row as plain values first, then, for the
    few that may differ, model with model (``changed_fields``). Each record that is new or
@@ -29,7 +30,7 @@ file that changes anything else.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,7 +51,7 @@ from catalog.actions.schedule import (
 )
 from catalog.actions.served_models import ImportWrite, Progress, write_import
 from catalog.bulk import AnyOf, gc_paused
-from catalog.formats.flat.decode import Entry, decode_catalog, problem_order
+from catalog.formats.flat.decode import Entry, problem_order
 from catalog.formats.flat.diff import changed_fields
 from catalog.formats.flat.encode import wire_record
 from catalog.formats.flat.names import CHANGED_COLUMNS, MODEL_FIELDS, OFFERING_CHANGES
@@ -62,13 +63,14 @@ from catalog.formats.flat.offering import (
     flat_view,
     offering_flat_fields,
 )
+from catalog.formats.flat.published import RECORD_FIELDS, stored_flat_fields
 from catalog.formats.problems import ABSENT, CatalogFileInvalid, Problem, file_problem
-from catalog.formats.typed.decode import COLUMNS, TypedEntry, decode_typed, load_typed, may_be_typed
+from catalog.formats.registry import decode_file
+from catalog.formats.typed.decode import COLUMNS, TypedEntry
 from catalog.formats.typed.encode import model_document
 from catalog.models import Datacenter, ServedModel
 from catalog.offering import Offering, stored_offering, with_offering
 from catalog.price_guard import large_changes
-from catalog.published import RECORD_FIELDS, stored_flat_fields
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
 BATCH_SIZE = 500
@@ -440,18 +442,6 @@ def _plan_typed_update(
     plan.to_update.append(old)
 
 
-def _decode(data: bytes) -> tuple[list[Entry], Counter] | tuple[list[TypedEntry], Counter]:
-    """The file's records, typed documents or flat records, as the file says (a typed file
-    is one whose records carry ``schema_version``)."""
-    if may_be_typed(data):
-        document = load_typed(bytes(data))
-        if document is not None:
-            if isinstance(data, bytearray):
-                data.clear()  # as the flat decoder does: the bytes no longer take memory
-            return decode_typed(document)
-    return decode_catalog(data)
-
-
 @gc_paused()
 def import_catalog(
     data: bytes,
@@ -483,7 +473,7 @@ def import_catalog(
     A ``bytearray`` (what ``catalog.sources.read_source`` returns) is emptied once decoded, so
     that the raw bytes no longer take memory while the records are built.
     """
-    entries, ignored_keys = _decode(data)
+    entries, ignored_keys = decode_file(data)
     if prune and not entries:
         # An empty or truncated-to-nothing export would take the whole catalog offline.
         raise CatalogFileInvalid(
@@ -734,7 +724,7 @@ def schedule_import(
     """
     now = timezone.now()
     check_moment(moment, now)
-    entries, ignored_keys = _decode(data)
+    entries, ignored_keys = decode_file(data)
     with transaction.atomic():
         if not dry_run:
             # As an import: what is compared is what the writes then start from.

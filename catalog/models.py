@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -412,6 +413,14 @@ class ServedModel(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+
+# The history's records (``ServedModel.history``) and their datacenter links: simple-history
+# builds these classes with ServedModel, so a type checker sees neither them nor their fields
+# (``HistoryRecord`` names a record in annotations).
+HistoricalServedModel = ServedModel.history.model
+HistoricalDatacenterLink = HistoricalServedModel.datacenters.model
+HistoryRecord = Any
 
 
 class Modality(models.Model):

@@ -33,11 +33,12 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw.strip())
+        value: int | None = int(raw.strip())
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+        value = None
+    if value is None or value < minimum:
+        # One message for both: it names every value accepted.
+        raise ImproperlyConfigured(f"{name} must be a whole number from {minimum} up, not {raw!r}.")
     return value
 
 

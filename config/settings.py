@@ -202,7 +202,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # A success does not wipe earlier failures (they expire with the cool-off): with it, anyone
 # holding one staff account could sign in between guesses to reset their address's count.
 AXES_RESET_ON_SUCCESS = False
-AXES_CLIENT_IP_CALLABLE = "config.signin.client_ip_address"
+AXES_CLIENT_IP_CALLABLE = "router.client_address.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "config.signin.lockout_response"
 # Too Many Requests: the sign-in page comes back with the reason (config.signin).
 AXES_HTTP_RESPONSE_CODE = 429

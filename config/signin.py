@@ -1,36 +1,12 @@
-"""Staff sign-in throttling with django-axes: whose address a request is, and the lockout page."""
+"""Staff sign-in throttling with django-axes: the lockout page (the address it counts is
+``router.client_address``)."""
 
 from __future__ import annotations
-
-import ipaddress
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.shortcuts import render
-
-
-def client_ip_address(request) -> str:
-    """The address a sign-in attempt is counted against (``AXES_CLIENT_IP_CALLABLE``).
-
-    ``X-Forwarded-For`` is anyone's to write, so it is read only when ``TRUSTED_PROXY_COUNT``
-    says how many proxies of ours append to it: the address the outermost of them saw is the
-    client's. Without a proxy, or with a header that does not hold that many addresses, the
-    peer's address is used; behind a proxy that is the proxy's, which locks every client out
-    together rather than letting one pick the address it is counted under.
-    """
-    remote = request.META.get("REMOTE_ADDR", "")
-    count = settings.TRUSTED_PROXY_COUNT
-    if not count:
-        return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    if len(forwarded) < count:
-        return remote
-    candidate = forwarded[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
 
 
 def lockout_response(request, original_response=None, credentials=None):

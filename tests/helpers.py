@@ -28,11 +28,11 @@ from referencing.jsonschema import DRAFT202012
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.offering import FLAT_FIELDS, flat_view, offering_of_flat_values
+from catalog.formats.flat.published import published_catalog
 from catalog.formats.typed import schema as typed_schema
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Datacenter, Modality, PriceEntry, ServedModel
 from catalog.offering import Offering, stored_offering
-from catalog.published import published_catalog
 from catalog.revision import current_revision
 
 ENDPOINT = "/inference/router/openrouter/models"

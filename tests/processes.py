@@ -107,7 +107,7 @@ def serving(env: dict[str, str]) -> Iterator[int]:
             [
                 sys.executable,
                 "-m",
-                "gunicorn",
+                "config.serve",
                 "-c",
                 "gunicorn.conf.py",
                 "config.wsgi",

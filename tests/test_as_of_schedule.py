@@ -18,10 +18,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.actions.schedule import cancel_schedule
-from catalog.history import HistoricalServedModel, typed_catalog_as_of
+from catalog.formats.flat.published import published_catalog
+from catalog.formats.typed.published import typed_catalog_as_of
+from catalog.history import HistoricalServedModel
 from catalog.importer import schedule_import
 from catalog.models import Datacenter, PriceSchedule, ServedModel
-from catalog.published import published_catalog
 from tests.helpers import ENDPOINT, catalog_file
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ import pytest
 
 from catalog.bulk import gc_paused
 from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.published import in_snapshot
 from catalog.importer import import_catalog
 from catalog.models import ServedModel
-from catalog.published import in_snapshot
 from tests.helpers import catalog_file, record
 
 

@@ -22,12 +22,12 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.names import RECORD_KEYS
+from catalog.formats.flat.published import published_catalog
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.history import HistoricalServedModel
 from catalog.importer import import_catalog
 from catalog.models import CapacityEntry, PriceEntry, ServedModel
 from catalog.offering import ROOT, Capacity, Offering, Price, stored_offering
-from catalog.published import published_catalog
 from catalog.revision import current_revision
 from router.cache import CatalogCache
 from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, flat, record

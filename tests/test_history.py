@@ -16,11 +16,12 @@ from django.urls import reverse
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.offering import flat_view
-from catalog.history import HistoricalServedModel, catalog_as_of, state_of
+from catalog.formats.flat.published import catalog_as_of, published_catalog
+from catalog.formats.published import state_of
+from catalog.history import HistoricalServedModel
 from catalog.importer import import_catalog
 from catalog.management.commands.export_models import moment
 from catalog.models import Datacenter, ServedModel
-from catalog.published import published_catalog
 from tests.helpers import (
     ENDPOINT,
     NEW_RECORD,

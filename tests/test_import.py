@@ -14,11 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.names import PRICING_KEYS
+from catalog.formats.flat.published import published_catalog
 from catalog.formats.problems import CatalogFileInvalid
 from catalog.importer import BATCH_SIZE, import_catalog
 from catalog.models import Datacenter, ServedModel
 from catalog.offering import stored_offering
-from catalog.published import published_catalog
 from catalog.revision import current_revision
 from tests.helpers import DELETE, ENDPOINT, NEW_RECORD, catalog_file, catalog_state, flat, record
 

@@ -19,10 +19,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.actions.schedule import SCHEDULED
+from catalog.formats.flat.published import published_catalog
 from catalog.formats.typed.published import published_typed_catalog
 from catalog.history import HistoricalServedModel
 from catalog.models import Datacenter, PriceEntry, PriceSchedule, ServedModel
-from catalog.published import published_catalog
 from catalog.revision import current_revision
 from tests.helpers import NEW_RECORD, catalog_file
 

@@ -22,8 +22,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from catalog import published
 from catalog.actions.served_models import save_model
+from catalog.formats.flat import published
 from catalog.formats.flat.encode import plain_decimal
 from catalog.formats.registry import FLAT, FORMATS
 from catalog.models import ServedModel

@@ -1,5 +1,7 @@
-"""The layers as the import graph shows them (docs/ARCHITECTURE.md): the domain never imports
-the presentation's forms or the admin, and no module imports another that imports it back."""
+"""The layers as the import graph shows them (docs/ARCHITECTURE.md): the formats stand on the
+models and the offering only; the catalog imports neither the router nor config, the router
+not config; the domain never imports the presentation's forms or the admin; and no module
+imports another that imports it back."""
 
 from __future__ import annotations
 
@@ -74,6 +76,51 @@ def test_no_import_circle_among_the_modules():
         return reached[module]
 
     assert sorted(module for module in graph if module in reach(module)) == []
+
+
+# What the formats stand on (docs/ARCHITECTURE.md): the data and the offering, with their helpers.
+BELOW_THE_FORMATS = frozenset(
+    {
+        "catalog.choices",
+        "catalog.validators",
+        "catalog.models",
+        "catalog.offering",
+        "catalog.bulk",
+        "catalog.revision",
+    }
+)
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def test_the_formats_import_only_each_other_and_the_layers_below():
+    # Never the history, the actions, the importer or anything else that uses them: a format's
+    # readers read the models (history records included) themselves.
+    offenders = {
+        module: sorted(
+            imported
+            for imported in imports
+            if not _in(imported, "catalog.formats") and imported not in BELOW_THE_FORMATS
+        )
+        for module, imports in _graph().items()
+        if _in(module, "catalog.formats")
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
+
+
+@pytest.mark.parametrize(
+    ("package", "above"), [("catalog", ("router", "config")), ("router", ("config",))]
+)
+def test_a_package_never_imports_one_that_stands_above_it(package, above):
+    # The router reads the catalog; config (settings, URLs, sign-in) assembles both.
+    offenders = {
+        module: sorted(imported for imported in imports if any(_in(imported, top) for top in above))
+        for module, imports in _graph().items()
+        if _in(module, package)
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
 
 
 def test_no_domain_module_imports_the_forms_or_the_admin():

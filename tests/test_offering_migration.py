@@ -22,8 +22,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from catalog.history import HistoricalServedModel, catalog_as_of
-from catalog.published import published_catalog
+from catalog.formats.flat.published import catalog_as_of, published_catalog
+from catalog.history import HistoricalServedModel
 
 BEFORE = ("catalog", "0008_revision_notify")
 DEMO = Path(__file__).resolve().parent.parent / "catalog" / "demo" / "catalog.json"

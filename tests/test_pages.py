@@ -16,7 +16,7 @@ from catalog.importer import import_catalog
 from router.pages import prices
 from router.pages.catalog import PageCatalog
 from router.pages.views import selected
-from tests.helpers import catalog_file, record
+from tests.helpers import ROOT, catalog_file, record
 
 LIST = "/models/"
 TIERS = [
@@ -242,3 +242,43 @@ def test_a_filter_no_model_matches_still_shows_as_chosen(client, pages_catalog):
 
     assert row_ids(page) == []
     assert '<option value="JP" selected>Japan</option>' in page
+
+
+def test_a_model_page_words_the_typed_parameter_descriptors(client, db):
+    typed = ROOT / "tests" / "data" / "typed"
+    import_catalog((typed / "text-model.json").read_bytes())
+    import_catalog((typed / "transcription.json").read_bytes())
+
+    page = html(client.get("/models/acme/atlas-70b-instruct/"))
+    facts = page[page.index('<dl class="facts">') : page.index("</dl>")]
+    assert re.findall(r"<li><code>(\w+)</code>(?::? ?)([^<]*)</li>", facts) == [
+        ("temperature", "a number from 0 to 2, default 1"),
+        ("top_p", "a number from 0 to 1, default 1"),
+        ("seed", ""),  # "unknown": taken, nothing more said
+        ("reasoning", "on or off, default off"),
+        ("reasoning_effort", "one of low, medium, high, default medium"),
+    ]
+    # Ticked as a flat catalog ticks them: under Features, not again among the parameters.
+    assert "<dt>Features</dt><dd>Tools, Structured outputs, Reasoning</dd>" in facts
+
+    page = html(client.get("/models/acme/scribe-large/"))
+    assert (
+        "<li><code>timestamp_granularities</code>: a list, each one of word, segment</li>" in page
+    )
+
+
+def test_a_parameter_descriptor_in_words():
+    assert prices.descriptor_text({"type": "integer", "min": 0}) == "a whole number from 0 up"
+    assert (
+        prices.descriptor_text({"type": "range", "max": 30.0, "unit": "second"})
+        == "a number up to 30 (seconds)"
+    )
+    assert (
+        prices.descriptor_text({"type": "array", "max_items": 4, "items": {"type": "unknown"}})
+        == "a list of up to 4 items"
+    )
+    assert (
+        prices.descriptor_text({"type": "object", "properties": {"a": {}, "b": {}}})
+        == "an object with a, b"
+    )
+    assert prices.descriptor_text({"type": "unknown", "default": "auto"}) == "default auto"

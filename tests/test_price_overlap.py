@@ -4,13 +4,19 @@ SQL, past every write path of the application."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from importlib import import_module
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from catalog.models import PriceEntry
+from tests.helpers import run_python
+from tests.processes import database_url, environment
 
 T1 = datetime(2026, 12, 1, tzinfo=UTC)
 T2 = datetime(2026, 12, 15, 12, tzinfo=UTC)
@@ -121,7 +127,63 @@ def test_the_migration_names_overlapping_rows_and_changes_nothing(prompt):
     insert(prompt, valid_from=T1)
     with (
         connection.schema_editor() as editor,
-        pytest.raises(RuntimeError, match=r"1 pair\(s\).*acme/chat: prompt per token, rows"),
+        pytest.raises(CommandError, match=r"1 pair\(s\).*acme/chat: prompt per token, rows"),
     ):
         migration.refuse_overlaps(None, editor)
     assert PriceEntry.objects.filter(model_id=prompt.model_id, price_type="prompt").count() == 2
+
+
+def test_a_role_that_may_not_create_btree_gist_is_told_how_in_one_line(db):
+    """A real role without CREATE on a new database (as on a managed server without superuser):
+    migrate stops at 0015 with one line, and 0015 is applied once a superuser creates it."""
+    migration = import_module("catalog.migrations.0015_price_one_in_force_per_identity")
+    name = f"{connection.settings_dict['NAME']}_no_gist"
+    server = connection.get_connection_params()
+    password = secrets.token_hex(16)
+    with psycopg.connect(**{**server, "dbname": "postgres"}, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        admin.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')  # no extension in it
+        try:
+            with psycopg.connect(**{**server, "dbname": name}, autocommit=True) as new:
+                new.execute(f'GRANT CREATE ON SCHEMA public TO "{name}"')  # tables, no extension
+                url = urlsplit(database_url(name))
+                host = url.netloc.rpartition("@")[2]
+                env = environment(urlunsplit(url._replace(netloc=f"{name}:{password}@{host}")))
+
+                refused = run_python(["manage.py", "migrate", "--noinput"], env)
+
+                assert refused.returncode == 1
+                assert refused.stderr.splitlines() == [
+                    "CommandError: "
+                    + migration.btree_gist_missing(
+                        True, name, name, 'permission denied to create extension "btree_gist"'
+                    )
+                ]
+                applied = new.execute(
+                    "SELECT name FROM django_migrations WHERE app = 'catalog' ORDER BY id"
+                ).fetchall()
+                assert applied[-1] == ("0014_price_schedule_announced",)
+                assert not new.execute(
+                    "SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'"
+                ).fetchall()
+
+                new.execute("CREATE EXTENSION btree_gist")  # what the message says to do
+                done = run_python(["manage.py", "migrate", "--noinput"], env)
+                assert done.returncode == 0, done.stderr
+                assert new.execute(
+                    "SELECT 1 FROM pg_constraint WHERE conname = %s", [CONSTRAINT]
+                ).fetchall() == [(1,)]
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_a_server_without_btree_gist_is_told_to_install_contrib():
+    # Not simulated: a server without contrib would have to be another server. The line alone.
+    migration = import_module("catalog.migrations.0015_price_one_in_force_per_identity")
+    message = migration.btree_gist_missing(False, "app", "catalog", "")
+    assert "\n" not in message
+    assert "lacks the btree_gist extension" in message
+    assert "postgresql-contrib" in message

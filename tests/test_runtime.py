@@ -119,7 +119,8 @@ def test_requires_python_admits_what_every_dependency_supports():
 
 
 def _gunicorn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return run_python(["-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi", *args], env)
+    """gunicorn as every start command runs it."""
+    return run_python(["-m", "config.serve", "-c", "gunicorn.conf.py", "config.wsgi", *args], env)
 
 
 # What the shipped configuration reads; unset unless a test sets it.
@@ -195,7 +196,19 @@ def test_a_malformed_gunicorn_variable_is_one_line_naming_it(db):
     result = _gunicorn("--print-config", env=_gunicorn_environment(GUNICORN_TIMEOUT="1m"))
     assert result.returncode != 0
     assert result.stderr.splitlines() == [
-        "ImproperlyConfigured: GUNICORN_TIMEOUT must be a whole number, not '1m'."
+        "ImproperlyConfigured: GUNICORN_TIMEOUT must be a whole number from 1 up, not '1m'."
+    ]
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_a_malformed_web_concurrency_is_one_line_naming_it(value):
+    """gunicorn reads WEB_CONCURRENCY as it is imported, before gunicorn.conf.py: "two" was a
+    traceback, "-1" a line that named no variable."""
+    result = _gunicorn("--print-config", env=_gunicorn_environment(WEB_CONCURRENCY=value))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"ImproperlyConfigured: WEB_CONCURRENCY must be a whole number from 1 up, not {value!r}."
     ]
 
 
@@ -206,9 +219,9 @@ def test_every_start_command_uses_the_shipped_configuration():
     command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
     makefile = (ROOT / "Makefile").read_text()
     readme = (ROOT / "README.md").read_text()
-    assert '"gunicorn", "-c", "gunicorn.conf.py"' in command
-    assert "$(BIN)/gunicorn -c gunicorn.conf.py" in makefile
-    assert "gunicorn -c gunicorn.conf.py config.wsgi --bind" in readme
+    assert '"python", "-m", "config.serve", "-c", "gunicorn.conf.py"' in command
+    assert "$(BIN)/python -m config.serve -c gunicorn.conf.py" in makefile
+    assert "python -m config.serve -c gunicorn.conf.py config.wsgi --bind" in readme
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     # PostgreSQL's current major version, its volume where the image keeps each version's data.
     assert compose["services"]["db"]["image"] == "postgres:18"

@@ -24,10 +24,10 @@ from catalog.actions.schedule import (
     prices_before,
     schedule_changes,
 )
-from catalog.history import HistoricalServedModel, catalog_as_of
+from catalog.formats.flat.published import catalog_as_of, published_catalog
+from catalog.history import HistoricalServedModel
 from catalog.models import PriceEntry, PriceSchedule, ServedModel
 from catalog.offering import Offering, Price, stored_offering
-from catalog.published import published_catalog
 from tests.helpers import change_url, form_data
 
 TEXT_IN = ("input", "text")

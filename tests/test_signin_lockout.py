@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from config.signin import client_ip_address
+from router.client_address import client_ip_address
 from tests.helpers import ENDPOINT
 
 LOGIN_URL = reverse("admin:login")

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.actions.served_models import save_model
 from catalog.formats.flat.encode import dumps
+from catalog.formats.flat.published import published_catalog
 from catalog.formats.typed.decode import decode_typed, load_typed
 from catalog.formats.typed.encode import model_document, render
 from catalog.formats.typed.published import published_offerings, published_typed_catalog
@@ -30,7 +31,6 @@ from catalog.offering import (
     stored_offering,
     with_offering,
 )
-from catalog.published import published_catalog
 from tests.helpers import (
     ENDPOINT,
     assert_valid_typed,

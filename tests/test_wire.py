@@ -5,8 +5,8 @@ import json
 import pytest
 from django.db import connection
 
+from catalog.formats.flat.published import published_catalog
 from catalog.models import Modality
-from catalog.published import published_catalog
 from catalog.revision import current_revision
 
 

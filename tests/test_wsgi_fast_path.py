@@ -11,6 +11,8 @@ from django.core.handlers.wsgi import WSGIHandler
 
 from config.wsgi import application
 from router.cache import catalog_cache
+from router.pages.cache import pages_cache
+from router.pages.catalog import PageCatalog
 from router.wsgi import MAX_KEPT, CatalogFastPath
 from tests.helpers import ENDPOINT, update_prompt_price, wsgi_call
 
@@ -194,6 +196,32 @@ def test_what_the_pages_leave_to_the_stack_goes_to_django(catalog, settings, sta
 
     assert answer == wsgi_call(stack, path=path)
     assert answer[0].startswith(("404", "301"))  # the site's 404 page; the slash appended
+
+
+def test_a_page_not_found_runs_its_view_once(catalog, settings, stack, fast, monkeypatch):
+    """Through the stack alone the view ran twice (the middleware, then the URLconf), through
+    the front three times; the stack now answers the 404 the view raised, without it."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    runs = []
+    catalog_of = pages_cache.catalog
+
+    def counted() -> PageCatalog:
+        runs.append(1)  # every page view starts by asking for the catalog
+        return catalog_of()
+
+    monkeypatch.setattr(pages_cache, "catalog", counted)
+    path = "/models/acme/no-such-model/"
+    answers = []
+    for app in (stack, fast):
+        runs.clear()
+        answers.append(wsgi_call(app, path=path))
+        assert len(runs) == 1, app
+
+    assert answers[0] == answers[1]
+    status, headers, body = answers[0]
+    assert status == "404 Not Found"
+    assert headers["x-frame-options"] == "DENY"  # the rest of the stack still ran on it
+    assert b"<h1>Not Found</h1>" in body
 
 
 def test_pages_turned_off_are_not_found_through_the_front_too(catalog, settings, fast):

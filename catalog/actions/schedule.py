@@ -4,7 +4,7 @@ A price is a ``PriceEntry`` row in force from ``valid_from`` until ``valid_until
 Scheduling a change for moment T ends, at T, the row of each changed price in force then, and
 starts its new price at T as a row of its own; nothing is written when T comes; every reader
 takes the rows in force at the moment it reads (``PriceEntry.in_force_at``) and a rendered
-body is valid until the next start or end (``catalog.published.Published.valid_until``).
+body is valid until the next start or end (``catalog.formats.published.Published.valid_until``).
 Cancelling a change before T deletes the rows it started and lets the rows it ended run on.
 
 ``PriceSchedule`` keeps who scheduled the change, from what, what it changes (each price before

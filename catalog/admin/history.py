@@ -31,15 +31,9 @@ from catalog.formats.flat.offering import (
     offering_flat_fields,
     tier_threshold,
 )
+from catalog.formats.published import State, state_of
 from catalog.forms import said_by_ticks
-from catalog.history import (
-    TYPED_ONLY,
-    HistoricalServedModel,
-    State,
-    load_previous,
-    state_of,
-    with_previous,
-)
+from catalog.history import TYPED_ONLY, HistoricalServedModel, load_previous, with_previous
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Capacity, ModalitySpec, Offering, Price
 from catalog.presentation import PRICE_LABELS, cost_text, price_label, scope_value, shown_price

@@ -13,7 +13,8 @@ import django.contrib.postgres.constraints
 import django.contrib.postgres.fields.ranges
 import django.db.models.functions.comparison
 from django.contrib.postgres.operations import BtreeGistExtension
-from django.db import migrations, models
+from django.core.management.base import CommandError
+from django.db import DatabaseError, migrations, models
 
 # Pairs of rows of one identity whose spans overlap (NULL ends are open), with the model's ID.
 OVERLAPS = """
@@ -32,16 +33,41 @@ ORDER BY m.model_id, a.id, b.id
 """
 
 
-def require_btree_gist(apps, schema_editor):
-    # CREATE EXTENSION's own error names a control file; say what to install instead.
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist'")
-        if cursor.fetchone() is None:
-            raise RuntimeError(
-                "This PostgreSQL server lacks the btree_gist extension, which the catalog's "
-                "price constraint needs: install the server's contrib modules (Debian: the "
-                "postgresql-contrib package) and migrate again; nothing was changed."
-            )
+def btree_gist_missing(available: bool, role: str, database: str, reason: str) -> str:
+    """What to do when btree_gist cannot be created, in one line (``migrate`` prints it so)."""
+    if not available:
+        return (
+            "This PostgreSQL server lacks the btree_gist extension, which the catalog's price "
+            "constraint (migration catalog.0015) needs: install the server's contrib modules "
+            "(Debian: the postgresql-contrib package) and migrate again; nothing of 0015 was "
+            "applied."
+        )
+    return (
+        f"The catalog's price constraint (migration catalog.0015) needs the btree_gist "
+        f'extension, which role "{role}" may not create in database "{database}" ({reason}): run '
+        "CREATE EXTENSION btree_gist; in it as a superuser (or as its owner) and migrate again; "
+        "nothing of 0015 was applied."
+    )
+
+
+def create_btree_gist(apps, schema_editor):
+    # A CommandError, which `manage.py migrate` prints as one line; the server's own errors (a
+    # control file not found, permission denied) would come out as tracebacks. The migration's
+    # transaction is rolled back either way.
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, current_database(), EXISTS "
+            "(SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist')"
+        )
+        role, database, available = cursor.fetchone()
+        if not available:
+            raise CommandError(btree_gist_missing(False, role, database, ""))
+        try:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        except DatabaseError as error:
+            reason = str(error).strip().splitlines()[0]
+            raise CommandError(btree_gist_missing(True, role, database, reason)) from None
 
 
 def refuse_overlaps(apps, schema_editor):
@@ -54,7 +80,7 @@ def refuse_overlaps(apps, schema_editor):
             for model_id, first, second, price_type, unit in found[:20]
         )
         more = f" (and {len(found) - 20} more)" if len(found) > 20 else ""
-        raise RuntimeError(
+        raise CommandError(
             f"{len(found)} pair(s) of price rows of one identity are in force at the same time: "
             f"{listed}{more}. End or delete one row of each pair (catalog_priceentry.valid_until "
             "or DELETE), then migrate again; nothing was changed."
@@ -67,7 +93,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(require_btree_gist, migrations.RunPython.noop),
+        migrations.RunPython(create_btree_gist, migrations.RunPython.noop),
+        # Already there by now: kept for its reverse, which drops the extension.
         BtreeGistExtension(),
         migrations.RunPython(refuse_overlaps, migrations.RunPython.noop),
         migrations.AddConstraint(

@@ -21,8 +21,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from catalog.formats.flat.encode import render as flat_render
+from catalog.formats.flat.published import catalog_as_of
+from catalog.formats.published import HistoryUnavailable
 from catalog.formats.typed.encode import render as typed_render
-from catalog.history import HistoryUnavailable, catalog_as_of, typed_catalog_as_of
+from catalog.formats.typed.published import typed_catalog_as_of
 from router.api.errors import error_body, iso, moment_or_problem
 from router.cache import FLAT, SCHEMA_VERSIONS, Rendered
 from router.http import (

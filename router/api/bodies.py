@@ -22,7 +22,7 @@ from functools import cached_property
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
-from catalog.published import in_snapshot
+from catalog.formats.published import in_snapshot
 from router.cache import catalog_cache
 from router.http import not_modified
 

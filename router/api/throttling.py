@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.signin import client_ip_address
+from router.client_address import client_ip_address
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """What the public pages show, read once per catalog revision and price validity.
 
 ``read_catalog`` reads the published, ready models with their offerings in one snapshot (the
-endpoint's: ``catalog.published.in_snapshot``, which also gives the revision and the next moment
-a price starts or ends) and turns each into a ``PageModel``: plain values to filter and sort
-on, and the HTML of its table row, rendered here once. Requests then filter and sort these in
-memory (``router.pages.views``): no query, no template per row.
+endpoint's: ``catalog.formats.published.in_snapshot``, which also gives the revision and the
+next moment a price starts or ends) and turns each into a ``PageModel``: plain values to filter
+and sort on, and the HTML of its table row, rendered here once. Requests then filter and sort
+these in memory (``router.pages.views``): no query, no template per row.
 """
 
 from __future__ import annotations
@@ -20,18 +20,25 @@ from django.utils.html import escape
 
 from catalog import validators
 from catalog.choices import (
+    Direction,
     Feature,
     InputModality,
     OutputModality,
     Quantization,
+    SamplingParameter,
     canonical,
 )
-from catalog.formats.flat.offering import FlatFields, offering_flat_fields, plain_decimal
+from catalog.formats.flat.offering import (
+    FEATURE_DESCRIPTOR,
+    FlatFields,
+    offering_flat_fields,
+    plain_decimal,
+)
+from catalog.formats.published import in_snapshot
 from catalog.formats.typed.published import published_offerings
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering
 from catalog.presentation import per_million
-from catalog.published import in_snapshot
 from catalog.timeline import announced_changes, announced_upcoming
 from router.pages import prices
 from router.pages.chart import announcement
@@ -100,9 +107,23 @@ class PageModel:
     def features(self) -> list[str]:
         return self.flat["supported_features"]
 
-    @property
-    def parameters(self) -> list[str]:
-        return self.flat["supported_sampling_parameters"]
+    def parameters(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Each output modality's parameters, by kind, each with its typed descriptor in words
+        ("" where the catalog holds none). A feature as a flat catalog ticks it (a bare
+        boolean) is left to ``feature_labels``."""
+        shown = []
+        for spec in self.offering.modalities:
+            if spec.direction != Direction.OUTPUT:
+                continue
+            descriptors = spec.supported_parameters
+            words = [
+                (name, prices.descriptor_text(descriptors[name]))
+                for name in canonical(descriptors, SamplingParameter)
+                if not (name in FEATURE_LABELS and descriptors[name] == FEATURE_DESCRIPTOR)
+            ]
+            if words:
+                shown.append((spec.kind, words))
+        return shown
 
     @property
     def quantization_label(self) -> str:

@@ -119,11 +119,7 @@ def when_text(when: object) -> str:
         elif isinstance(condition, Mapping):
             label = name.replace("_", " ")
             for test, value in condition.items():
-                shown = (
-                    f"{value:,}"
-                    if isinstance(value, int) and not isinstance(value, bool)
-                    else value
-                )
+                shown = _shown(value)
                 parts.append(
                     {
                         "equals": f"{label} is {shown}",
@@ -135,6 +131,50 @@ def when_text(when: object) -> str:
         else:
             parts.append(f"{name} {condition}")
     return " and ".join(parts)
+
+
+def _shown(value: object) -> object:
+    """A number of the typed format as the pages show it: whole ones with thousands separators."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def descriptor_text(descriptor: Mapping) -> str:
+    """A typed parameter descriptor in words ("a number from 0 to 2, default 1"); "" when it
+    says nothing but that the parameter is taken (``unknown``, as a flat catalog writes it)."""
+    kind = descriptor.get("type")
+    low, high, unit = descriptor.get("min"), descriptor.get("max"), descriptor.get("unit")
+    parts = []
+    if kind in ("range", "integer"):
+        what = "a number" if kind == "range" else "a whole number"
+        if low is not None and high is not None:
+            what += f" from {_shown(low)} to {_shown(high)}"
+        elif low is not None:
+            what += f" from {_shown(low)} up"
+        elif high is not None:
+            what += f" up to {_shown(high)}"
+        parts.append(what + (f" ({unit}s)" if unit else ""))
+    elif kind == "boolean":
+        parts.append("on or off")
+    elif kind == "enum":
+        parts.append("one of " + ", ".join(str(v) for v in descriptor.get("values", ())))
+    elif kind == "array":
+        size = descriptor.get("max_items")
+        item = descriptor_text(descriptor.get("items") or {})
+        parts.append(
+            "a list"
+            + (f" of up to {_shown(size)} items" if size else "")
+            + (f", each {item}" if item else "")
+        )
+    elif kind == "object":
+        keys = ", ".join(descriptor.get("properties") or {})
+        parts.append("an object" + (f" with {keys}" if keys else ""))
+    if "default" in descriptor:
+        default = descriptor["default"]
+        shown = ("on" if default else "off") if isinstance(default, bool) else _shown(default)
+        parts.append(f"default {shown}")
+    return ", ".join(parts)
 
 
 def duration_text(seconds: int) -> str:

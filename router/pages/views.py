@@ -259,6 +259,7 @@ def _render_model(
         "router/model.html",
         {
             "model": model,
+            "parameters": model.parameters(),
             "summary": summary,
             "context": f"{model.context_length:,}",
             "max_output": f"{model.max_output_length:,}",

@@ -190,7 +190,7 @@ def flat_fields(
     and unit (``price_of``; None where it has none), its conditional prices there
     (``conditional``; None when it has none at all) and its ``CAPACITY_TPM`` of a scope
     (``capacity_of``; None when it has none). The one place the flat view is made, from an
-    ``Offering`` (``flat_view``) as from rows (``catalog.published``)."""
+    ``Offering`` (``flat_view``) as from rows (``catalog.formats.flat.published``)."""
     kinds: dict[str, list[str]] = {
         Direction.INPUT: canonical(inputs, InputModality),
         Direction.OUTPUT: canonical(outputs, OutputModality),

@@ -615,6 +615,19 @@ def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
     return entries, Counter()
 
 
+def read_typed(data: bytes) -> tuple[list[TypedEntry], Counter] | None:
+    """A file's typed documents (``decode_typed``), or None when it holds none: another format
+    reads it then, from bytes left as they were."""
+    if not may_be_typed(data):
+        return None
+    document = load_typed(bytes(data))  # a copy: a file of another format needs its bytes
+    if document is None:
+        return None
+    if isinstance(data, bytearray):
+        data.clear()  # as the flat decoder does: the bytes no longer take memory
+    return decode_typed(document)
+
+
 def load_typed(data: bytes) -> object | None:
     """The parsed file if it holds typed documents, else None (a flat file)."""
     document = load_document(data)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.formats.published import HistoryUnavailable
 from catalog.formats.registry import FLAT, FORMATS, SCHEMA_VERSIONS
-from catalog.history import HistoryUnavailable
 
 
 def moment(text: str) -> datetime:

@@ -1,21 +1,20 @@
-"""The published catalog, read from the database and rendered, with its revision.
-
-The endpoint (``router.cache``) and ``export_models`` serve what ``published_catalog`` returns.
-"""
+"""The published catalog in the flat format: what the endpoint serves without
+``schema_version`` and ``export_models`` writes, now (``published_catalog``) and as it was at a
+past moment (``catalog_as_of``); and the flat fields of stored models read as plain rows
+(``stored_flat_fields``, which the importer compares with)."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
-from django.db import connection, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -25,14 +24,11 @@ from django.db.models import (
     JSONField,
     OuterRef,
     Q,
-    QuerySet,
     TextField,
     Value,
     When,
 )
-from django.utils import timezone
 
-from catalog.bulk import gc_paused
 from catalog.choices import Direction
 from catalog.formats.flat.encode import WireRecord, render, wire_record
 from catalog.formats.flat.offering import (
@@ -41,10 +37,18 @@ from catalog.formats.flat.offering import (
     Conditional,
     FlatFields,
     flat_fields,
+    offering_flat_fields,
 )
-from catalog.models import Modality, PriceEntry, ServedModel
+from catalog.formats.published import (
+    PRICE_ROW_COLUMNS,
+    Published,
+    in_snapshot,
+    prices_in_force,
+    records_as_of,
+    state_of,
+)
+from catalog.models import HistoricalDatacenterLink, Modality, ServedModel
 from catalog.offering import ROOT, Scope, base_price_order
-from catalog.revision import REVISION_SQL
 
 
 def published_records(at: datetime | None = None) -> list[WireRecord]:
@@ -216,16 +220,6 @@ def _decoded(overrides: str) -> tuple:
     return tuple(json.loads(overrides))
 
 
-# A price row as the published readers read it (flat and typed), before its overrides.
-PRICE_ROW_COLUMNS = ("model_id", "modality_id", "price_type", "unit", "cost_usd", "ttl_seconds",
-                     "implicit", "utc_start", "utc_end", "utc_days")  # fmt: skip
-
-
-def prices_in_force(rows: Q, at: datetime | None = None) -> QuerySet[PriceEntry]:
-    """The price rows ``rows`` selects that are in force at ``at`` (default: now), unordered."""
-    return PriceEntry.objects.filter(rows, PriceEntry.in_force_at(at or timezone.now())).order_by()
-
-
 class _PriceRow(NamedTuple):
     model_id: int
     modality_id: int | None
@@ -243,16 +237,6 @@ class _PriceRow(NamedTuple):
 _FLAT_PRICE_TYPES = sorted({price_type for _, _, price_type, _ in PRICE_SOURCES.values()})
 
 
-class Published(NamedTuple):
-    """A rendered catalog: the revision it was read at, and until when it stays true."""
-
-    revision: int
-    body: bytes
-    # The next moment a published price starts or ends (a scheduled change); None: until the
-    # next revision. Time joins the revision here: the body of a revision is current until then.
-    valid_until: datetime | None = None
-
-
 # The (price type, unit) pairs a flat record can show: a change of any other price leaves the
 # flat body as it was, so it does not end the body's truth.
 FLAT_PRICES = sorted({(price_type, unit) for _, _, price_type, unit in PRICE_SOURCES.values()})
@@ -263,52 +247,22 @@ def published_catalog() -> Published:
     return in_snapshot(lambda at: render(published_records(at)), shown=FLAT_PRICES)
 
 
-# The revision, and the next moment after %(at)s that a published price starts or ends: one
-# round trip, on the partial indexes of valid_from and valid_until. LEAST skips NULLs.
-_REVISION_AND_NEXT_CHANGE = f"""
-SELECT ({REVISION_SQL}), LEAST(
-    (SELECT min(p.valid_from) FROM catalog_priceentry p
-        JOIN catalog_servedmodel m ON m.id = p.model_id
-        WHERE p.valid_from > %(at)s AND m.is_published{{shown}}),
-    (SELECT min(p.valid_until) FROM catalog_priceentry p
-        JOIN catalog_servedmodel m ON m.id = p.model_id
-        WHERE p.valid_until > %(at)s AND m.is_published{{shown}}))
-"""
-_ONLY_SHOWN = (
-    " AND (p.price_type, p.unit) IN (SELECT * FROM unnest(%(types)s::text[], %(units)s::text[]))"
-)
+def catalog_as_of(moment: datetime) -> bytes:
+    """The public catalog as the endpoint served it at ``moment``, in the same bytes.
 
-
-def in_snapshot(
-    read: Callable[[datetime], bytes], shown: Sequence[tuple[str, str]] | None = None
-) -> Published:
-    """The catalog revision and what ``read`` renders of the catalog in force now, read in one
-    snapshot, with the moment until which that body is true: the next start or end of a price
-    of the (type, unit) pairs ``shown`` (default: of any price).
-
-    Both reads share a REPEATABLE READ snapshot, so the body is exactly the catalog at that
-    revision: a write committing in between can never put old data under a new revision.
+    Each model as its latest record at or before ``moment`` left it (``records_as_of``), with
+    the datacenters that record saw and the prices in force at ``moment`` (``state_of``: a
+    change scheduled before and started by then included); three queries whatever the size.
+    Raises ``HistoryUnavailable`` for a moment before the first record.
     """
-    at = timezone.now()
-    if connection.in_atomic_block:
-        # Inside a caller's transaction (tests) its isolation level applies, as SET
-        # TRANSACTION must come first. The endpoint and the exporter never render inside one.
-        return _read(read, at, shown)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return _read(read, at, shown)
-
-
-def _read(
-    read: Callable[[datetime], bytes], at: datetime, shown: Sequence[tuple[str, str]] | None
-) -> Published:
-    parameters: dict[str, Any] = {"at": at}
-    if shown is not None:
-        parameters |= {"types": [t for t, _ in shown], "units": [u for _, u in shown]}
-    statement = _REVISION_AND_NEXT_CHANGE.format(shown="" if shown is None else _ONLY_SHOWN)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, parameters)
-        revision, valid_until = cursor.fetchone()
-    with gc_paused():
-        return Published(revision or 0, read(at), valid_until)
+    records = records_as_of(moment)
+    codes = defaultdict(list)
+    for history_id, code in HistoricalDatacenterLink.objects.filter(
+        history_id__in=[record.history_id for record in records]
+    ).values_list("history_id", "country_code"):
+        codes[history_id].append(code)
+    states = ((record, state_of(record, moment)) for record in records)
+    return render(
+        wire_record(model, codes[record.history_id], offering_flat_fields(offering))
+        for record, (model, offering) in states
+    )
