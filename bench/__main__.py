@@ -492,7 +492,7 @@ def main() -> None:
     # Measured on their own (--lookup-only, python -m bench.pages): kept from the report this
     # one replaces.
     previous = args.output.read_text() if args.output.exists() else ""
-    for title in (report.LOOKUP_TITLE, report.PAGES_TITLE):
+    for title in (report.LOOKUP_TITLE, report.PAGES_TITLE, report.ADMIN_SAVES_TITLE):
         kept = report.carried_section(previous, title)
         if kept:
             text = text.rstrip() + "\n\n" + kept

@@ -712,6 +712,8 @@ def markdown(results: dict) -> str:
 LOOKUP_TITLE = "## The price API's batch lookup"
 # Measured by ``python -m bench.pages`` and written in by hand: carried like the lookup.
 PAGES_TITLE = "## Public model pages (issue 20)"
+# Counted by hand (the admin's inline rows through the write path) and carried likewise.
+ADMIN_SAVES_TITLE = "## Admin saves (issue 19)"
 
 
 def lookup_section(figures: dict, command: str, load: str) -> list[str]:

@@ -2,17 +2,16 @@
 
 Staff type prices per million tokens; the database keeps them per token. The conversion moves
 the decimal point (``Decimal.scaleb``), never goes through a float, and never rounds, so what
-is typed is what is stored. The rules themselves live in ``catalog.validators`` and
-``ServedModel.clean()``/``Modality.clean()``; these forms convert units and word messages in
-the unit typed. The inlines' rows add what only a page with both the main form and the rows can
-check (a scope among the modalities ticked, one row per identity, the five prices left to the
-main form), and say in staff's words what the rows' constraints, the last line, would refuse
-(a type or unit outside its scope, a half window, a lifetime on a price that is not a cache's).
+is typed is what is stored. The rules themselves live in ``catalog.validators``,
+``ServedModel.clean()``/``Modality.clean()`` and the offering's (``Offering.problems()``);
+these forms convert units, word each problem on the field or row it is about, and compose the
+page's offering (``offering_of_page``), which the write path saves. What only this page knows
+stays here: the five prices belong to the main form, not to a row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -26,14 +25,7 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils import timezone
 
 from catalog.choices import (
-    CACHE_TYPES,
-    INPUT_TYPES,
-    INPUT_UNITS,
-    OUTPUT_TYPES,
-    OUTPUT_UNITS,
     PER_MILLION_UNITS,
-    REQUEST_UNITS,
-    Direction,
     Feature,
     InputModality,
     OutputModality,
@@ -68,9 +60,10 @@ from catalog.offering import (
     ROOT,
     Capacity,
     Offering,
+    OfferingProblem,
     Price,
     Scope,
-    next_start,
+    entry_problems,
     stored_offering,
 )
 from catalog.presentation import (
@@ -341,35 +334,6 @@ def base_identities(offering: Offering) -> dict[tuple, str]:
     return identities
 
 
-def scope_problems(scope: Scope, kind: str, unit: str, *, capacity: bool = False) -> dict:
-    """What is wrong with a type and unit in a scope (the typed format's pricing components),
-    keyed by the form field to blame; empty when they fit."""
-    type_field = "capacity_type" if capacity else "price_type"
-    if capacity and kind == "concurrency":
-        return {} if unit == "request" else {"unit": "Concurrency is counted in requests."}
-    direction = scope[0]
-    if direction is None:
-        if kind not in REQUEST_UNITS:
-            return {type_field: "The request scope has only request and web_search entries."}
-        if REQUEST_UNITS[kind] != unit:
-            return {"unit": f"A {kind} entry of the request is per {REQUEST_UNITS[kind]}."}
-        return {}
-    types, units = (
-        (INPUT_TYPES, INPUT_UNITS) if direction == Direction.INPUT else (OUTPUT_TYPES, OUTPUT_UNITS)
-    )
-    if kind not in types:
-        return {type_field: f"An {direction} modality has {', '.join(types)} entries."}
-    if unit not in units:
-        return {"unit": f"An {direction} modality is priced per {', '.join(units)}."}
-    return {}
-
-
-def _hhmm_problem(value: int) -> str | None:
-    if not 0 <= value <= 2359 or value % 100 >= 60:
-        return "A UTC clock time written HHMM, 0 to 2359 (2200 is 22:00)."
-    return None
-
-
 class _ScopedRowForm(forms.ModelForm):
     """A price or capacity row with its scope picked from a list, checked against the modalities
     the model has once the main form is applied."""
@@ -395,17 +359,11 @@ class _ScopedRowForm(forms.ModelForm):
     def entry(self):
         return self.entry_of(self.instance, parse_scope(self.cleaned_data["scope"]))
 
-    def save(self, commit=True):
-        scope = parse_scope(self.cleaned_data["scope"])
-        # The modality may be new in this very save (ticked on the main form, saved first).
-        self.instance.modality = (
-            None
-            if scope == ROOT
-            else Modality.objects.get(
-                model_id=self.instance.model_id, direction=scope[0], kind=scope[1]
-            )
-        )
-        return super().save(commit)
+    def add_rule_errors(self, entry) -> None:
+        """The rules of the entry on its own (``catalog.offering.entry_problems``), each on its
+        field."""
+        for problem in entry_problems(entry):
+            self.add_error(problem.field, ValidationError(problem.message, code=problem.code))
 
 
 class PriceEntryForm(_ScopedRowForm):
@@ -474,11 +432,7 @@ class PriceEntryForm(_ScopedRowForm):
     def clean(self):
         super().clean()
         data = self.cleaned_data
-        scope = parse_scope(data["scope"]) if data.get("scope") else None
         price_type, unit = data.get("price_type"), data.get("unit")
-        if scope is not None and price_type and unit:
-            for name, message in scope_problems(scope, price_type, unit).items():
-                self.add_error(name, ValidationError(message, code="scope"))
         cost = data.get("cost_usd")
         if cost is not None and unit in PER_MILLION_UNITS:
             places = -int(cost.as_tuple().exponent)
@@ -509,26 +463,19 @@ class PriceEntryForm(_ScopedRowForm):
                                 },
                             ),
                         )
-        cache = price_type in CACHE_TYPES
-        for name in ("ttl_seconds", "implicit"):
-            if data.get(name) is not None and not cache:
-                self.add_error(
-                    name, ValidationError("Only cache prices have this.", code="not_cache")
+        if data.get("scope") and price_type and unit:
+            self.add_rule_errors(
+                Price(
+                    parse_scope(data["scope"]),
+                    price_type,
+                    unit,
+                    Decimal(0),  # the cost has rules of its own, above
+                    ttl_seconds=data.get("ttl_seconds"),
+                    implicit=data.get("implicit"),
+                    utc_start=data.get("utc_start"),
+                    utc_end=data.get("utc_end"),
+                    utc_days=data.get("utc_days"),
                 )
-        if data.get("ttl_seconds") == 0:
-            self.add_error("ttl_seconds", ValidationError("At least 1 second.", code="min_value"))
-        start, end = data.get("utc_start"), data.get("utc_end")
-        for name, value in (("utc_start", start), ("utc_end", end)):
-            if value is not None and (problem := _hhmm_problem(value)):
-                self.add_error(name, ValidationError(problem, code="hhmm"))
-        if (start is None) != (end is None):
-            self.add_error(
-                "utc_end" if end is None else "utc_start",
-                ValidationError("A window needs both its start and its end.", code="half_window"),
-            )
-        elif start is not None and start == end:
-            self.add_error(
-                "utc_end", ValidationError("The window must end when it does not start.", "empty")
             )
         return data
 
@@ -545,23 +492,16 @@ class CapacityEntryForm(_ScopedRowForm):
     def clean(self):
         super().clean()
         data = self.cleaned_data
-        scope = parse_scope(data["scope"]) if data.get("scope") else None
-        kind, unit = data.get("capacity_type"), data.get("unit")
-        if scope is not None and kind and unit:
-            for name, message in scope_problems(scope, kind, unit, capacity=True).items():
-                self.add_error(name, ValidationError(message, code="scope"))
-        if kind == "concurrency" and data.get("per"):
-            self.add_error("per", ValidationError("Concurrency has no window.", code="window"))
-        elif kind and kind != "concurrency" and not data.get("per"):
-            self.add_error(
-                "per", ValidationError("Per minute, hour or day.", code="required_window")
-            )
         if not data.get("per"):
             data["per"] = None
+        kind, unit = data.get("capacity_type"), data.get("unit")
+        if data.get("scope") and kind and unit:
+            scope = parse_scope(data["scope"])
+            self.add_rule_errors(Capacity(scope, kind, unit, data["per"], data.get("value") or 0))
         return data
 
 
-class _WithMainForm:
+class _WithMainForm(forms.BaseInlineFormSet):
     """An inline formset that judges its rows in the offering the main form leaves (its flat
     values applied): the admin passes the request, through which the main form is found."""
 
@@ -580,10 +520,26 @@ class _WithMainForm:
         form = self.main_form
         return form.composed if form is not None else stored_offering(self.instance)
 
+    def written(self) -> None:
+        """What Django's ``save()`` would have noted of the rows (``new_objects``,
+        ``changed_objects``, ``deleted_objects``), for the admin's change message: the rows
+        themselves are written with the whole offering (``actions.served_models.save_model``)."""
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        for form in self.forms:
+            deleted = form.cleaned_data.get(DELETION_FIELD_NAME, False)
+            if form.instance.pk is None:
+                if form.has_changed() and not deleted:
+                    self.new_objects.append(form.instance)
+            elif deleted:
+                self.deleted_objects.append(form.instance)
+            elif form.has_changed():
+                self.changed_objects.append((form.instance, form.changed_data))
 
-class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
-    """Checks the rows against the offering the main form leaves: scopes among its modalities,
-    one row per identity."""
+
+class _ScopedRowFormSet(_WithMainForm):
+    """Judges the rows in the offering the main form leaves, by the offering's rules
+    (``Offering.problems()``: scopes among its modalities, one row per identity, one unit per
+    price type), each problem on the row it is about; ``composed`` is that offering."""
 
     part = ""  # "prices" or "capacities"
 
@@ -596,36 +552,56 @@ class _ScopedRowFormSet(_WithMainForm, forms.BaseInlineFormSet):
         if any(self.errors):
             return
         offering = self.parent_offering
-        scopes = {spec.scope for spec in offering.modalities} | {ROOT}
         replaced, entries = set(), []
         for form in self.forms:
             if form.stored_entry is not None:
                 replaced.add(form.stored_entry.identity)
             if not form.cleaned_data or form.cleaned_data.get(DELETION_FIELD_NAME):
                 continue
-            entry = form.entry()
-            if entry.scope not in scopes:
-                form.add_error(
-                    "scope",
-                    ValidationError(
-                        "The model has no %(scope)s modality: tick it above, or delete this row.",
-                        code="unknown_scope",
-                        params={"scope": scope_value(entry.scope)},
-                    ),
-                )
-            entries.append((form, entry))
-        seen = {entry.identity for entry in self.others(offering, replaced)}
+            entries.append((form, form.entry()))
+        said = set()  # the forms already told what is wrong with their row
         for form, entry in entries:
-            problem = self.identity_problem(offering, entry)
-            if problem is None and entry.identity in seen:
-                problem = "Another row has the same scope, type, unit and qualifiers."
-            if problem:
-                form.add_error(None, ValidationError(problem, code="duplicate"))
-            seen.add(entry.identity)
+            identity_problem = self.identity_problem(offering, entry)
+            if identity_problem:
+                form.add_error(None, ValidationError(identity_problem, code="duplicate"))
+                said.add(form)
         self.composed = replace(
             offering,
             **{self.part: (*self.others(offering, replaced), *(entry for _, entry in entries))},
         )
+        form_of = {id(entry): form for form, entry in entries}
+        ours = {id(entry) for entry in getattr(self.composed, self.part)}
+        elsewhere = []
+        for problem in self.composed.problems():
+            if id(problem.entry) not in ours:
+                continue  # the other inline's
+            form = form_of.get(id(problem.entry))
+            if form is None:
+                elsewhere.append(str(problem))
+            elif form not in said:
+                form.add_error(problem.field, self.rule_error(problem))
+        if elsewhere:
+            raise ValidationError(elsewhere, code="offering")
+
+    @staticmethod
+    def rule_error(problem: OfferingProblem) -> ValidationError:
+        """A problem of the offering's rules as the row's error, in staff's words."""
+        if problem.code == "unknown_scope":
+            return ValidationError(
+                "The model has no %(scope)s modality: tick it above, or delete this row.",
+                code=problem.code,
+                params={"scope": scope_value(problem.entry.scope)},
+            )
+        if problem.code == "second_unit":
+            other = problem.other
+            assert isinstance(other, Price)  # second units are prices'
+            return ValidationError(
+                "The model already has this price per %(unit)s (%(label)s): a price type takes "
+                "one unit in a modality.",
+                code=problem.code,
+                params={"unit": other.unit, "label": price_label(other)},
+            )
+        return ValidationError(problem.message, code=problem.code)
 
     def identity_problem(self, offering: Offering, entry) -> str | None:
         return None
@@ -661,57 +637,6 @@ class PriceEntryFormSet(_ScopedRowFormSet):
             )
         return self._other_rows
 
-    def save_new(self, form, commit=True):
-        # A price added now under the identity of a scheduled one lasts until that one starts
-        # (as ``write_offerings`` does): two rows of one identity are never in force at once.
-        row = super().save_new(form, commit=False)
-        now = timezone.now()
-        row.valid_until = next_start(
-            PriceEntry.objects.filter(
-                model=self.instance,
-                modality=row.modality,
-                price_type=row.price_type,
-                unit=row.unit,
-                ttl_seconds=row.ttl_seconds,
-                implicit=row.implicit,
-                utc_start=row.utc_start,
-                utc_end=row.utc_end,
-                utc_days=row.utc_days,
-                valid_from__gt=now,
-            ).values_list("valid_from", flat=True),
-            now,
-        )
-        if commit:
-            row.save()
-        return row
-
-    def _one_unit_per_type(self) -> None:
-        # The typed format knows a price by its type and qualifiers within a modality, not by
-        # its unit: a second unit there would be a second entry of one identity, which
-        # OpenRouter refuses (and the typed rendering leaves out).
-        for form in self.forms:
-            if not form.cleaned_data or form.cleaned_data.get(DELETION_FIELD_NAME):
-                continue
-            entry = form.entry()
-            other = next(
-                (
-                    price
-                    for price in self.composed.prices
-                    if price.typed_identity == entry.typed_identity and price.unit != entry.unit
-                ),
-                None,
-            )
-            if other is not None:
-                form.add_error(
-                    "unit",
-                    ValidationError(
-                        "The model already has this price per %(unit)s (%(label)s): a price "
-                        "type takes one unit in a modality.",
-                        code="second_unit",
-                        params={"unit": other.unit, "label": price_label(other)},
-                    ),
-                )
-
     def identity_problem(self, offering: Offering, entry: Price) -> str | None:
         label = base_identities(offering).get(entry.identity)
         if label is not None:
@@ -721,9 +646,6 @@ class PriceEntryFormSet(_ScopedRowFormSet):
     def clean(self):
         super().clean()
         if any(self.errors) or not hasattr(self, "composed"):
-            return
-        self._one_unit_per_type()
-        if any(self.errors):
             return
         # A further price must never become one of the five (the lowest cache lifetime is the
         # flat cached input price, for one): the main form would show one value, the public
@@ -831,6 +753,30 @@ def said_by_ticks(name: str, descriptor) -> bool:
     return name in SamplingParameter.values and descriptor == SAMPLING_DESCRIPTOR
 
 
-class ModalityFormSet(_WithMainForm, forms.BaseInlineFormSet):
+class ModalityFormSet(_WithMainForm):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "parent": self}
+
+    def applied(self, offering: Offering) -> Offering:
+        """``offering`` with the details edited here (of the modalities still ticked)."""
+        specs = {spec.scope: spec for spec in offering.modalities}
+        for form in self.forms:
+            if form.has_changed() and form.scope in specs:
+                row = form.instance  # the form's values (``ModelForm._post_clean``)
+                specs[form.scope] = replace(
+                    specs[form.scope],
+                    **{name: getattr(row, name) for name in ModalityForm.Meta.fields},
+                )
+        return replace(offering, modalities=tuple(specs.values()))
+
+
+def offering_of_page(form: ServedModelForm, formsets: Iterable) -> Offering:
+    """The offering a valid admin page describes: the main form's (its flat values over the
+    stored one), with the inlines' modality details, prices and capacities."""
+    offering = form.composed
+    for formset in formsets:
+        if isinstance(formset, ModalityFormSet):
+            offering = formset.applied(offering)
+        elif isinstance(formset, _ScopedRowFormSet):
+            offering = replace(offering, **{formset.part: getattr(formset.composed, formset.part)})
+    return offering

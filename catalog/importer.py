@@ -69,7 +69,7 @@ from catalog.formats.registry import decode_file
 from catalog.formats.typed.decode import COLUMNS, TypedEntry
 from catalog.formats.typed.encode import model_document
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import Offering, stored_offering, with_offering
+from catalog.offering import Offering, describe_entry, stored_offering, with_offering
 from catalog.price_guard import large_changes
 
 # Rows per INSERT/UPDATE statement: the number of queries grows with batches, not with models.
@@ -295,6 +295,8 @@ def _plan(
                 _plan_update(
                     plan, old, old_offerings[old.pk], links[old.pk], entry, changes[model_id], now
                 )
+            if old.pk in plan.offering_changed:
+                problems += _offering_problems(entry, plan.offering_changed[old.pk])
             if old.pk in plan.offering_changed and not allow_large_price_changes:
                 problems += _large_price_changes(
                     entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
@@ -321,6 +323,23 @@ def _plan(
         plan.pruned = [model_id for model_id, _ in pruned]
         plan.to_prune = [pk for _, pk in pruned]
     return plan
+
+
+def _offering_problems(entry: Entry | TypedEntry, offering: Offering) -> list[Problem]:
+    """The rules of the offering an update leaves (``Offering.problems()``): a flat record's own
+    are the decoder's; what it leaves with the entries the flat format cannot say, kept from the
+    stored model, is judged here, before the write path would refuse it."""
+    return [
+        Problem(
+            entry.index,
+            _model_id(entry),
+            "pricing",
+            ABSENT,
+            f"{describe_entry(problem.entry)}, beside the prices the file cannot say (kept from "
+            f"the stored model): {problem.message}",
+        )
+        for problem in offering.problems()
+    ]
 
 
 def _large_price_changes(
@@ -678,6 +697,7 @@ def _plan_schedule(
         if differs := _beyond_prices(entry, old, old_offering, places[old.pk], after):
             problems += differs
             continue
+        problems += _offering_problems(entry, after)
         changes = changes_between(at_moment[old.pk], after.prices)
         if not changes:
             unchanged.append(model_id)

@@ -24,7 +24,20 @@ from typing import Any
 from django.db.models import DateTimeField, F, Func, JSONField, QuerySet, Value
 from django.utils import timezone
 
-from catalog.choices import Direction, InputModality, OutputModality, _positions
+from catalog.choices import (
+    CACHE_TYPES,
+    INPUT_TYPES,
+    INPUT_UNITS,
+    OUTPUT_TYPES,
+    OUTPUT_UNITS,
+    REQUEST_UNITS,
+    CapacityType,
+    Direction,
+    InputModality,
+    OutputModality,
+    PriceUnit,
+    _positions,
+)
 from catalog.models import PriceEntry, ServedModel
 
 # (direction, kind) of a modality; (None, None) is the request scope, the model's root.
@@ -48,6 +61,16 @@ def in_force(valid_from: datetime | None, valid_until: datetime | None, moment: 
     return (valid_from is None or valid_from <= moment) and (
         valid_until is None or moment < valid_until
     )
+
+
+# Every weekday's bit (Monday 1 ... Sunday 64): the whole week, which is no limit at all.
+EVERY_DAY_BITS = 127
+
+
+def weekday_set(bits: int | None) -> int | None:
+    """The weekdays of a price as its identity holds them: the whole week is every day (None),
+    so that a price on all seven days and one without weekdays are one price."""
+    return None if bits == EVERY_DAY_BITS else bits
 
 
 def next_start(starts: Iterable[datetime | None], after: datetime) -> datetime | None:
@@ -90,6 +113,10 @@ class Price:
     # When the row is in force (None: open); not part of what the price is.
     valid_from: datetime | None = field(default=None, compare=False)
     valid_until: datetime | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if self.utc_days == EVERY_DAY_BITS:
+            object.__setattr__(self, "utc_days", weekday_set(self.utc_days))
 
     @property
     def identity(self) -> tuple:
@@ -233,6 +260,10 @@ class Offering:
             if entry.identity == (scope, capacity_type, unit, per):
                 return entry
         return None
+
+    def problems(self) -> list[OfferingProblem]:
+        """Whether the offering is valid: empty if it is (``offering_problems``)."""
+        return offering_problems(self)
 
     # --- JSON (history snapshots) -------------------------------------------------------------
     def as_json(self) -> dict[str, Any]:
@@ -436,3 +467,240 @@ def stored_offering(model: ServedModel) -> Offering:
     if snapshot is not None:
         return Offering.from_json(snapshot)
     return Offering() if model.pk is None else Offering.of_rows(model)
+
+
+# --- The offering's rules: whether it is valid, and what the typed format cannot say ---------
+# One place answers both (issue 19): the admin's forms, both decoders and the write path ask
+# ``Offering.problems()`` and word each problem in their own terms (a form field, a JSON path).
+
+Entry = Price | Capacity
+
+
+@dataclass(frozen=True)
+class OfferingProblem:
+    """What is wrong with one entry of an offering: ``entry`` (the very object, so that a caller
+    finds its row or its place in a file by ``id``), the field to blame (a row's field name;
+    None: the entry as a whole), a ``code`` callers word by, and a message in staff's terms."""
+
+    entry: Entry
+    field: str | None
+    code: str
+    message: str
+    # The other entry a problem names (a second unit, a duplicate).
+    other: Entry | None = None
+
+    def __str__(self) -> str:
+        return f"{describe_entry(self.entry)}: {self.message}"
+
+
+class InvalidOffering(ValueError):
+    """An offering that breaks its rules reached the write path: nothing was written."""
+
+    def __init__(self, model_id: str, problems: list[OfferingProblem]):
+        self.model_id = model_id
+        self.problems = problems
+        super().__init__(
+            f"The offering of {model_id} is not valid: " + "; ".join(map(str, problems))
+        )
+
+
+def scope_text(scope: Scope) -> str:
+    """A scope as staff pick it: "input text", or "request" for the root."""
+    return "request" if scope == ROOT else f"{scope[0]} {scope[1]}"  # presentation.ROOT_SCOPE
+
+
+def describe_entry(entry: Entry) -> str:
+    scope = scope_text(entry.scope)
+    if isinstance(entry, Price):
+        return f"{scope} {entry.price_type} per {entry.unit}"
+    return f"{scope} {entry.capacity_type} capacity per {entry.unit}"
+
+
+def allowed_prices(scope: Scope) -> frozenset[tuple[str, str]]:
+    """The (type, unit) pairs a scope's prices may use (``priceentry_type_unit_scope``)."""
+    if scope == ROOT:
+        return frozenset(REQUEST_UNITS.items())
+    if scope[0] == Direction.INPUT:
+        return frozenset((t, u) for t in INPUT_TYPES for u in INPUT_UNITS)
+    return frozenset((t, u) for t in OUTPUT_TYPES for u in OUTPUT_UNITS)
+
+
+def _scope_fit(entry: Entry) -> list[tuple[str, str]]:
+    """(field, message) when the entry's type and unit do not fit its scope."""
+    capacity = isinstance(entry, Capacity)
+    kind = entry.capacity_type if capacity else entry.price_type  # type: ignore[union-attr]
+    type_field = "capacity_type" if capacity else "price_type"
+    if capacity and kind == CapacityType.CONCURRENCY:
+        return [] if entry.unit == "request" else [("unit", "Concurrency is counted in requests.")]
+    direction = entry.scope[0]
+    if direction is None:
+        if kind not in REQUEST_UNITS:
+            return [(type_field, "The request scope has only request and web_search entries.")]
+        if REQUEST_UNITS[kind] != entry.unit:
+            return [("unit", f"A {kind} entry of the request is per {REQUEST_UNITS[kind]}.")]
+        return []
+    types, units = (
+        (INPUT_TYPES, INPUT_UNITS) if direction == Direction.INPUT else (OUTPUT_TYPES, OUTPUT_UNITS)
+    )
+    if kind not in types:
+        return [(type_field, f"An {direction} modality has {', '.join(types)} entries.")]
+    if entry.unit not in units:
+        return [("unit", f"An {direction} modality is priced per {', '.join(units)}.")]
+    return []
+
+
+def _hhmm_wrong(value: int) -> bool:
+    return not 0 <= value <= 2359 or value % 100 >= 60
+
+
+def entry_problems(entry: Entry) -> list[OfferingProblem]:
+    """The rules of one entry on its own: its type and unit in its scope, cache qualifiers,
+    a window's ends, weekdays; a capacity's window."""
+    problems = [
+        OfferingProblem(entry, name, "scope", message) for name, message in _scope_fit(entry)
+    ]
+    if isinstance(entry, Capacity):
+        if entry.capacity_type == CapacityType.CONCURRENCY and entry.per:
+            problems.append(OfferingProblem(entry, "per", "window", "Concurrency has no window."))
+        elif entry.capacity_type != CapacityType.CONCURRENCY and not entry.per:
+            problems.append(
+                OfferingProblem(entry, "per", "required_window", "Per minute, hour or day.")
+            )
+        return problems
+    for name in ("ttl_seconds", "implicit"):
+        if getattr(entry, name) is not None and entry.price_type not in CACHE_TYPES:
+            message = "Only cache prices have this."
+            problems.append(OfferingProblem(entry, name, "not_cache", message))
+    if entry.ttl_seconds is not None and entry.ttl_seconds < 1:
+        problems.append(OfferingProblem(entry, "ttl_seconds", "min_value", "At least 1 second."))
+    start, end = entry.utc_start, entry.utc_end
+    for name, value in (("utc_start", start), ("utc_end", end)):
+        if value is not None and _hhmm_wrong(value):
+            message = "A UTC clock time written HHMM, 0 to 2359 (2200 is 22:00)."
+            problems.append(OfferingProblem(entry, name, "hhmm", message))
+    if (start is None) != (end is None):
+        message = "A window needs both its start and its end."
+        missing = "utc_end" if end is None else "utc_start"
+        problems.append(OfferingProblem(entry, missing, "half_window", message))
+    elif start is not None and start == end:
+        message = "The window must end when it does not start."
+        problems.append(OfferingProblem(entry, "utc_end", "empty_window", message))
+    if entry.utc_days is not None and not 1 <= entry.utc_days < EVERY_DAY_BITS:
+        message = "Weekdays are bits 1 (Monday) to 64 (Sunday), at least one."
+        problems.append(OfferingProblem(entry, "utc_days", "weekdays", message))
+    return problems
+
+
+def flat_prompt_in_two_units(offering: Offering, prices: list[Price]) -> bool:
+    """Whether ``prices`` (one typed identity) are a flat file's prompt price per token and per
+    image held on one input: a flat record prices both whatever its inputs, and a model
+    without a text or an image input keeps them side by side (docs/ARCHITECTURE.md, "The flat
+    mapping's judgment calls"), which the typed format cannot say (``typed_omissions``)."""
+    inputs = offering.kinds(Direction.INPUT)
+    return (
+        prices[0].price_type == "prompt"
+        and prices[0].scope[0] == Direction.INPUT
+        and {price.unit for price in prices} == {PriceUnit.TOKEN, PriceUnit.IMAGE}
+        and not ("text" in inputs and "image" in inputs)
+    )
+
+
+def _second_units(offering: Offering) -> dict[tuple, list[Price]]:
+    """The typed identities held in more than one unit, with their prices."""
+    by_identity: dict[tuple, list[Price]] = {}
+    for price in offering.prices:
+        by_identity.setdefault(price.typed_identity, []).append(price)
+    return {
+        identity: prices
+        for identity, prices in by_identity.items()
+        if len({price.unit for price in prices}) > 1
+    }
+
+
+def offering_problems(offering: Offering) -> list[OfferingProblem]:
+    """Whether the offering is valid: each entry's own rules (``entry_problems``), each scope
+    among its modalities, each identity once, and one unit per typed identity (type and
+    qualifiers in a modality), but for a flat file's prompt per token and per image on one input
+    (kept so that flat files round-trip; ``typed_omissions`` names it)."""
+    scopes = {spec.scope for spec in offering.modalities} | {ROOT}
+    problems: list[OfferingProblem] = []
+    seen: dict[tuple, Entry] = {}
+    entries: list[Entry] = [*offering.prices, *offering.capacities]
+    for entry in entries:
+        problems += entry_problems(entry)
+        if entry.scope not in scopes:
+            message = f"The model has no {scope_text(entry.scope)} modality."
+            problems.append(OfferingProblem(entry, "scope", "unknown_scope", message))
+        key = (type(entry), entry.identity)
+        if key in seen:
+            message = "Another row has the same scope, type, unit and qualifiers."
+            problems.append(OfferingProblem(entry, None, "duplicate", message, seen[key]))
+        else:
+            seen[key] = entry
+    for prices in _second_units(offering).values():
+        if flat_prompt_in_two_units(offering, prices):
+            continue
+        for price in prices:
+            other = next(p for p in prices if p.unit != price.unit)
+            message = (
+                f"The model already has this price per {other.unit}: a price type takes one "
+                "unit in a modality."
+            )
+            problems.append(OfferingProblem(price, "unit", "second_unit", message, other))
+    return problems
+
+
+# The unit a modality's price keeps where the catalog holds one typed identity in two units:
+# an image input's own unit is the image, any other's the token.
+_OWN_UNIT = {"image": PriceUnit.IMAGE}
+
+
+@dataclass(frozen=True)
+class Omission:
+    """An entry the typed format cannot say, and why: the typed rendering leaves it out."""
+
+    entry: Entry
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{describe_entry(self.entry)}: {self.reason}"
+
+
+def typed_omissions(offering: Offering) -> list[Omission]:
+    """What of a valid offering the typed format (schema_version 2.4) cannot say, which its
+    rendering leaves out: a time window or weekdays on a request-scoped price, concurrency on
+    an input, and the second unit of a typed identity (``flat_prompt_in_two_units``: the
+    modality's own unit is said, docs/ARCHITECTURE.md)."""
+    omissions = [
+        Omission(price, "the request scope has no time windows or weekdays in the typed format.")
+        for price in offering.prices
+        if price.scope == ROOT and price.windowed
+    ]
+    omissions += [
+        Omission(capacity, "an input has no concurrency in the typed format.")
+        for capacity in offering.capacities
+        if capacity.scope[0] == Direction.INPUT
+        and capacity.capacity_type == CapacityType.CONCURRENCY
+    ]
+    units = _positions(PriceUnit)
+    kept: dict[tuple[Scope, str], str] = {}
+    for scope, price_type, *_ in _second_units(offering):
+        if (scope, price_type) not in kept:
+            present = {
+                p.unit for p in offering.prices if (p.scope, p.price_type) == (scope, price_type)
+            }
+            own = _OWN_UNIT.get(scope[1] or "", PriceUnit.TOKEN)
+            kept[scope, price_type] = (
+                own if own in present else min(present, key=lambda u: units.get(u, 99))
+            )
+    omissions += [
+        Omission(
+            price,
+            f"the typed format has one {price.price_type} price per modality and qualifiers; "
+            f"it says the one per {kept[price.scope, price.price_type]}.",
+        )
+        for price in offering.prices
+        if kept.get((price.scope, price.price_type), price.unit) != price.unit
+        and not (price.scope == ROOT and price.windowed)
+    ]
+    return omissions

@@ -14,7 +14,7 @@ from decimal import Context, Decimal, Inexact
 from catalog.choices import PER_MILLION_UNITS, weekday_names
 from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, plain_decimal
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
-from catalog.offering import ROOT, Price, Scope
+from catalog.offering import Omission, Price, Scope, describe_entry, scope_text
 
 # A price per million tokens is the price per token with the decimal point six places right.
 MILLION_EXPONENT = 6
@@ -62,8 +62,8 @@ def cost_text(cost: Decimal, unit: str) -> str:
 
 
 def scope_value(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", "output image", "request"."""
-    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
+    """A scope as staff pick it: "input text", "output image", "request" (``ROOT_SCOPE``)."""
+    return scope_text(scope)
 
 
 def clock(hhmm: int) -> str:
@@ -102,3 +102,13 @@ def per_million_messages(unit: str) -> dict[str, str]:
             f"million {unit}s; check the price and its unit."
         ),
     }
+
+
+def omission_text(omission: Omission) -> str:
+    """What the typed format leaves out of a model, and why, as the admin's page warns of it."""
+    entry = omission.entry
+    if isinstance(entry, Price):
+        what = f"{price_label(entry)} ({cost_text(entry.cost_usd, entry.unit)})"
+    else:
+        what = describe_entry(entry)
+    return f"The typed format (schema_version 2.4) leaves out {what}: {omission.reason}"

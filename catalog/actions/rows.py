@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, Model
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from catalog.models import CapacityEntry, Modality, PriceEntry
@@ -85,6 +85,38 @@ def _differs(row, values: dict) -> bool:
     return any(getattr(row, name) != value for name, value in values.items())
 
 
+def _only_removed_prices(
+    offerings: Mapping[int, Offering], stored: Mapping[int, Offering]
+) -> Q | None:
+    """The rows of the prices that ``offerings`` remove from ``stored``, when that is all their
+    prices change (each price wanted is stored as it is), else None."""
+    removed = Q(pk__in=[])
+    for pk, offering in offerings.items():
+        old = stored.get(pk, Offering()).prices
+        if any(all(price != kept for kept in old) for price in offering.prices):
+            return None
+        wanted = {price.identity for price in offering.prices}
+        for price in old:
+            if price.identity not in wanted:
+                direction, kind = price.scope
+                scope = (
+                    Q(modality__isnull=True)
+                    if price.scope == ROOT
+                    else Q(modality__direction=direction, modality__kind=kind)
+                )
+                removed |= scope & Q(
+                    model_id=pk,
+                    price_type=price.price_type,
+                    unit=price.unit,
+                    ttl_seconds=price.ttl_seconds,
+                    implicit=price.implicit,
+                    utc_start=price.utc_start,
+                    utc_end=price.utc_end,
+                    utc_days=price.utc_days,
+                )
+    return removed
+
+
 def write_offerings(
     offerings: Mapping[int, Offering],
     *,
@@ -134,6 +166,13 @@ def write_offerings(
 
     read_modalities = differ("modalities") or inserts_under_modalities()
     read_prices = differ("prices") or differ("modalities")
+    now = timezone.now()
+    if read_prices and stored is not None and not read_modalities:
+        removed = _only_removed_prices(by_pk, stored)
+        if removed is not None:
+            # Prices removed and nothing else (an admin row deleted): by identity, unread.
+            PriceEntry.objects.filter(removed, PriceEntry.in_force_at(now)).delete()
+            read_prices = False
     read_capacities = differ("capacities") or differ("modalities")
     stored_modalities: defaultdict[int, dict] = defaultdict(dict)
     if read_modalities and model_pks:
@@ -141,7 +180,6 @@ def write_offerings(
             stored_modalities[row.model_id][(row.direction, row.kind)] = row
     # The rows in force now, and the starts of scheduled ones: a price added now under the
     # identity of a scheduled one lasts until that one starts.
-    now = timezone.now()
     stored_prices = defaultdict(list)
     starts: defaultdict[tuple[int, tuple], list[datetime]] = defaultdict(list)
     if read_prices and model_pks:

@@ -15,7 +15,7 @@ from catalog.actions.rows import write_offerings
 from catalog.bulk import AnyOf
 from catalog.history import Change, record_bulk, record_save
 from catalog.models import Datacenter, ServedModel
-from catalog.offering import Offering
+from catalog.offering import InvalidOffering, Offering
 
 # A datacenter: (country code, region or "").
 Place = tuple[str, str]
@@ -28,15 +28,21 @@ def save_model(
     model: ServedModel,
     offering: Offering | None = None,
     *,
+    stored: Offering | None = None,
     related: Callable[[], object] | None = None,
     record: bool = True,
 ) -> None:
     """Create or update ``model`` and make its rows match ``offering`` (None: leave them).
 
-    ``related`` writes what belongs to the same save once the model has its pk (the admin's
-    datacenters and inline rows); the history record is written after it, so that one save is
-    one record with the datacenters and rows it left. ``record``: False when nothing changed.
+    An offering that breaks its rules is refused (``InvalidOffering``) before anything is
+    written. ``stored``: the offering the caller read of the saved model, which spares reading
+    the tables in which nothing differs (``write_offerings``). ``related`` writes what belongs
+    to the same save once the model has its pk (the admin's datacenters); the history record is
+    written after it, so that one save is one record with the datacenters and rows it left.
+    ``record``: False when nothing changed.
     """
+    if offering is not None and (problems := offering.problems()):
+        raise InvalidOffering(model.model_id, problems)
     created = model._state.adding
     with transaction.atomic(savepoint=False):
         # The library would record the model before its offering and datacenters are written.
@@ -44,7 +50,11 @@ def save_model(
         try:
             model.save()
             if offering is not None:
-                write_offerings({model.pk: offering})
+                write_offerings(
+                    {model.pk: offering},
+                    created=created,
+                    stored=None if created or stored is None else {model.pk: stored},
+                )
             if related is not None:
                 related()
         finally:
@@ -90,8 +100,19 @@ def write_import(
     """Write the plan: a statement per batch of rows and per kind of change, none if no change.
 
     Then the history: one record per created or updated model, dated ``now``; the models pruned
-    are unpublished last, by ``unpublish``, which records them the same way.
+    are unpublished last, by ``unpublish``, which records them the same way. An offering that
+    breaks its rules (the decoders report them first) is refused before anything is written.
     """
+    model_ids = {model.pk: model.model_id for model in plan.to_update}
+    for model_id, offering in (
+        *(
+            (model.model_id, offering)
+            for model, offering in zip(plan.created, plan.created_offerings, strict=True)
+        ),
+        *((model_ids.get(pk, str(pk)), offering) for pk, offering in plan.offering_changed.items()),
+    ):
+        if problems := offering.problems():
+            raise InvalidOffering(model_id, problems)
     through = ServedModel.datacenters.through
     missing_places = sorted({place for _, place in plan.link} - plan.datacenter_ids.keys())
     if missing_places:

@@ -35,6 +35,7 @@ from catalog.forms import (
     PriceEntryForm,
     PriceEntryFormSet,
     ServedModelForm,
+    offering_of_page,
     row_scope,
 )
 from catalog.history import load_previous, with_previous
@@ -45,8 +46,8 @@ from catalog.models import (
     PriceSchedule,
     ServedModel,
 )
-from catalog.offering import stored_offering, with_offering
-from catalog.presentation import scope_value, shown_cost, shown_price
+from catalog.offering import stored_offering, typed_omissions, with_offering
+from catalog.presentation import omission_text, scope_value, shown_cost, shown_price
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -349,19 +350,20 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
         pass
 
     def save_related(self, request, form, formsets, change):
-        model = form.instance
-        # The inlines' rows are written after the main form's offering, as their scopes may be
-        # modalities it has just created; one history record once all are written.
+        # The page's whole offering (the main form's, the inlines' rows), judged by its rules
+        # while the forms were cleaned, is written by the action, rows and all, with the
+        # datacenters (``save_m2m``) and one history record.
         served_models.save_model(
-            model,
-            form.offering,
-            related=lambda: super(ServedModelAdmin, self).save_related(
-                request, form, formsets, change
-            ),
+            form.instance,
+            offering_of_page(form, formsets),
+            stored=form.stored,
+            related=form.save_m2m,
             record=not change
             or form.has_changed()
             or any(formset.has_changed() for formset in formsets),
         )
+        for formset in formsets:
+            formset.written()
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # A save held by the price guard (PriceEntryFormSet): its changes and the confirmation,
@@ -374,6 +376,9 @@ class ServedModelAdmin(_PriceColumns, SimpleHistoryAdmin):
                 ]
         if obj is not None:
             context.update(model_page_context(request, obj, self.admin_site))
+            # Staff see what the typed documents leave out of this model (as stored), and why.
+            for omission in typed_omissions(stored_offering(obj)):
+                self.message_user(request, omission_text(omission), messages.WARNING)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):

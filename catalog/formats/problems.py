@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from catalog.offering import ROOT, OfferingProblem, Price
+
 
 class _Absent:
     def __repr__(self):
@@ -137,3 +139,21 @@ class CatalogFileInvalid(Exception):
         if not self.complete:
             lines.append(f"… and more; only the first {MAX_PROBLEMS} problems are listed.")
         super().__init__("\n".join(lines))
+
+
+def rule_reason(problem: OfferingProblem) -> str:
+    """A problem of the offering's rules (``Offering.problems()``) as a decoder words it: about
+    the value at the JSON path it names (the problem's field)."""
+    entry = problem.entry
+    value = getattr(entry, problem.field) if problem.field else None
+    if problem.code == "hhmm" and isinstance(value, int):
+        if 0 <= value <= 2359:
+            return f"must be a UTC time written HHMM: minutes {value % 100} are past 59."
+        return "must be a UTC time written HHMM, from 0 to 2359."
+    if problem.code == "empty_window":
+        return "must differ from utc_start."
+    if problem.code == "scope" and problem.field == "unit":
+        kind = entry.price_type if isinstance(entry, Price) else entry.capacity_type
+        where = "the request scope" if entry.scope == ROOT else f"an {entry.scope[0]} modality"
+        return f"is not a unit of {kind} in {where}."
+    return problem.message

@@ -17,7 +17,11 @@ from catalog.formats.flat.published import catalog_as_of, published_catalog
 from catalog.formats.published import Published
 from catalog.formats.typed.decode import TypedEntry, read_typed
 from catalog.formats.typed.encode import SCHEMA_VERSION
-from catalog.formats.typed.published import published_typed_catalog, typed_catalog_as_of
+from catalog.formats.typed.published import (
+    published_omissions,
+    published_typed_catalog,
+    typed_catalog_as_of,
+)
 
 FLAT = ""
 
@@ -33,11 +37,15 @@ class Format:
     published: Callable[[], Published]
     as_of: Callable[[datetime], bytes]
     decode: Callable[[bytes], Decoded | None]
+    # What of the published catalog the format cannot say, a line per model (none: all of it).
+    left_out: Callable[[], list[str]] | None = None
 
 
 FORMATS: dict[str, Format] = {
     FLAT: Format(published_catalog, catalog_as_of, decode_catalog),
-    SCHEMA_VERSION: Format(published_typed_catalog, typed_catalog_as_of, read_typed),
+    SCHEMA_VERSION: Format(
+        published_typed_catalog, typed_catalog_as_of, read_typed, published_omissions
+    ),
 }
 # The typed versions, as ``?schema_version=`` and ``--schema-version`` name them.
 SCHEMA_VERSIONS = tuple(name for name in FORMATS if name != FLAT)

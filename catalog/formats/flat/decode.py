@@ -54,6 +54,7 @@ from catalog.formats.problems import (
     Problem,
     describe,
     file_problem,
+    rule_reason,
     to_json,
 )
 from catalog.formats.strict_json import (
@@ -139,13 +140,14 @@ class Entry:
         except ValidationError as error:
             messages = error.message_dict
         flat = {name: value for name, value in self.values.items() if name in FLAT_FIELDS}
-        for name, flat_error in flat_errors(flat).items():
+        errors = flat_errors(flat)
+        for name, flat_error in errors.items():
             messages.setdefault(name, []).extend(flat_error.messages)
-        if not messages:
-            return []
         model_id = self.raw.get("id")
         model_id = model_id if isinstance(model_id, str) else None
-        problems = []
+        problems = [] if errors else self.offering_problems(model_id)
+        if not messages:
+            return problems
         for model_field, field_messages in messages.items():
             if model_field in self.unset:
                 continue
@@ -156,6 +158,28 @@ class Entry:
             problems += [
                 Problem(self.index, model_id, wire, value, message) for message in field_messages
             ]
+        return problems
+
+    def offering_problems(self, model_id: str | None) -> list[Problem]:
+        """The offering held against its rules (``Offering.problems()``): a flat record's own
+        can break them only in its windows, which are found by their ends."""
+        problems = []
+        for problem in self.offering.problems():
+            path, value = "pricing", _wire_value(self.raw, "pricing")
+            entry = problem.entry
+            overrides = _wire_value(self.raw, f"pricing.{OVERRIDES}")
+            for position, item in enumerate(overrides if isinstance(overrides, list) else ()):
+                if not isinstance(item, dict):
+                    continue
+                ends = (item.get("utc_start"), item.get("utc_end"))
+                if ends == (getattr(entry, "utc_start", None), getattr(entry, "utc_end", None)):
+                    path = f"pricing.{OVERRIDES}[{position}]"
+                    value = item
+                    if problem.field is not None:
+                        path += f".{problem.field}"
+                        value = item.get(problem.field, ABSENT)
+                    break
+            problems.append(Problem(self.index, model_id, path, value, rule_reason(problem)))
         return problems
 
 
@@ -272,13 +296,8 @@ def _threshold(value: object) -> int:
 
 
 def _clock(value: object) -> int:
-    """A UTC clock time written HHMM, as a JSON integer (0 to 2359)."""
-    number = _integer(value)
-    if not 0 <= number <= 2359:
-        raise _Invalid("must be a UTC time written HHMM, from 0 to 2359.")
-    if number % 100 > 59:
-        raise _Invalid(f"must be a UTC time written HHMM: minutes {number % 100} are past 59.")
-    return number
+    """A UTC clock time written HHMM, as a JSON integer (its range is the offering's rule)."""
+    return _integer(value)
 
 
 def _price(value: object) -> Decimal:
@@ -413,8 +432,6 @@ class _RecordChecker:
         unset = frozenset(
             model_field for model_field in _RECORD_FIELDS if model_field not in values
         )
-        if self.has_problems:
-            extra = {}  # never built into a model: the file is refused
         return Entry(values, codes, self.index, self.raw, unset, extra)
 
     def openrouter_slug(self, value: object) -> str | None:
@@ -561,12 +578,6 @@ class _RecordChecker:
                 override[key] = reader(item[key])
             except _Invalid as error:
                 self.report(f"{path}.{key}", item[key], str(error))
-        if (
-            not tier
-            and "utc_start" in override
-            and override.get("utc_end") == override["utc_start"]
-        ):
-            self.report(f"{path}.utc_end", item["utc_end"], "must differ from utc_start.")
         named = [key for key in PRICING_KEYS if key in item]
         if not named:
             reason = f"names no price: give at least one of {', '.join(PRICING_KEYS)}."

@@ -2,11 +2,12 @@
 
 The inverse of ``encode``: a file ``{"data": [...]}`` whose records carry ``schema_version`` is
 read with the same strict JSON reader as the flat format, each document validated against the
-official schema (``ModelDocumentV2``), then against the rules the schema cannot express (an
-entry's identity unique per scope, units per scope, well-formed windows, capacity identity
-unique, one modality per kind), then read into the columns of a ``ServedModel`` and an
-``Offering``. Every problem names its record index, ID and JSON path
-(``output_modalities[0].pricing[1].ttl_seconds``); a file with any is refused before a query.
+official schema (``ModelDocumentV2``), then against what the schema cannot express of the
+document (an entry's identity unique per scope, capacity identity unique, one modality per
+kind), read into the columns of a ``ServedModel`` and an ``Offering``, which is held against
+its own rules (``Offering.problems()``: units per scope, well-formed windows). Every problem
+names its record index, ID and JSON path (``output_modalities[0].pricing[1].ttl_seconds``); a
+file with any is refused before a query.
 Whether a document follows the field rules (``full_clean()``) is ``TypedEntry.rule_problems()``,
 asked, as for the flat format, only of the documents that would change the catalog.
 
@@ -26,11 +27,6 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from catalog.choices import (
-    INPUT_TYPES,
-    INPUT_UNITS,
-    OUTPUT_TYPES,
-    OUTPUT_UNITS,
-    REQUEST_UNITS,
     Direction,
     weekday_bits,
 )
@@ -48,12 +44,13 @@ from catalog.formats.problems import (
     Problem,
     describe,
     file_problem,
+    rule_reason,
 )
 from catalog.formats.strict_json import LONE_SURROGATE, JSONObject, load_document, lone_surrogate
 from catalog.formats.typed.encode import SCHEMA_VERSION
 from catalog.formats.typed.schema import field_errors
 from catalog.models import Datacenter, PriceEntry, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
+from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope, weekday_set
 from catalog.validators import validate_country_code, validate_price_per_token
 
 # The context and output length of a new model that has no text modality to state them.
@@ -221,6 +218,7 @@ class _Reader:
         self.id = raw.get("id") if isinstance(raw.get("id"), str) else None
         self.problems = problems
         self.count = len(problems)
+        self.paths: dict[int, str] = {}  # id of a price or capacity read -> its JSON path
 
     @property
     def has_problems(self) -> bool:
@@ -274,6 +272,7 @@ class _Reader:
         )
         self.columns(entry)
         entry.offering = self.offering(entry)
+        self.rules(entry.offering)
         entry.places = self.places()
         return entry
 
@@ -405,29 +404,23 @@ class _Reader:
 
     def prices(self, holder: dict, path: str, scope: Scope) -> list[Price]:
         prefix = f"{path}." if path else ""
-        allowed = _allowed_prices(scope)
         read: list[Price] = []
         identities: dict[tuple, int] = {}
         for position, item in enumerate(holder.get("pricing", ())):
             item_path = f"{prefix}pricing[{position}]"
             price_type, unit = item["type"], item["unit"]
-            if (price_type, unit) not in allowed:
-                self.report(
-                    f"{item_path}.unit", unit, f"is not a unit of {price_type} in {_name(scope)}."
-                )
-                continue
-            days = self.weekdays(item, item_path)
+            days = weekday_set(self.weekdays(item, item_path))
             if item.get("ttl_seconds", 0) > _MAX_TTL:
                 self.report(
                     f"{item_path}.ttl_seconds",
                     item["ttl_seconds"],
                     f"must be at most {_MAX_TTL} seconds.",
                 )
-            self.window(item, item_path)
             cost = self.cost(item["cost_usd"], f"{item_path}.cost_usd", unit)
             for number, override in enumerate(item.get("overrides", ())):
                 self.cost(override["cost_usd"], f"{item_path}.overrides[{number}].cost_usd", unit)
-            # The weekdays as a set: the order of utc_days carries no meaning.
+            # The weekdays as a set: the order of utc_days carries no meaning, and all seven are
+            # every day.
             identity = (*(item.get(key) for key in ("type", *_QUALIFIERS)), days)
             if identity in identities:
                 reason = (
@@ -438,7 +431,9 @@ class _Reader:
                 continue
             identities[identity] = position
             if cost is not None:
-                read.append(
+                self.add(
+                    read,
+                    item_path,
                     Price(
                         scope=scope,
                         price_type=price_type,
@@ -450,9 +445,22 @@ class _Reader:
                         utc_end=item.get("utc_end"),
                         overrides=tuple(item.get("overrides", ())),
                         utc_days=days,
-                    )
+                    ),
                 )
         return read
+
+    def add(self, read: list, path: str, entry: Price | Capacity) -> None:
+        read.append(entry)
+        self.paths[id(entry)] = path
+
+    def rules(self, offering: Offering) -> None:
+        """The offering held against its rules (``Offering.problems()``), each problem at the
+        path of its entry and field."""
+        for problem in offering.problems():
+            path = self.paths.get(id(problem.entry), "")
+            if problem.field is not None and problem.field != "scope":
+                path += "." + _KEYS.get(problem.field, problem.field)
+            self.report(path, _at(self.raw, path), rule_reason(problem))
 
     def weekdays(self, item: dict, path: str) -> int | None:
         """An entry's ``utc_days`` as bits (None: every day); a weekday named twice is a problem
@@ -464,14 +472,6 @@ class _Reader:
             if name in days[:position]:
                 self.report(f"{path}.utc_days[{position}]", name, "names a weekday twice.")
         return weekday_bits(days)
-
-    def window(self, item: dict, path: str) -> None:
-        for key in ("utc_start", "utc_end"):
-            if key in item and item[key] % 100 > 59:
-                reason = f"must be a UTC time written HHMM: minutes {item[key] % 100} are past 59."
-                self.report(f"{path}.{key}", item[key], reason)
-        if "utc_start" in item and item["utc_start"] == item.get("utc_end"):
-            self.report(f"{path}.utc_end", item["utc_end"], "must differ from utc_start.")
 
     def cost(self, text: str, path: str, unit: str) -> Decimal | None:
         """A ``cost_usd`` exactly, held to the rules of a stored price (column digits, the
@@ -489,19 +489,11 @@ class _Reader:
 
     def capacities(self, holder: dict, path: str, scope: Scope) -> list[Capacity]:
         prefix = f"{path}." if path else ""
-        allowed = _allowed_capacities(scope)
         read: list[Capacity] = []
         identities: dict[tuple, int] = {}
         for position, item in enumerate(holder.get("capacity", ())):
             item_path = f"{prefix}capacity[{position}]"
             capacity_type, unit = item["type"], item["unit"]
-            if (capacity_type, unit) not in allowed:
-                self.report(
-                    f"{item_path}.unit",
-                    unit,
-                    f"is not a unit of {capacity_type} in {_name(scope)}.",
-                )
-                continue
             identity = (capacity_type, unit, item.get("per"))
             if identity in identities:
                 reason = (
@@ -511,7 +503,8 @@ class _Reader:
                 self.report(item_path, ABSENT, reason)
                 continue
             identities[identity] = position
-            read.append(Capacity(scope, capacity_type, unit, item.get("per"), item["value"]))
+            entry = Capacity(scope, capacity_type, unit, item.get("per"), item["value"])
+            self.add(read, item_path, entry)
         return read
 
     def places(self) -> list[tuple[str, str]]:
@@ -536,25 +529,8 @@ class _Reader:
 _QUALIFIERS = ("ttl_seconds", "implicit", "utc_start", "utc_end")
 
 
-def _name(scope: Scope) -> str:
-    return "the request scope" if scope == ROOT else f"an {scope[0]} modality"
-
-
-def _allowed_prices(scope: Scope) -> frozenset[tuple[str, str]]:
-    """The (type, unit) pairs a scope's prices may use: the catalog's rule
-    (``priceentry_type_unit_scope``), which a stored row must follow."""
-    if scope == ROOT:
-        return frozenset(REQUEST_UNITS.items())
-    if scope[0] == Direction.INPUT:
-        return frozenset((t, u) for t in INPUT_TYPES for u in INPUT_UNITS)
-    return frozenset((t, u) for t in OUTPUT_TYPES for u in OUTPUT_UNITS)
-
-
-def _allowed_capacities(scope: Scope) -> frozenset[tuple[str, str]]:
-    allowed = _allowed_prices(scope)
-    if scope[0] != Direction.INPUT:
-        allowed |= {("concurrency", "request")}
-    return allowed
+# A row's field -> the key of a typed entry that holds it.
+_KEYS = {"price_type": "type", "capacity_type": "type"}
 
 
 def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:

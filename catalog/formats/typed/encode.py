@@ -9,7 +9,6 @@ cannot say) are in docs/ARCHITECTURE.md, "The typed rendering".
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +25,15 @@ from catalog.choices import (
 )
 from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
 from catalog.models import ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, Scope
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    ModalitySpec,
+    Offering,
+    Price,
+    Scope,
+    typed_omissions,
+)
 
 SCHEMA_VERSION = "2.4"
 
@@ -35,9 +42,6 @@ SCHEMA_VERSION = "2.4"
 # and rerank have no streaming.
 _OUTPUT_MAX_LENGTH = frozenset({"text"})
 _OUTPUT_WITHOUT_STREAMING = frozenset({"embeddings", "rerank"})
-# The unit a modality's price keeps where the catalog holds one typed identity in two units
-# (``_one_unit_per_identity``): an image input's own unit is the image, any other's the token.
-_OWN_UNIT = {"image": PriceUnit.IMAGE}
 
 
 def _none_last(value: Any) -> tuple:
@@ -55,31 +59,6 @@ def _price_order(price: Price) -> tuple:
         _none_last(price.ttl_seconds),
         _none_last(price.implicit),
     )
-
-
-def _one_unit_per_identity(prices: list[Price], scope: Scope) -> list[Price]:
-    """A scope's entries, each typed identity once.
-
-    The catalog's identity has the unit too, so that a flat file round-trips: a flat image price
-    of a model without an image input is stored as its text input's ``prompt`` per image,
-    beside ``prompt`` per token (docs/ARCHITECTURE.md, "The flat mapping's judgment calls").
-    The typed format cannot say both, and must not invent an image input the model does not
-    take (OpenRouter would send it images). Such a type is said in the modality's own unit
-    (``_OWN_UNIT``, else the token; else the first in canonical order) and its entries in other
-    units are left out: an image price of a model that takes no images bills nothing, as
-    OpenRouter sends it none.
-    """
-    counts = Counter(price.typed_identity for price in prices)
-    repeated = {identity[1] for identity, count in counts.items() if count > 1}  # their types
-    if not repeated:
-        return prices
-    units = _positions(PriceUnit)
-    kept: dict[str, str] = {}
-    for price_type in repeated:
-        present = {price.unit for price in prices if price.price_type == price_type}
-        own = _OWN_UNIT.get(scope[1] or "", PriceUnit.TOKEN)
-        kept[price_type] = own if own in present else min(present, key=lambda u: units.get(u, 99))
-    return [price for price in prices if kept.get(price.price_type, price.unit) == price.unit]
 
 
 def _capacity_order(capacity: Capacity) -> tuple:
@@ -119,31 +98,18 @@ def _capacity_entry(capacity: Capacity) -> dict[str, Any]:
     return entry
 
 
-def _pricing_and_capacity(offering: Offering, scope: Scope) -> dict[str, Any]:
-    """A scope's ``pricing`` and ``capacity``, each only when it has entries.
-
-    The catalog's constraints allow entries the schema cannot say, which are left out: a
-    time window on a request-scoped price (``RequestPricingEntry`` has no qualifiers),
-    ``concurrency`` on an input modality (``InputCapacityEntry`` has none), and a second unit
-    of one typed identity (``_one_unit_per_identity``).
-    """
+def _pricing_and_capacity(offering: Offering, scope: Scope, omitted: set[int]) -> dict[str, Any]:
+    """A scope's ``pricing`` and ``capacity``, each only when it has entries; those the schema
+    cannot say (``omitted``: the ids of ``typed_omissions``) are left out."""
     part: dict[str, Any] = {}
     prices = sorted(
-        _one_unit_per_identity(
-            [p for p in offering.prices if p.scope == scope and not (scope == ROOT and p.windowed)],
-            scope,
-        ),
+        (p for p in offering.prices if p.scope == scope and id(p) not in omitted),
         key=_price_order,
     )
     if prices:
         part["pricing"] = [price_entry(price) for price in prices]
     capacities = sorted(
-        (
-            c
-            for c in offering.capacities
-            if c.scope == scope
-            and not (scope[0] == Direction.INPUT and c.capacity_type == CapacityType.CONCURRENCY)
-        ),
+        (c for c in offering.capacities if c.scope == scope and id(c) not in omitted),
         key=_capacity_order,
     )
     if capacities:
@@ -159,7 +125,9 @@ def _in_document_order(specs: Iterable[ModalitySpec], direction: str) -> list[Mo
     return sorted(chosen, key=lambda spec: (spec.position, kinds.get(spec.kind, 99), spec.kind))
 
 
-def _input_modality(model: ServedModel, spec: ModalitySpec, offering: Offering) -> dict[str, Any]:
+def _input_modality(
+    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: set[int]
+) -> dict[str, Any]:
     document: dict[str, Any] = {"type": spec.kind}
     supported_inputs = dict(spec.supported_inputs)
     if spec.kind == "text":
@@ -171,20 +139,22 @@ def _input_modality(model: ServedModel, spec: ModalitySpec, offering: Offering) 
         }
     if supported_inputs:
         document["supported_inputs"] = supported_inputs
-    document.update(_pricing_and_capacity(offering, spec.scope))
+    document.update(_pricing_and_capacity(offering, spec.scope, omitted))
     if spec.passthrough_parameters:
         document["passthrough_parameters"] = spec.passthrough_parameters
     return document
 
 
-def _output_modality(model: ServedModel, spec: ModalitySpec, offering: Offering) -> dict[str, Any]:
+def _output_modality(
+    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: set[int]
+) -> dict[str, Any]:
     document: dict[str, Any] = {"type": spec.kind}
     if spec.kind in _OUTPUT_MAX_LENGTH:
         document["max_length"] = {"value": model.max_output_length}
     document["supported_parameters"] = spec.supported_parameters  # required, even when empty
     if spec.passthrough_parameters:
         document["passthrough_parameters"] = spec.passthrough_parameters
-    document.update(_pricing_and_capacity(offering, spec.scope))
+    document.update(_pricing_and_capacity(offering, spec.scope, omitted))
     if spec.streaming is not None and spec.kind not in _OUTPUT_WITHOUT_STREAMING:
         document["streaming"] = spec.streaming
     return document
@@ -207,15 +177,16 @@ def model_document(
         document["tokenizer"] = model.tokenizer
     if model.description:
         document["description"] = model.description
+    omitted = {id(omission.entry) for omission in typed_omissions(offering)}
     document["input_modalities"] = [
-        _input_modality(model, spec, offering)
+        _input_modality(model, spec, offering, omitted)
         for spec in _in_document_order(offering.modalities, Direction.INPUT)
     ]
     document["output_modalities"] = [
-        _output_modality(model, spec, offering)
+        _output_modality(model, spec, offering, omitted)
         for spec in _in_document_order(offering.modalities, Direction.OUTPUT)
     ]
-    document.update(_pricing_and_capacity(offering, ROOT))
+    document.update(_pricing_and_capacity(offering, ROOT, omitted))
     if model.passthrough_parameters:
         document["passthrough_parameters"] = model.passthrough_parameters
     if model.deprecation_date is not None:

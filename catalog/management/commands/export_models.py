@@ -90,6 +90,10 @@ class Command(BaseCommand):
                 body = written.as_of(as_of)
             except HistoryUnavailable as error:
                 raise CommandError(str(error)) from None
+        if written.left_out is not None and as_of is None:
+            # Not silent: what the format leaves out of each model, on stderr (exit status 0).
+            for line in written.left_out():
+                self.stderr.write(line)
         if output is None:
             buffer = getattr(self.stdout, "buffer", None)
             if buffer is None:  # a text stream without bytes underneath (call_command in tests)

@@ -27,6 +27,7 @@ from catalog.importer import (
     schedule_import,
 )
 from catalog.management.commands.export_models import moment, option
+from catalog.offering import InvalidOffering
 from catalog.sources import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TIMEOUT_SECONDS,
@@ -236,6 +237,8 @@ class Command(BaseCommand):
                     )
         except CatalogSourceError as error:
             raise CommandError(str(error)) from None
+        except InvalidOffering as error:  # the last line: the decoders and the plan name them
+            raise CommandError(f"{name}: {error} Nothing was imported.") from None
         except ScheduleError as error:
             raise CommandError(f"{name}: {error} Nothing was scheduled.") from None
         except CatalogFileInvalid as error:
