@@ -38,7 +38,7 @@ from catalog.choices import (
     PriceUnit,
     _positions,
 )
-from catalog.models import PriceEntry, ServedModel
+from catalog.models import Modality, PriceEntry, ServedModel
 
 # (direction, kind) of a modality; (None, None) is the request scope, the model's root.
 Scope = tuple[str | None, str | None]
@@ -89,6 +89,18 @@ class ModalitySpec:
     supported_parameters: dict = field(default_factory=dict)
     passthrough_parameters: dict = field(default_factory=dict)
     streaming: bool | None = None
+
+    @classmethod
+    def of_row(cls, row: Modality) -> ModalitySpec:
+        return cls(
+            direction=row.direction,
+            kind=row.kind,
+            position=row.position,
+            supported_inputs=row.supported_inputs,
+            supported_parameters=row.supported_parameters,
+            passthrough_parameters=row.passthrough_parameters,
+            streaming=row.streaming,
+        )
 
     @property
     def scope(self) -> Scope:
@@ -352,18 +364,7 @@ class Offering:
         scope_of = {m.pk: (m.direction, m.kind) for m in modalities}
         return cls.splitting_prices(
             None,
-            modalities=tuple(
-                ModalitySpec(
-                    direction=m.direction,
-                    kind=m.kind,
-                    position=m.position,
-                    supported_inputs=m.supported_inputs,
-                    supported_parameters=m.supported_parameters,
-                    passthrough_parameters=m.passthrough_parameters,
-                    streaming=m.streaming,
-                )
-                for m in modalities
-            ),
+            modalities=tuple(map(ModalitySpec.of_row, modalities)),
             prices=tuple(
                 Price.of_row(p, scope_of.get(p.modality_id, ROOT)) for p in model.prices.all()
             ),

@@ -279,6 +279,15 @@ def test_a_price_of_a_modality_the_model_lacks_is_refused(model, clock):
     assert not PriceSchedule.objects.exists()
 
 
+def test_a_change_that_breaks_the_offerings_rules_is_refused(model, clock):
+    per_character = Price(TEXT_IN, "prompt", "character", Decimal("0.0000001"))
+    rows = list(PriceEntry.objects.filter(model=model).values())
+    with pytest.raises(ScheduleError, match="already has this price per token"):
+        schedule_changes([ModelChanges(model, {per_character.identity: per_character})], T1)
+    assert not PriceSchedule.objects.exists()
+    assert list(PriceEntry.objects.filter(model=model).values()) == rows
+
+
 def test_an_edit_now_keeps_the_scheduled_change(model, clock):
     schedule_changes([prompt_change(model, "0.0000002")], T1)
     edited = ServedModel.objects.get(pk=model.pk)

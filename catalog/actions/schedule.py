@@ -31,7 +31,7 @@ from catalog.actions.rows import insert_rows
 from catalog.formats.flat.encode import plain_decimal
 from catalog.history import Change, record_bulk
 from catalog.models import Modality, PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import ROOT, Price, Scope, in_force, next_start
+from catalog.offering import ROOT, ModalitySpec, Offering, Price, Scope, in_force, next_start
 from catalog.presentation import cost_text, price_label
 
 # The name a history record gives a scheduling or a cancellation (its "changed fields").
@@ -119,12 +119,11 @@ def schedule_changes(
         list(ServedModel.objects.filter(pk__in=pks).select_for_update().values_list("pk"))
         before = prices_before([plan.model for plan in plans], moment)
         rows = _rows_by_identity(pks)
-        modality_of = {
-            (model_pk, (direction, kind)): pk
-            for pk, model_pk, direction, kind in Modality.objects.filter(
-                model_id__in=pks
-            ).values_list("pk", "model_id", "direction", "kind")
-        }
+        modality_of = {}
+        specs: defaultdict[int, list[ModalitySpec]] = defaultdict(list)
+        for row in Modality.objects.filter(model_id__in=pks):
+            modality_of[row.model_id, (row.direction, row.kind)] = row.pk
+            specs[row.model_id].append(ModalitySpec.of_row(row))
         pending = {
             schedule.model_id: schedule
             for schedule in PriceSchedule.objects.filter(
@@ -144,13 +143,10 @@ def schedule_changes(
                     f"scheduled as {_visibility(joined.announced)}; this one is "
                     f"{_visibility(announced)}. Cancel it first, or choose the same."
                 )
+            _check_offering(plan, tuple(specs[pk]), before[pk])
             described = []
             for identity, price in plan.changes.items():
                 scope = identity[0]
-                if scope != ROOT and (pk, scope) not in modality_of:
-                    raise ScheduleError(
-                        f"{plan.model.model_id}: it has no {' '.join(scope)} modality to price."
-                    )
                 old = before[pk].get(identity)
                 described.append(described_change(identity, old, price))
                 history = rows.get((pk, identity), [])
@@ -285,6 +281,18 @@ def describe(change: dict) -> str:
 
 
 # --- internals ---------------------------------------------------------------------------------
+def _check_offering(
+    plan: ModelChanges, modalities: tuple[ModalitySpec, ...], before: Mapping[tuple, Price]
+) -> None:
+    """Refuse a change whose prices, once in force, break the offering's rules."""
+    after = {**before, **plan.changes}
+    offering = Offering(
+        modalities=modalities, prices=tuple(p for p in after.values() if p is not None)
+    )
+    if problems := offering.problems():
+        raise ScheduleError(f"{plan.model.model_id}: " + "; ".join(map(str, problems)))
+
+
 def _scope(row: PriceEntry) -> Scope:
     return ROOT if row.modality is None else (row.modality.direction, row.modality.kind)
 
