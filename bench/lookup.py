@@ -9,8 +9,8 @@ back, then one record a day with every price of the model a little higher (writt
 
 - ``catalog.timeline.prices_at``, the lookup itself (queries counted);
 - ``POST /api/v1/prices/lookup`` through Django's test client, JSON in and out: a batch of
-  records never seen (a new batch each run, the process's caches of records emptied), and the
-  same batch again (its records decoded and rendered already);
+  records never seen (a new batch each run, the lookup's caches emptied), and the same batch
+  again;
 - a cold ``GET /api/v1/models/<id>/prices`` and the feed's first page, for scale.
 
 Each is the median of ``RUNS`` runs after one to warm up. Prints one JSON line.
@@ -83,10 +83,11 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from catalog import timeline as lookup_path
     from catalog.models import ServedModel
-    from catalog.timeline import _record_prices, prices_at
+    from catalog.timeline import prices_at
+    from router.api import representation
     from router.api.bodies import bodies
-    from router.api.views import _RENDERED
 
     written = add_a_year_of_daily_changes()
     rng = random.Random(21)
@@ -124,8 +125,12 @@ def main() -> None:
         assert response.status_code == 200, response.content[:300]
 
     def post_unseen() -> None:
-        _record_prices.cache_clear()
-        _RENDERED.clear()
+        # Every cache of the lookup's path emptied: its shapes of prices, their texts, the
+        # moments and costs read.
+        lookup_path._SHAPES.clear()
+        lookup_path._moment.cache_clear()
+        representation._PLANS.clear()
+        representation._plain_text.cache_clear()
         post(fresh.pop())
 
     def timeline() -> None:

@@ -772,9 +772,11 @@ def lookup_section(figures: dict, command: str, load: str) -> list[str]:
         "",
         "A batch of records never seen reads one page of the history per record (about 900 "
         "of 1,000: `EXPLAIN (ANALYZE, BUFFERS)`), from the operating system's cache into "
-        "PostgreSQL's; the same batch again finds them in PostgreSQL's buffers and the "
-        "process's caches of decoded and rendered records (`catalog.timeline._record_prices`, "
-        "`router.api.views._RENDERED`).",
+        "PostgreSQL's; the same batch again finds them in PostgreSQL's buffers. No record is "
+        "kept in the process: each is read from its JSON and written as text around its costs, "
+        "by the shape of its prices (`catalog.timeline.Shape`, `router.api.representation."
+        "answer_json`), of which a catalog has few; a batch of records never seen starts with "
+        "those caches empty.",
         "",
     ]
 
@@ -784,7 +786,8 @@ def with_section(text: str, title: str, section: list[str]) -> str:
     kept = carried_section(text, title)
     body = "\n".join(section).rstrip() + "\n"
     if kept:
-        return text.replace(kept, body)
+        # A section followed by another keeps the blank line between them.
+        return text.replace(kept, body + ("\n" if kept.endswith("\n\n") else ""))
     return text.rstrip() + "\n\n" + body
 
 

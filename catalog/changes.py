@@ -2,10 +2,13 @@
 order of moment, read from the history (``catalog.history``) and the scheduled changes.
 
 Kinds of item: a model published, unpublished, renamed (its name or its id), a price changed
-(old -> new, per price), a deprecation set or moved; an announced change scheduled, cancelled,
-taking effect. The rule of what is public is ``catalog.timeline``'s: a record counts only when
-it or the record before it is published (a draft's edits are never public); a confidential
-change appears only at its moment, as a price change. An item names no person, reason or file.
+(old -> new, per price), a deprecation set or moved; an announced change scheduled, amended,
+cancelled, taking effect. An amendment (another change joined at the same moment, or a price
+of it changed) is an item at its own moment with everything the change will then do, so that a
+subscriber reading from any cursor never misses a price that will apply. The rule of what is
+public is ``catalog.timeline``'s: a record counts only when it or the record before it is
+published (a draft's edits are never public); a confidential change appears only at its
+moment, as a price change. An item names no person, reason or file.
 
 Each item has a key, ``(moment, source, id, index)``, in which the feed is ordered and from
 which a reader resumes (``since``): the source (a record, a change taking effect, scheduled,
@@ -26,14 +29,16 @@ from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
 from catalog.models import PriceSchedule
+from catalog.offering import Price
 from catalog.timeline import (
     RECORD_COLUMNS,
+    PriceChange,
     Record,
     as_record,
     price_changes,
     prices_in_force,
     records_at,
-    upcoming_spans,
+    upcoming_changes,
 )
 
 PUBLISHED = "published"
@@ -43,10 +48,11 @@ PRICE_CHANGED = "price_changed"
 DEPRECATION_SET = "deprecation_set"
 DEPRECATION_MOVED = "deprecation_moved"
 CHANGE_SCHEDULED = "change_scheduled"
+CHANGE_AMENDED = "change_amended"
 CHANGE_CANCELLED = "change_cancelled"
 CHANGE_EFFECTIVE = "change_effective"
 KINDS = (PUBLISHED, UNPUBLISHED, RENAMED, PRICE_CHANGED, DEPRECATION_SET, DEPRECATION_MOVED,
-         CHANGE_SCHEDULED, CHANGE_CANCELLED, CHANGE_EFFECTIVE)  # fmt: skip
+         CHANGE_SCHEDULED, CHANGE_AMENDED, CHANGE_CANCELLED, CHANGE_EFFECTIVE)  # fmt: skip
 
 # The sources of items, in the order their items come at one moment.
 RECORDS, EFFECTIVE, SCHEDULED, CANCELLED = range(4)
@@ -141,14 +147,17 @@ class _Reader:
                 history_id__in={row[0] for row in rows if row[0] is not None}
             ).values_list(*_FEED_COLUMNS)
         }
+        announced = self._announced_of({row[2] for row in rows})  # row[2]: the model's pk
         items = []
         for previous_id, _, *row in rows:
             current = _feed_record(row)
             before = previous.get(previous_id)
-            items.extend(self._record_items(before, current))
+            items.extend(self._record_items(before, current, announced[current.record.pk]))
         return items, last
 
-    def _record_items(self, before: _FeedRecord | None, after: _FeedRecord) -> list[FeedItem]:
+    def _record_items(
+        self, before: _FeedRecord | None, after: _FeedRecord, announced: list[tuple]
+    ) -> list[FeedItem]:
         record = after.record
         was_public = before is not None and before.record.public
         moment, model_id = record.date, record.model_id
@@ -174,6 +183,7 @@ class _Reader:
             )
             if changes:
                 found.append((PRICE_CHANGED, {"changes": changes}))
+            found.extend(_amendments(before.record, record, announced))
         return [
             FeedItem((moment, RECORDS, record.history_id, index), kind, model_id, details)
             for index, (kind, details) in enumerate(found)
@@ -208,7 +218,7 @@ class _Reader:
 
     def scheduled(self, cursor: Key | None) -> tuple[list[FeedItem], Key | None]:
         """Announced changes, when they were scheduled: what they change against the public
-        prices of that moment (``catalog.timeline.upcoming_spans``)."""
+        prices of that moment (``catalog.timeline.upcoming_changes``)."""
         schedules = self._schedules(
             PriceSchedule.objects.filter(announced=True, created_at__lte=self.now),
             "created_at",
@@ -221,21 +231,11 @@ class _Reader:
         for (schedule_id, pk, moment, effective_at), record in zip(schedules, records, strict=True):
             if record is None or not record.public:
                 continue
-            then = sorted(
-                start
-                for start, created, cancelled in announced[pk]
-                if created <= moment < start and (cancelled is None or cancelled > moment)
-            )
-            spans = upcoming_spans(record, then, moment)
-            starts = [span.start for span in spans]
-            if effective_at not in starts:
+            then = _pending(announced[pk], moment)
+            changes = upcoming_changes(record, then, moment)
+            if effective_at not in changes:
                 continue
-            index = starts.index(effective_at)
-            before = spans[index - 1].prices if index else prices_in_force(record.prices, moment)
-            details = {
-                "effective_at": effective_at,
-                "changes": price_changes(before, spans[index].prices),
-            }
+            details = {"effective_at": effective_at, "changes": changes[effective_at]}
             items.append(
                 FeedItem(
                     (moment, SCHEDULED, schedule_id, 0), CHANGE_SCHEDULED, record.model_id, details
@@ -295,6 +295,43 @@ class _Reader:
         ).values_list("model_id", "effective_at", "created_at", "cancelled_at"):
             found[pk].append(tuple(moments))
         return found
+
+
+def _pending(announced: list[tuple], moment: datetime, *, just_before: bool = False) -> list:
+    """The moments of a model's announced changes (``_announced_of``) pending at ``moment``
+    (or just before it: one scheduled at ``moment`` not yet, one cancelled then still)."""
+    return sorted(
+        start
+        for start, created, cancelled in announced
+        if (created < moment if just_before else created <= moment)
+        and moment < start
+        and (cancelled is None or (cancelled >= moment if just_before else cancelled > moment))
+    )
+
+
+def _amendments(before: Record, after: Record, announced: list[tuple]) -> list[tuple[str, dict]]:
+    """The announced changes pending both before and after the record ``after`` whose prices
+    to come it changed (a change joined, a price of it changed): each as all it now changes.
+    Compared by the prices each will bring, not by their "before" side, which an earlier
+    change (a confidential one too) may move without amending this one."""
+    moment = after.date
+    pending = _pending(announced, moment, just_before=True)
+    if not pending:
+        return []
+    was = upcoming_changes(before, pending, moment)
+    now = upcoming_changes(after, _pending(announced, moment), moment)
+    return [
+        (CHANGE_AMENDED, {"effective_at": start, "changes": changes})
+        for start, changes in now.items()
+        if start in was and _brought(was[start]) != _brought(changes)
+    ]
+
+
+def _brought(changes: tuple[PriceChange, ...]) -> dict[tuple, Price | None]:
+    return {
+        (change.after or change.before).identity: change.after  # type: ignore[union-attr]
+        for change in changes
+    }
 
 
 def feed(

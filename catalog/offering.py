@@ -200,7 +200,8 @@ def base_price_order(price) -> tuple:
     return (_none_first(price.ttl_seconds), _none_first(price.implicit))
 
 
-def _price_order(price: Price) -> tuple:
+def price_order(price: Price) -> tuple:
+    """The canonical order of an offering's prices (``Offering.prices``, a history record's)."""
     return (
         _scope_order(price.scope),
         price.price_type,
@@ -234,7 +235,7 @@ class Offering:
             "modalities",
             tuple(sorted(self.modalities, key=lambda m: (_scope_order(m.scope), m.position))),
         )
-        object.__setattr__(self, "prices", tuple(sorted(self.prices, key=_price_order)))
+        object.__setattr__(self, "prices", tuple(sorted(self.prices, key=price_order)))
         object.__setattr__(self, "capacities", tuple(sorted(self.capacities, key=_capacity_order)))
 
     # --- reading ---------------------------------------------------------------------------
@@ -400,7 +401,7 @@ class Offering:
             scheduled=tuple(
                 sorted(
                     (p for p in prices if p.valid_from is not None and p.valid_from > at),
-                    key=lambda p: (p.valid_from, _price_order(p)),
+                    key=lambda p: (p.valid_from, price_order(p)),
                 )
             ),
         )

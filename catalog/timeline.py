@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
 from catalog.models import PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, _price_order, price_from_json
+from catalog.offering import Offering, Price, in_force, price_from_json, price_order
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def record_prices(offering: dict[str, Any] | None) -> tuple[Price, ...]:
     return tuple(
         sorted(
             (price_from_json(p) for p in (offering or {}).get("prices", ())),
-            key=_price_order,
+            key=price_order,
         )
     )
 
@@ -199,6 +200,19 @@ def upcoming_spans(latest: Record, announced: Sequence[datetime], now: datetime)
     return spans
 
 
+def upcoming_changes(
+    latest: Record, announced: Sequence[datetime], now: datetime
+) -> dict[datetime, tuple[PriceChange, ...]]:
+    """What each announced change at ``announced`` (after ``now``, soonest first) changes,
+    against the public prices before it (``upcoming_spans``), by its moment."""
+    found = {}
+    before = prices_in_force(latest.prices, now)
+    for span in upcoming_spans(latest, announced, now):
+        found[span.start] = price_changes(before, span.prices)
+        before = span.prices
+    return found
+
+
 def _merged(spans: list[PriceSpan]) -> list[PriceSpan]:
     """Consecutive spans with equal prices as one; each open span closed by the next."""
     merged: list[PriceSpan] = []
@@ -241,6 +255,28 @@ def public_price_timeline(model_id: str, *, now: datetime | None = None) -> list
         return None
     spans = timelines([pk], now=now)[pk]
     return spans or None
+
+
+def renamed_to(model_id: str) -> str | None:
+    """The id a public model has now, if it had ``model_id`` while public and has another id
+    now (the last model that had it, when the id passed from one to another); else None."""
+    if not storable(model_id):
+        return None
+    pk = (
+        HistoricalServedModel.objects.filter(model_id=model_id, is_published=True)
+        .exclude(history_type="-")
+        .order_by("-history_date", "-history_id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if pk is None:
+        return None
+    return (
+        ServedModel.objects.filter(pk=pk, is_published=True)
+        .exclude(model_id=model_id)
+        .values_list("model_id", flat=True)
+        .first()
+    )
 
 
 def storable(model_id: str) -> bool:
@@ -291,35 +327,84 @@ def announced_changes(
 
 
 # --- The prices in force at moments, for billing ---------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Shape:
+    """Some prices in force, in the offering's order, without their costs (each costs 0): what
+    a lookup's answer is made of apart from its costs. Records of a model mostly share one
+    shape, so a batch of lookups meets few; each is made once per process (``_SHAPES``) and
+    compared by identity."""
+
+    prices: tuple[Price, ...]
+
+
+class InForce(NamedTuple):
+    """The prices of a record in force at a moment: a shape and each of its prices' cost."""
+
+    shape: Shape
+    costs: tuple[str, ...]  # each price's ``cost_usd`` as the snapshot holds it
+
+    @property
+    def prices(self) -> tuple[Price, ...]:
+        return tuple(
+            replace(price, cost_usd=Decimal(cost))
+            for price, cost in zip(self.shape.prices, self.costs, strict=True)
+        )
+
+
 class Lookup(NamedTuple):
     """The prices of one model at one moment, or why there are none (``problem``)."""
 
     model_id: str
     at: datetime
-    prices: tuple[Price, ...] | None
+    prices: InForce | None
     problem: str | None = None  # UNKNOWN_MODEL, NOT_YET, NOT_PUBLIC
-    # Names these prices for as long as the process lives: the record, and which of its rows
-    # are in force (records never change, so a rendering of them can be kept).
-    key: tuple[int, tuple[int, ...]] | None = None
 
 
 UNKNOWN_MODEL = "unknown_model"  # no such model, or never public (a draft is never named)
 NOT_YET = "before_first_record"  # the moment is before the model's first record
 NOT_PUBLIC = "not_public"  # the model was unpublished at that moment
 
-# For each (model id, moment): the model, and its latest record at or before the moment (its
-# id, whether it is public, its prices as JSON text). One round trip for the whole batch; each
-# moment's record is one step down the index of (id, history_date) (migration 0017).
+# For each (model id, moment): the model that had the id at the moment (its latest record at or
+# before the moment is named so), else the model that has it now; and that model's latest
+# record at or before the moment (its id, whether it is public, its prices as JSON text). One
+# round trip for the whole batch; each moment's record is one step down the index of
+# (id, history_date) (migration 0017). The search by the history's model_id runs only for the
+# pairs the model holding the id now does not answer (renamed since, or not there yet).
 _LATEST_RECORDS = """
-SELECT m.id, r.history_id, r.is_published AND r.history_type <> '-', r.prices
-FROM unnest(%(ids)s::text[], %(moments)s::timestamptz[]) WITH ORDINALITY AS q (model_id, at, n)
+SELECT CASE WHEN n.id IS NULL THEN m.id ELSE n.id END,
+       CASE WHEN n.id IS NULL THEN r.history_id ELSE n.history_id END,
+       CASE WHEN n.id IS NULL THEN r.public ELSE n.public END,
+       CASE WHEN n.id IS NULL THEN r.prices ELSE n.prices END
+FROM (
+    SELECT pair ->> 0 AS model_id, (pair ->> 1)::timestamptz AS at, n
+    FROM jsonb_array_elements(%(pairs)s::jsonb) WITH ORDINALITY AS p (pair, n)
+) q
 LEFT JOIN catalog_servedmodel m ON m.model_id = q.model_id
 LEFT JOIN LATERAL (
-    SELECT h.history_id, h.is_published, h.history_type, (h.offering -> 'prices')::text AS prices
+    SELECT h.model_id, h.history_id, h.is_published AND h.history_type <> '-' AS public,
+           (h.offering -> 'prices')::text AS prices
     FROM catalog_historicalservedmodel h
     WHERE h.id = m.id AND h.history_date <= q.at
     ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1
 ) r ON true
+LEFT JOIN LATERAL (
+    SELECT l.id, l.history_id, l.public, l.prices
+    FROM (
+        SELECT h.id FROM catalog_historicalservedmodel h
+        WHERE h.model_id = q.model_id AND h.history_date <= q.at
+            AND r.model_id IS DISTINCT FROM q.model_id
+        ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1
+    ) c
+    CROSS JOIN LATERAL (
+        SELECT h.id, h.model_id, h.history_id,
+               h.is_published AND h.history_type <> '-' AS public,
+               (h.offering -> 'prices')::text AS prices
+        FROM catalog_historicalservedmodel h
+        WHERE h.id = c.id AND h.history_date <= q.at
+        ORDER BY h.history_date DESC, h.history_id DESC LIMIT 1
+    ) l
+    WHERE l.model_id = q.model_id
+) n ON true
 ORDER BY q.n
 """
 
@@ -328,9 +413,9 @@ def prices_at(
     pairs: Sequence[tuple[str, datetime]], *, now: datetime | None = None
 ) -> list[Lookup]:
     """The public prices of each (model id, moment) of ``pairs``, in order: the as-of rule for
-    each. One query whatever the number of pairs or the length of the history (the record in
-    force at each moment, whose prices are decoded once per record), and one more when some
-    pair has no public record.
+    the model that had the id at the moment (a renamed model by its old id, before it was
+    renamed), else for the model that has the id now. One query whatever the number of pairs
+    or the length of the history, and one more when some pair has no public record.
     Moments must not be after ``now`` (default: now); a model that was never public by then
     is an unknown model, never a draft named."""
     now = now or timezone.now()
@@ -340,10 +425,14 @@ def prices_at(
         cursor.execute(
             _LATEST_RECORDS,
             {
-                # An id that cannot be stored matches no model, as "" does not.
-                "ids": [model_id if storable(model_id) else "" for model_id, _ in pairs],
-                "moments": [at for _, at in pairs],
-                "now": now,
+                # One JSON text: psycopg writes arrays of text and moments item by item, in
+                # Python. An id that cannot be stored matches no model, as "" does not.
+                "pairs": json.dumps(
+                    [
+                        (model_id if storable(model_id) else "", at.isoformat())
+                        for model_id, at in pairs
+                    ]
+                ),
             },
         )
         rows = cursor.fetchall()
@@ -363,11 +452,7 @@ def prices_at(
     found = []
     for (model_id, at), (pk, history_id, public, prices) in zip(pairs, rows, strict=True):
         if public:
-            held = _record_prices(history_id, prices)
-            rows = tuple(number for number, price in enumerate(held) if price.in_force_at(at))
-            found.append(
-                Lookup(model_id, at, tuple(held[n] for n in rows), None, (history_id, rows))
-            )
+            found.append(Lookup(model_id, at, entries_in_force(json.loads(prices or "[]"), at)))
         elif pk not in ever_public:
             found.append(Lookup(model_id, at, None, UNKNOWN_MODEL))
         elif history_id is None:
@@ -375,6 +460,56 @@ def prices_at(
         else:
             found.append(Lookup(model_id, at, None, NOT_PUBLIC))
     return found
+
+
+def entries_in_force(entries: list[dict[str, Any]], moment: datetime) -> InForce:
+    """The prices of a snapshot's ``entries`` (``Offering.as_json``'s ``prices``) in force at
+    ``moment``, as a shape and costs: no ``Price`` is made for a shape met before."""
+    kept = [
+        entry
+        for entry in entries
+        if in_force(_moment(entry.get("valid_from")), _moment(entry.get("valid_until")), moment)
+    ]
+    key = tuple(map(_shape_key, kept))
+    made = _SHAPES.get(key)
+    if made is None:
+        if len(_SHAPES) >= _SHAPES_KEPT:
+            _SHAPES.clear()
+        made = _SHAPES[key] = _shape(kept)
+    shape, order = made
+    return InForce(shape, tuple([kept[number]["cost_usd"] for number in order]))
+
+
+def _shape_key(entry: dict[str, Any]) -> tuple:
+    # Every field of a snapshot's price but its cost and validity (tests/test_timeline.py).
+    overrides = entry.get("overrides")
+    return (
+        entry["direction"], entry["kind"], entry["price_type"], entry["unit"],
+        entry.get("ttl_seconds"), entry.get("implicit"), entry.get("utc_start"),
+        entry.get("utc_end"), entry.get("utc_days"),
+        json.dumps(overrides, sort_keys=True) if overrides else None,
+    )  # fmt: skip
+
+
+# The shapes met so far, with where each of their prices is among a record's entries in force.
+# Few: a model's records share a handful.
+_SHAPES: dict[tuple, tuple[Shape, tuple[int, ...]]] = {}
+_SHAPES_KEPT = 4096
+_ZERO = Decimal(0)
+
+
+def _shape(entries: list[dict[str, Any]]) -> tuple[Shape, tuple[int, ...]]:
+    prices = [
+        replace(price_from_json(entry), cost_usd=_ZERO, valid_from=None, valid_until=None)
+        for entry in entries
+    ]
+    order = tuple(sorted(range(len(prices)), key=lambda number: price_order(prices[number])))
+    return Shape(tuple(prices[number] for number in order)), order
+
+
+@lru_cache(maxsize=1024)
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 @lru_cache(maxsize=8192)

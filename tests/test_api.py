@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.actions.publication import publish, set_deprecation_date, unpublish
 from catalog.actions.schedule import cancel_schedule
+from catalog.actions.served_models import save_model
 from catalog.models import PriceSchedule, ServedModel
 from router.api.as_of import past_bodies
 from router.api.bodies import bodies
@@ -314,6 +315,80 @@ def test_a_lookup_takes_as_many_queries_for_one_pair_as_for_many(client, clock, 
     assert unanswered == with_unanswered == 2
 
 
+@pytest.fixture
+def renamed(clock, chat, make_model):
+    """CHAT (0.15, then 0.2 from T0 + 1 day) renamed acme/chat-2 at T0 + 2 days; its old id
+    taken by another model (0.9) at T0 + 3 days; acme/chat-2 at 0.3 from T0 + 4 days."""
+    clock.move_to(T0 + DAY)
+    import_prices(CHAT, prompt="0.0000002")
+    clock.move_to(T0 + 2 * DAY)
+    model = ServedModel.objects.get(model_id=CHAT)
+    model.model_id = "acme/chat-2"
+    save_model(model)
+    clock.move_to(T0 + 3 * DAY)
+    make_model(CHAT, name="Another chat", price_prompt=Decimal("0.0000009"))
+    clock.move_to(T0 + 4 * DAY)
+    import_prices("acme/chat-2", prompt="0.0000003")
+    clock.move_to(T0 + 5 * DAY)
+
+
+def test_a_renamed_model_is_found_by_the_id_it_had_at_each_moment(
+    client, renamed, django_assert_num_queries
+):
+    def at(days: int) -> str:
+        return (T0 + days * DAY + timedelta(hours=1)).isoformat()
+
+    asked = [
+        (CHAT, 0),  # the first model, by the id it had then
+        (CHAT, 1),
+        (CHAT, 2),  # renamed; the id's next model not there yet
+        (CHAT, 3),  # the id's next model
+        ("acme/chat-2", 0),  # by its id now, before it had it: the model that has it now
+        ("acme/chat-2", 4),
+    ]
+    # 1. the record each id had at each moment, 2. whether the id's model now was ever public
+    with django_assert_num_queries(2):
+        answer = lookup(client, [{"model": model_id, "at": at(days)} for model_id, days in asked])
+
+    found = [
+        result.get("flat", {}).get("prompt") or result["error"]["code"]
+        for result in answer["results"]
+    ]
+    assert found == [
+        "0.00000015", "0.0000002", "before_first_record", "0.0000009", "0.00000015", "0.0000003",
+    ]  # fmt: skip
+    single = client.get("/api/v1/prices", {"model": CHAT, "at": at(1)})
+    assert single.json() == {
+        "model": CHAT,
+        "at": at(1).replace("+00:00", "Z"),
+        **prices("0.0000002"),
+    }
+
+
+def test_the_timeline_of_an_old_id_names_the_id_now(client, clock, chat):
+    clock.move_to(T0 + DAY)
+    model = ServedModel.objects.get(model_id=CHAT)
+    model.model_id = "acme/chat-2"
+    save_model(model)
+    clock.move_to(T0 + 2 * DAY)
+
+    response = client.get(f"/api/v1/models/{CHAT}/prices")
+    timeline = client.get("/api/v1/models/acme/chat-2/prices").json()
+
+    assert response.status_code == 404
+    assert (response.json()["code"], response.json()["renamed_to"]) == ("renamed", "acme/chat-2")
+    assert "/api/v1/models/acme/chat-2/prices" in response.json()["detail"]
+    # The model's timeline is one, from before the rename.
+    assert [span["from"] for span in timeline["spans"]] == ["2030-01-01T12:00:00Z"]
+
+
+def test_an_old_id_taken_by_another_model_is_that_models_timeline(client, renamed):
+    response = client.get(f"/api/v1/models/{CHAT}/prices")
+
+    assert response.status_code == 200
+    assert [span["flat"]["prompt"] for span in response.json()["spans"]] == ["0.0000009"]
+
+
 # --- The feed of public changes --------------------------------------------------------------
 @pytest.fixture
 def story(clock, chat):
@@ -425,6 +500,57 @@ def test_a_confidential_change_is_in_no_output_before_its_moment(client, clock, 
     assert kinds(client.get("/api/v1/changes").json()["changes"])[-1] == (
         "2030-01-11T12:00:00Z", "price_changed"
     )  # fmt: skip
+
+
+def brought(item: dict) -> dict:
+    """What a feed item's change brings, by price type: its new cost per unit."""
+    return {change["type"]: change["new"]["cost_usd"] for change in item["changes"]}
+
+
+def test_an_announced_change_amended_is_announced_again_with_all_it_will_change(
+    client, clock, chat
+):
+    clock.move_to(T0 + DAY)
+    schedule_prices(CHAT, M1, prompt="0.0000003")
+    clock.move_to(T0 + 2 * DAY)
+    since = client.get("/api/v1/changes").json()["next"]
+    # An import says the whole catalog at M1: the prompt of the change at M1 stays.
+    schedule_prices(CHAT, M1, prompt="0.0000003", completion="0.0000007")  # joins it
+    clock.move_to(T0 + 3 * DAY)
+    schedule_prices(CHAT, M1, prompt="0.0000004", completion="0.0000007")  # one price edited
+    clock.move_to(T0 + 4 * DAY)
+    # Confidential, before M1, on a price the change at M1 sets: not an amendment of it.
+    schedule_prices(CHAT, M1 - DAY, prompt="0.0000005", announced=False)
+    clock.move_to(T0 + 5 * DAY)
+
+    changes = client.get("/api/v1/changes").json()["changes"]
+    missed = client.get("/api/v1/changes", {"since": since}).json()["changes"]
+
+    assert kinds(changes) == [
+        ("2030-01-01T12:00:00Z", "published"),
+        ("2030-01-02T12:00:00Z", "change_scheduled"),
+        ("2030-01-03T12:00:00Z", "change_amended"),
+        ("2030-01-04T12:00:00Z", "change_amended"),
+    ]
+    assert [brought(item) for item in changes[1:]] == [
+        {"prompt": "0.0000003"},
+        {"prompt": "0.0000003", "completion": "0.0000007"},
+        {"prompt": "0.0000004", "completion": "0.0000007"},
+    ]
+    assert {item["effective_at"] for item in changes[1:]} == {"2030-01-11T12:00:00Z"}
+    assert changes[3]["changes"][0]["old"] == {"cost_usd": "0.00000015"}
+    # A subscriber who read up to the first announcement learns every amendment.
+    assert kinds(missed) == kinds(changes)[2:]
+    atom = ElementTree.fromstring(client.get("/api/v1/changes.atom").content)
+    assert atom.findtext(f"{ATOM}entry/{ATOM}title") == "acme/chat: announced price change amended"
+    summary = atom.findtext(f"{ATOM}entry/{ATOM}summary") or ""
+    assert "prompt per token: 0.00000015 -> 0.0000004 USD" in summary
+    clock.move_to(M1 + DAY)
+    effective = client.get("/api/v1/changes", {"since": changes[-1]["cursor"]}).json()
+    assert [(item["kind"], brought(item)) for item in effective["changes"]] == [
+        ("price_changed", {"prompt": "0.0000005"}),
+        ("change_effective", {"prompt": "0.0000004", "completion": "0.0000007"}),
+    ]
 
 
 @pytest.mark.parametrize(

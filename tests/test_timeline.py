@@ -7,9 +7,10 @@ moments, and each timeline is compared with spans written out by hand.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,12 @@ from catalog.actions.publication import publish, unpublish
 from catalog.actions.schedule import cancel_schedule
 from catalog.models import PriceSchedule, ServedModel
 from catalog.offering import Offering, Price
-from catalog.timeline import announced_changes, public_price_timeline, record_prices
+from catalog.timeline import (
+    announced_changes,
+    entries_in_force,
+    public_price_timeline,
+    record_prices,
+)
 from tests.helpers import import_prices, schedule_prices
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -214,3 +220,40 @@ def test_a_records_prices_are_read_as_the_offering_reads_them():
     assert [getattr(read, f.name) for f in fields(Price)] == [
         getattr(price, f.name) for f in fields(Price)
     ]
+
+
+def test_a_lookups_shape_tells_apart_prices_that_differ_in_anything_but_their_cost():
+    # A lookup's answer is written from its shape and costs: two prices differing in any other
+    # field must not share a shape (a field added to Price and not in the key fails here).
+    price = Price(
+        scope=("input", "text"),
+        price_type="cached_prompt",
+        unit="token",
+        cost_usd=Decimal("0.00000003"),
+        ttl_seconds=300,
+        implicit=True,
+        utc_start=100,
+        utc_end=700,
+        overrides=({"when": {"prompt_tokens": {"gte": 200001}}, "cost_usd": "0.00000006"},),
+        utc_days=0b0011111,
+    )
+    others: dict[str, Any] = {
+        "scope": ("input", "image"), "price_type": "prompt", "unit": "image", "ttl_seconds": 3600,
+        "implicit": False, "utc_start": 200, "utc_end": 800, "utc_days": 0b1,
+        "overrides": ({"when": {"prompt_tokens": {"gte": 1}}, "cost_usd": "0.00000006"},),
+    }  # fmt: skip
+    assert set(others) == {f.name for f in fields(Price)} - {
+        "cost_usd",
+        "valid_from",
+        "valid_until",
+    }
+
+    def shape(price: Price):
+        return entries_in_force(Offering(prices=(price,)).as_json()["prices"], T1).shape
+
+    shapes = {shape(price)} | {
+        shape(replace(price, **{name: value})) for name, value in others.items()
+    }
+    assert len(shapes) == 1 + len(others)
+    assert shape(replace(price, cost_usd=Decimal("0.1"))) is shape(price)
+    assert entries_in_force(Offering(prices=(price,)).as_json()["prices"], T1).prices == (price,)

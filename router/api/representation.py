@@ -7,15 +7,18 @@ unit as a decimal string, qualifiers), with its scope (``input/text``, ``output/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from catalog.changes import (
+    CHANGE_AMENDED,
     CHANGE_CANCELLED,
     CHANGE_EFFECTIVE,
     CHANGE_SCHEDULED,
@@ -30,9 +33,9 @@ from catalog.changes import (
 from catalog.choices import Direction
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.offering import flat_fields
-from catalog.formats.typed.encode import _price_entry as typed_price_entry
+from catalog.formats.typed.encode import price_entry as typed_price_entry
 from catalog.offering import ROOT, Price, Scope, base_price_order
-from catalog.timeline import PriceChange, PriceSpan
+from catalog.timeline import InForce, PriceChange, PriceSpan, Shape
 from router.api.errors import iso
 
 REQUEST_SCOPE = "request"
@@ -77,6 +80,65 @@ def flat_json(prices: Sequence[Price]) -> dict[str, str]:
 
 def prices_json(prices: Sequence[Price]) -> dict[str, Any]:
     return {"prices": [price_json(price) for price in prices], "flat": flat_json(prices)}
+
+
+def answer_json(model_id: str, at: datetime, prices: InForce) -> str:
+    """One lookup's answer as JSON text: ``{"model", "at", "prices", "flat"}``, the bytes
+    ``json.dumps`` writes (ASCII, no spaces) of ``prices_json`` beside the model and moment.
+
+    A batch of 1,000 lookups meets 1,000 records but few shapes of prices: the text of each
+    shape is made once (``_Plan``) and a record only fills in its costs."""
+    plan = _PLANS.get(prices.shape)
+    if plan is None:
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        plan = _PLANS[prices.shape] = _Plan.of(prices.shape.prices)
+    costs = [_plain_text(cost) for cost in prices.costs]
+    entries = ",".join(
+        [head + cost + tail for head, cost, tail in zip(plan.heads, costs, plan.tails, strict=True)]
+    )
+    flat = ",".join(
+        [key + ("0" if source is None else costs[source]) + '"' for key, source in plan.flat]
+    )
+    head = f'{{"model":{json.dumps(model_id)},"at":"{iso(at)}"'
+    return f'{head},"prices":[{entries}],"flat":{{{flat}}}}}'
+
+
+class _Plan(NamedTuple):
+    """The JSON text of ``prices_json`` for one shape of prices, around their costs."""
+
+    heads: tuple[str, ...]  # each price's entry up to its cost
+    tails: tuple[str, ...]  # and after it
+    flat: tuple[tuple[str, int | None], ...]  # each flat price's key, and the price giving it
+
+    @classmethod
+    def of(cls, prices: Sequence[Price]) -> _Plan:
+        # Each price costs 0 in a shape: its entry holds "cost_usd":"0" once, before its
+        # overrides (a key inside a string value would be escaped).
+        parts = [
+            json.dumps(price_json(price), separators=(",", ":")).split(_COST_HOLE, 1)
+            for price in prices
+        ]
+        # Which price gives each flat price: priced 1, 2, … it says its own number.
+        numbered = flat_json([replace(p, cost_usd=Decimal(n + 1)) for n, p in enumerate(prices)])
+        return cls(
+            tuple(head + '"cost_usd":"' for head, _ in parts),
+            tuple('"' + tail for _, tail in parts),
+            tuple(
+                (f'{json.dumps(key)}:"', None if cost == "0" else int(cost) - 1)
+                for key, cost in numbered.items()
+            ),
+        )
+
+
+_COST_HOLE = '"cost_usd":"0"'
+_PLANS: dict[Shape, _Plan] = {}
+_PLANS_KEPT = 4096
+
+
+@lru_cache(maxsize=4096)
+def _plain_text(cost: str) -> str:
+    return plain_decimal(Decimal(cost))
 
 
 def span_json(span: PriceSpan) -> dict[str, Any]:
@@ -147,6 +209,7 @@ _TITLES = {
     DEPRECATION_SET: "{model}: deprecation set",
     DEPRECATION_MOVED: "{model}: deprecation moved",
     CHANGE_SCHEDULED: "{model}: price change announced",
+    CHANGE_AMENDED: "{model}: announced price change amended",
     CHANGE_CANCELLED: "{model}: announced price change cancelled",
     CHANGE_EFFECTIVE: "{model}: announced price change in effect",
 }

@@ -92,7 +92,10 @@ class PriceChangeSerializer(serializers.Serializer):
 class ChangeSerializer(serializers.Serializer):
     cursor = serializers.CharField(help_text="Resume after this item: ?since=<cursor>.")
     at = serializers.DateTimeField()
-    kind = serializers.CharField()
+    kind = serializers.CharField(
+        help_text="published, unpublished, renamed, price_changed, deprecation_set, "
+        "deprecation_moved, change_scheduled, change_amended, change_cancelled, change_effective."
+    )
     model = serializers.CharField()
     name = serializers.CharField(required=False)
     field = serializers.CharField(required=False, help_text="renamed: id or name.")
@@ -111,3 +114,6 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     parameter = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
+    renamed_to = serializers.CharField(
+        required=False, help_text="code renamed: the id the model has now."
+    )

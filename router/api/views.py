@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -23,11 +24,18 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from catalog.changes import feed
-from catalog.timeline import NOT_PUBLIC, NOT_YET, UNKNOWN_MODEL, prices_at, public_price_timeline
+from catalog.timeline import (
+    NOT_PUBLIC,
+    NOT_YET,
+    UNKNOWN_MODEL,
+    prices_at,
+    public_price_timeline,
+    renamed_to,
+)
 from router.api import cursors
 from router.api.bodies import bodies, send
 from router.api.errors import BadParameter, error_body, iso, moment_or_problem, parse_moment
-from router.api.representation import atom, item_json, prices_json, timeline_json
+from router.api.representation import answer_json, atom, item_json, timeline_json
 from router.api.serializers import (
     ChangesSerializer,
     ErrorSerializer,
@@ -49,6 +57,11 @@ _PROBLEMS = {
 TAGS = ["Prices"]
 ERROR = OpenApiResponse(ErrorSerializer, description="A bad parameter, named in the body.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such public model.")
+RENAMED_OR_NOT_FOUND = OpenApiResponse(
+    ErrorSerializer,
+    description="No such public model; or (code renamed) a public model had this id and has "
+    "another now, named in renamed_to.",
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -115,7 +128,7 @@ class ModelPricesView(PublicApiView):
         "first public record to now (a gap while it was unpublished), then the announced "
         "changes to come (upcoming). Each span lists every price in the typed format's terms "
         "and the five flat prices.",
-        responses={200: TimelineSerializer, 404: NOT_FOUND},
+        responses={200: TimelineSerializer, 404: RENAMED_OR_NOT_FOUND},
         examples=[
             OpenApiExample(
                 "Timeline",
@@ -151,11 +164,24 @@ class ModelPricesView(PublicApiView):
     )
     def get(self, request, model_id: str):
         body = bodies.get(("timeline", model_id), lambda now: _timeline(model_id, now))
-        if not body.content:
-            return _json(
-                error_body("model", f"No public model {model_id[:200]!r}.", "unknown_model"), 404
+        if body.content:
+            return send(request, body.content, body.etag)
+        renamed = bodies.get(
+            ("renamed", model_id), lambda now: (renamed_to(model_id) or "").encode()
+        ).content.decode()
+        if renamed:
+            # Not a redirect: an id may pass to another model later, and a client that stored
+            # the old id should learn the new one rather than follow it unseen.
+            error = error_body(
+                "model",
+                f"The model {model_id[:200]!r} is now {renamed!r}: its timeline, from before "
+                f"the rename too, is /api/v1/models/{quote(renamed)}/prices.",
+                "renamed",
             )
-        return send(request, body.content, body.etag)
+            return _json({**error, "renamed_to": renamed}, 404)
+        return _json(
+            error_body("model", f"No public model {model_id[:200]!r}.", "unknown_model"), 404
+        )
 
 
 def _timeline(model_id: str, now: datetime) -> bytes:
@@ -219,7 +245,9 @@ class PricesAtView(PublicApiView):
             parameter, message = _PROBLEMS[found.problem]
             return _json(error_body(parameter, message, found.problem), 404)
         assert found.prices is not None
-        return _json({"model": model_id, "at": iso(at), **prices_json(found.prices)})
+        return HttpResponse(
+            answer_json(model_id, at, found.prices), content_type="application/json"
+        )
 
 
 class PriceLookupView(PublicApiView):
@@ -324,35 +352,26 @@ class PriceLookupView(PublicApiView):
                 at = now  # answered below as a future moment, never looked up
             pairs.append((model_id, at))
         found = prices_at(pairs, now=now)
+        # Written as text: a serializer, or a dict per item for json.dumps, was most of the
+        # time of a batch (docs/PERFORMANCE.md).
         results = []
         for number, (model_id, at, answer) in enumerate(
             zip((model_id for model_id, _ in pairs), asked, found, strict=True)
         ):
-            result: dict[str, Any] = {"model": model_id, "at": iso(at)}
             if number in future:
-                result["error"] = {"code": "future", "detail": "The moment is in the future."}
+                results.append(_item_error(model_id, at, "future", "The moment is in the future."))
             elif answer.problem is not None:
-                result["error"] = {"code": answer.problem, "detail": _PROBLEMS[answer.problem][1]}
+                detail = _PROBLEMS[answer.problem][1]
+                results.append(_item_error(model_id, at, answer.problem, detail))
             else:
                 assert answer.prices is not None
-                result.update(_rendered(answer))
-            results.append(result)
-        return _json({"results": results})
+                results.append(answer_json(model_id, at, answer.prices))
+        return HttpResponse(f'{{"results":[{",".join(results)}]}}', content_type="application/json")
 
 
-# The JSON of a record's prices in force, by ``Lookup.key``: records never change, and billing
-# asks about the same ones again and again. Emptied when full.
-_RENDERED: dict[tuple, dict[str, Any]] = {}
-_RENDERED_SIZE = 8192
-
-
-def _rendered(answer) -> dict[str, Any]:
-    rendered = _RENDERED.get(answer.key)
-    if rendered is None:
-        if len(_RENDERED) >= _RENDERED_SIZE:
-            _RENDERED.clear()
-        rendered = _RENDERED[answer.key] = prices_json(answer.prices)
-    return rendered
+def _item_error(model_id: str, at: datetime, code: str, detail: str) -> str:
+    item = {"model": model_id, "at": iso(at), "error": {"code": code, "detail": detail}}
+    return json.dumps(item, separators=(",", ":"))
 
 
 SINCE = OpenApiParameter(
@@ -373,7 +392,8 @@ class ChangesView(PublicApiView):
         summary="The feed of public changes",
         description="In order of moment: a model published, unpublished, renamed, a price "
         "changed (old -> new, per price), a deprecation set or moved, an announced price change "
-        "scheduled, cancelled or taking effect. Resume with since=<next>.",
+        "scheduled, amended (at the amendment's moment, with all it will then change), "
+        "cancelled or taking effect. Resume with since=<next>.",
         parameters=[SINCE, LIMIT],
         responses={200: ChangesSerializer, 400: ERROR},
         examples=[

@@ -69,7 +69,8 @@ def _capacity_order(capacity: Capacity) -> tuple:
     )
 
 
-def _price_entry(price: Price) -> dict[str, Any]:
+def price_entry(price: Price) -> dict[str, Any]:
+    """A price's ``pricing`` entry, without its scope: the encoder's and the price API's."""
     entry: dict[str, Any] = {
         "type": price.price_type,
         "unit": price.unit,
@@ -106,7 +107,7 @@ def _pricing_and_capacity(offering: Offering, scope: Scope, omitted: set[int]) -
         key=_price_order,
     )
     if prices:
-        part["pricing"] = [_price_entry(price) for price in prices]
+        part["pricing"] = [price_entry(price) for price in prices]
     capacities = sorted(
         (c for c in offering.capacities if c.scope == scope and id(c) not in omitted),
         key=_capacity_order,
