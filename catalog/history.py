@@ -115,10 +115,10 @@ def record_bulk(
 ) -> None:
     """Write one history record per change: the model as saved now, with its datacenters.
 
-    One statement per batch whatever its size, which copies the saved rows in the database.
-    Built as Django objects instead (``bulk_create``, or simple-history's
-    ``bulk_history_create``, which copies no datacenters), the records took as long as the
-    import itself: 10,000 models took 1.9 times as long as without history.
+    One statement per batch whatever its size, which copies the saved rows in the database:
+    records built as Django objects (``bulk_create``, or simple-history's
+    ``bulk_history_create``, which copies no datacenters) cost as much as the import itself
+    (docs/PERFORMANCE.md).
     """
     if not history_enabled():
         return

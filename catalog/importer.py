@@ -141,9 +141,9 @@ def _model_id(entry: Entry | TypedEntry) -> str:
 
 def _record_flat(values: dict[str, Any], extra: dict[str, Any]) -> FlatFields:
     """The flat fields a record's model would be served with, from its values: what
-    ``offering_flat_fields(entry.offering)`` gives, without building either (1.4 s of a
-    no-op re-import of 10,000). Parameter names need an output to be held on; a price needs a
-    modality of its direction, and ``flat_fields`` asks only where there is one."""
+    ``offering_flat_fields(entry.offering)`` gives, without building either (the cost of a
+    no-op re-import: docs/PERFORMANCE.md). Parameter names need an output to be held on; a
+    price needs a modality of its direction, and ``flat_fields`` asks only where there is one."""
     outputs = values.get("output_modalities", ())
     names = {name for key in _FLAT_NAMES for name in values.get(key, ())} if outputs else set()
     prices = {type_unit: values.get(name) for name, type_unit in _FLAT_PRICES.items()}
@@ -303,7 +303,7 @@ def _plan(
                 )
         else:
             # Not held against the rules: checking every record was half of a no-op re-import
-            # (1.6 of 2.9 s for 10,000 models). The record equals the stored row as served, so
+            # (docs/PERFORMANCE.md). The record equals the stored row as served, so
             # accepting it writes nothing. That row usually passed the same rules when saved;
             # one written by SQL, or before a rule existed or was tightened (a lower
             # CATALOG_MAX_PRICE_PER_TOKEN), may not have, but it holds the database's

@@ -43,7 +43,8 @@ class Readable(Protocol):
 
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-# 256 MiB of catalog is some 450,000 models, and takes about 2.5 GB to import.
+# An import takes about ten times its file's size in memory: this bounds what --max-bytes may
+# allow (docs/PERFORMANCE.md).
 MAX_BYTES_LIMIT = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30
 
