@@ -78,7 +78,8 @@ class Change:
 
 def _record_sql() -> str:
     """One statement: a record per model from its saved row (its offering as JSON, by
-    ``catalog_offering_snapshot()``, migrations 0010 and 0012), and the datacenters it links to."""
+    ``catalog_offering_snapshot()``, migration 0010, redefined by 0012 and 0016), and the
+    datacenters it links to."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in HistoricalServedModel.tracked_fields)
     model_columns = ", ".join(

@@ -437,7 +437,8 @@ def _moment(text: str | None) -> datetime | None:
 
 
 # The offering of each model as ``Offering.as_json()`` spells it, computed in the database by
-# ``catalog_offering_snapshot()`` (migration 0010), the function history records are written with.
+# ``catalog_offering_snapshot()`` (migration 0010, redefined by 0012 and 0016), the function
+# history records are written with.
 OFFERING_SNAPSHOT = "offering_snapshot"
 
 
