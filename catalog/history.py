@@ -1,13 +1,8 @@
-"""The change history of served models: what changed, when, by whom, and the catalog as it was.
+"""The change history of served models: who changed what and when, written in bulk, listed.
 
-django-simple-history keeps it (``ServedModel.history``). Each record holds every field of the
-model as the change left it, when (``history_date``), who made it (``history_user``, the staff
-user, known through ``HistoryRequestMiddleware``) or what did (``history_change_reason``, such
-as ``import_models: catalog.json``), the datacenters the model then had, with their country
-codes, and the names of the fields the change made differ (``changed_fields``: the names of
-``catalog.formats.flat.diff``, as ``import_models`` reports them).
-
-What writes records:
+django-simple-history keeps it (``ServedModel.history``); what a record holds is in
+docs/ARCHITECTURE.md, "History". Its ``changed_fields`` are the names of
+``catalog.formats.flat.diff``, as ``import_models`` reports them. What writes records:
 
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
   the library's signals (the shell, scripts); ``_note_changed_fields`` names the fields against
@@ -19,13 +14,8 @@ What writes records:
 - deleting a datacenter, or correcting its code: a record for each model that was linked to it.
 
 Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
-does anything while ``SIMPLE_HISTORY_ENABLED`` is off. Migration 0005 gave each model that
-existed when history began a first record.
-
-Each record keeps the model's offering (modalities, prices, capacities) as JSON
-(``offering``), so that it alone rebuilds the model as it was (``state_of``, in
-``catalog.formats.published``, which each format's ``published`` module renders the catalog at
-a past moment from).
+does anything while ``SIMPLE_HISTORY_ENABLED`` is off. A record's offering snapshot alone
+rebuilds the model as it was (``catalog.formats.published.state_of``).
 """
 
 from __future__ import annotations
