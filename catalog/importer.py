@@ -293,7 +293,7 @@ def _plan(
                     entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
                 )
         else:
-            # Not held against the rules: checking every record was half of a no-op re-import
+            # Not held against the rules: checking every record was most of a no-op re-import
             # (docs/PERFORMANCE.md). The record equals the stored row as served, so
             # accepting it writes nothing. That row usually passed the same rules when saved;
             # one written by SQL, or before a rule existed or was tightened (a lower
