@@ -5,14 +5,17 @@
 
 1. Decode, in the format the registry recognises (``catalog.formats.registry.decode_file``). A
    file that breaks the format anywhere is refused before any query, with every problem in it.
+   A typed document says everything: it replaces the stored model's columns, offering and
+   datacenters (regions included).
 2. Plan, inside ``transaction.atomic()``: match models by ID and compare them as they would be
    served, plain values first, model with model only for the few that may differ. Only a
    record that is new or differs is held against the rules (``full_clean()``, the offering's),
    so that an unchanged file costs little; every problem is collected, and any stops the import
    (``CatalogFileInvalid``) before a write.
 3. Apply, in the same transaction, through ``catalog.actions.served_models.write_import``: only
-   what differs, in bulk. Re-importing the same file executes no write statement at all, so the
-   revision stays where it is and the history gains nothing.
+   what differs, in bulk, one history record per model written. Re-importing the same file
+   executes no write statement at all, so the revision stays where it is and the history gains
+   nothing.
 
 ``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
 file's price changes through ``catalog.actions.schedule`` and refuses a file that changes
