@@ -1,12 +1,10 @@
 """Work on the whole catalog at once without the cyclic garbage collector's full passes.
 
-Rendering or importing 10,000 models makes a few hundred thousand objects (rows, records,
-offerings) that all live until the end. Each of the collector's passes over the oldest
-generation walks every one of them, and so many new objects trigger many passes: at 10,000
-models they were a third of a cold render's CPU time (0.77 s of CPU, 0.49 s without them) and
-a quarter of an import's checking. Those objects hold no reference cycles worth collecting
-meanwhile, so ``gc_paused`` switches the collector off for the duration (reference counting
-still frees everything that is dropped) and back on after, as it was.
+Rendering or importing a whole catalog makes hundreds of thousands of objects (rows, records,
+offerings) that all live until the end; so many new objects trigger many full passes, each
+walking all of them (their cost: docs/PERFORMANCE.md). They hold no reference cycles worth
+collecting meanwhile, so ``gc_paused`` switches the collector off for the duration (reference
+counting still frees what is dropped) and back on after, as it was.
 """
 
 from __future__ import annotations
@@ -31,8 +29,8 @@ def gc_paused() -> Iterator[None]:
 
 
 class AnyOf(Lookup):
-    """``column = ANY(%s)``: the values as one array parameter. As many parameters as models
-    (``__in``) cost ~0.1 s per query of 10,000 to compose and parse."""
+    """``column = ANY(%s)``: the values as one array parameter, not one parameter per model
+    (``__in``), which is slow to compose and parse for a whole catalog."""
 
     lookup_name = "any"
     prepare_rhs = False

@@ -74,7 +74,8 @@ class Direction(models.TextChoices):
 
 
 class PriceType(models.TextChoices):
-    """What a price entry charges for; each type belongs to one scope (see ``PRICE_SCOPES``)."""
+    """What a price entry charges for; each type belongs to one scope (``INPUT_TYPES``,
+    ``OUTPUT_TYPES``, ``REQUEST_TYPES``)."""
 
     PROMPT = "prompt"
     CACHED_PROMPT = "cached_prompt", "Cached prompt"
@@ -161,7 +162,7 @@ PER_MILLION_UNITS = ("token", "character")
 @cache
 def _positions(choices: type[models.TextChoices]) -> dict[str, int]:
     # Built once per class: canonical() runs for every list of every record rendered or
-    # imported, and rebuilding this each time was a third of a cold render (10,000 models).
+    # imported (docs/PERFORMANCE.md).
     return {value: index for index, value in enumerate(choices.values)}
 
 
@@ -175,8 +176,7 @@ def canonical(values, choices: type[models.TextChoices]) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _canonical(values: tuple, choices: type[models.TextChoices]) -> tuple[str, ...]:
-    # A catalog has few distinct lists: sorting each record's anew was ~0.2 s of an import of
-    # 10,000 models (and of a cold render), profiled.
+    # A catalog has few distinct lists: each is sorted once, not once per record.
     order = _positions(choices)
     distinct = list(dict.fromkeys(values))
     return tuple(sorted(distinct, key=lambda value: (order.get(value, len(order)), value)))

@@ -1,12 +1,11 @@
 """The admin's forms: the whole served model on one page, prices in the units staff think in.
 
-Staff type prices per million tokens; the database keeps them per token. The conversion moves
-the decimal point (``Decimal.scaleb``), never goes through a float, and never rounds, so what
-is typed is what is stored. The rules themselves live in ``catalog.validators``,
-``ServedModel.clean()``/``Modality.clean()`` and the offering's (``Offering.problems()``);
-these forms convert units, word each problem on the field or row it is about, and compose the
-page's offering (``offering_of_page``), which the write path saves. What only this page knows
-stays here: the five prices belong to the main form, not to a row.
+Staff type prices per million tokens; the database keeps them per token, converted exactly
+(``catalog.presentation``), so what is typed is what is stored. The rules themselves live in
+``catalog.validators``, ``ServedModel.clean()``/``Modality.clean()`` and the offering's
+(``Offering.problems()``); these forms convert units, word each problem on the field or row it
+is about, and compose the page's offering (``offering_of_page``), which the write path saves.
+What only this page knows stays here: the five prices belong to the main form, not to a row.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""The change history of served models: what changed, when, by whom, and the catalog as it was.
+"""The change history of served models: who changed what and when, written in bulk, listed.
 
-django-simple-history keeps it (``ServedModel.history``). Each record holds every field of the
-model as the change left it, when (``history_date``), who made it (``history_user``, the staff
-user, known through ``HistoryRequestMiddleware``) or what did (``history_change_reason``, such
-as ``import_models: catalog.json``), the datacenters the model then had, with their country
-codes, and the names of the fields the change made differ (``changed_fields``: the names of
-``catalog.formats.flat.diff``, as ``import_models`` reports them).
-
-What writes records:
+django-simple-history keeps it (``ServedModel.history``); what a record holds is in
+docs/ARCHITECTURE.md, "History". Its ``changed_fields`` are the names of
+``catalog.formats.flat.diff``, as ``import_models`` reports them. What writes records:
 
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through
   the library's signals (the shell, scripts); ``_note_changed_fields`` names the fields against
@@ -19,13 +14,8 @@ What writes records:
 - deleting a datacenter, or correcting its code: a record for each model that was linked to it.
 
 Writes that send no model signals (``QuerySet.update()``, raw SQL) leave no record, and neither
-does anything while ``SIMPLE_HISTORY_ENABLED`` is off. Migration 0005 gave each model that
-existed when history began a first record.
-
-Each record keeps the model's offering (modalities, prices, capacities) as JSON
-(``offering``), so that it alone rebuilds the model as it was (``state_of``, in
-``catalog.formats.published``, which each format's ``published`` module renders the catalog at
-a past moment from).
+does anything while ``SIMPLE_HISTORY_ENABLED`` is off. A record's offering snapshot alone
+rebuilds the model as it was (``catalog.formats.published.state_of``).
 """
 
 from __future__ import annotations
@@ -78,7 +68,8 @@ class Change:
 
 def _record_sql() -> str:
     """One statement: a record per model from its saved row (its offering as JSON, by
-    ``catalog_offering_snapshot()``, migrations 0010 and 0012), and the datacenters it links to."""
+    ``catalog_offering_snapshot()``, migration 0010, redefined by 0012 and 0016), and the
+    datacenters it links to."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in HistoricalServedModel.tracked_fields)
     model_columns = ", ".join(
@@ -115,10 +106,10 @@ def record_bulk(
 ) -> None:
     """Write one history record per change: the model as saved now, with its datacenters.
 
-    One statement per batch whatever its size, which copies the saved rows in the database.
-    Built as Django objects instead (``bulk_create``, or simple-history's
-    ``bulk_history_create``, which copies no datacenters), the records took as long as the
-    import itself: 10,000 models took 1.9 times as long as without history.
+    One statement per batch whatever its size, which copies the saved rows in the database:
+    records built as Django objects (``bulk_create``, or simple-history's
+    ``bulk_history_create``, which copies no datacenters) cost as much as the import itself
+    (docs/PERFORMANCE.md).
     """
     if not history_enabled():
         return

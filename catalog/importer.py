@@ -1,31 +1,25 @@
 """Import a catalog file: compare it with the catalog, validate what it changes, apply it in one go.
 
 ``import_catalog`` is the service behind ``manage.py import_models`` (and
-``load_demo_catalog``); it prints nothing. It works in three steps:
+``load_demo_catalog``); it prints nothing. Three steps (docs/ARCHITECTURE.md, "The write side"):
 
-1. Decode, in the format the registry recognises (``catalog.formats.registry.decode_file``:
-   typed documents for a file whose records carry ``schema_version``, else the flat list): the
-   bytes must be UTF-8 JSON of a shape the endpoint serves; each record's values are read (its
-   unsaved ``ServedModel`` is built only when needed). A file that breaks the format anywhere
-   is refused before any query, with every problem in it. A typed document says everything: it
-   replaces the stored model's columns, offering and datacenters (regions included), and is
-   compared model with model.
-2. Plan, inside ``transaction.atomic()``: models are matched by ID and compared as they would
-   be served: each record's values with its stored row as plain values first, then, for the
-   few that may differ, model with model (``changed_fields``). Each record that is new or
-   differs is checked by ``full_clean()``, the same rules the admin applies; one equal to its
-   stored model changes nothing and is accepted as it is.
-   Every problem is collected; if there is any, ``CatalogFileInvalid`` carries them all and
-   nothing is written.
-3. Apply, in the same transaction, through ``catalog.actions.served_models.write_import``:
-   only what differs is written, in bulk, with one history record per model written; pruning
-   unpublishes as the admin does. Re-importing the same file executes no write statement at
-   all, so the catalog revision (moved by triggers on every statement) stays where it is and
-   the history gains nothing.
+1. Decode, in the format the registry recognises (``catalog.formats.registry.decode_file``). A
+   file that breaks the format anywhere is refused before any query, with every problem in it.
+   A typed document says everything: it replaces the stored model's columns, offering and
+   datacenters (regions included).
+2. Plan, inside ``transaction.atomic()``: match models by ID and compare them as they would be
+   served, plain values first, model with model only for the few that may differ. Only a
+   record that is new or differs is held against the rules (``full_clean()``, the offering's),
+   so that an unchanged file costs little; every problem is collected, and any stops the import
+   (``CatalogFileInvalid``) before a write.
+3. Apply, in the same transaction, through ``catalog.actions.served_models.write_import``: only
+   what differs, in bulk, one history record per model written. Re-importing the same file
+   executes no write statement at all, so the revision stays where it is and the history gains
+   nothing.
 
 ``schedule_import`` (``import_models --effective-at``) decodes the same way, but schedules the
-file's price changes for a moment through ``catalog.actions.schedule`` instead, and refuses a
-file that changes anything else.
+file's price changes through ``catalog.actions.schedule`` and refuses a file that changes
+anything else.
 """
 
 from __future__ import annotations
@@ -141,9 +135,9 @@ def _model_id(entry: Entry | TypedEntry) -> str:
 
 def _record_flat(values: dict[str, Any], extra: dict[str, Any]) -> FlatFields:
     """The flat fields a record's model would be served with, from its values: what
-    ``offering_flat_fields(entry.offering)`` gives, without building either (1.4 s of a
-    no-op re-import of 10,000). Parameter names need an output to be held on; a price needs a
-    modality of its direction, and ``flat_fields`` asks only where there is one."""
+    ``offering_flat_fields(entry.offering)`` gives, without building either (the cost of a
+    no-op re-import: docs/PERFORMANCE.md). Parameter names need an output to be held on; a
+    price needs a modality of its direction, and ``flat_fields`` asks only where there is one."""
     outputs = values.get("output_modalities", ())
     names = {name for key in _FLAT_NAMES for name in values.get(key, ())} if outputs else set()
     prices = {type_unit: values.get(name) for name, type_unit in _FLAT_PRICES.items()}
@@ -302,8 +296,8 @@ def _plan(
                     entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
                 )
         else:
-            # Not held against the rules: checking every record was half of a no-op re-import
-            # (1.6 of 2.9 s for 10,000 models). The record equals the stored row as served, so
+            # Not held against the rules: checking every record was most of a no-op re-import
+            # (docs/PERFORMANCE.md). The record equals the stored row as served, so
             # accepting it writes nothing. That row usually passed the same rules when saved;
             # one written by SQL, or before a rule existed or was tightened (a lower
             # CATALOG_MAX_PRICE_PER_TOKEN), may not have, but it holds the database's

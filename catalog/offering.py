@@ -1,11 +1,11 @@
 """A served model's modalities, prices and capacities as one plain structure: its offering.
 
 The rows (``Modality``, ``PriceEntry``, ``CapacityEntry``) are how the catalog stores it;
-``Offering`` is how everything else reads and writes it: the flat encoder and decoder, the
-history (a record keeps ``Offering.as_json()``), the admin, and, with issue 14, the typed
-format. Loading costs no query of its own: a column of the models' query (``with_offering``);
-writing many models at once is a few bulk statements (``write_offerings``), which touch only
-the rows that differ, so a price row keeps its identity while it lives.
+``Offering`` is how everything else reads and writes it: both formats' encoders and decoders,
+the history (a record keeps ``Offering.as_json()``) and the admin. Loading costs no query of
+its own: a column of the models' query (``with_offering``); the write path
+(``catalog.actions.rows.write_offerings``) touches only the rows that differ, so a price row
+keeps its identity while it lives.
 
 Prices have a validity in time (``PriceEntry.valid_from``/``valid_until``, written by
 ``catalog.actions.schedule``): an ``Offering`` holds the prices in force at the moment it was read
@@ -439,7 +439,8 @@ def _moment(text: str | None) -> datetime | None:
 
 
 # The offering of each model as ``Offering.as_json()`` spells it, computed in the database by
-# ``catalog_offering_snapshot()`` (migration 0010), the function history records are written with.
+# ``catalog_offering_snapshot()`` (migration 0010, redefined by 0012 and 0016), the function
+# history records are written with.
 OFFERING_SNAPSHOT = "offering_snapshot"
 
 

@@ -8,7 +8,7 @@ one-line message for anything that stops a source being read, never a traceback.
   into one buffer, sized up front when the size is known (a file's, a ``Content-Length``), so
   a source that announces too much is refused before a byte of it is read, and one that sends
   too much is refused at the first byte over. ``MAX_BYTES_LIMIT`` caps the cap: an import
-  holds the parsed records too, about ten times the file's size (README, import options).
+  holds the parsed records too, many times the file's size (README, import options).
 - ``timeout`` bounds a download as a whole: connecting, redirects, headers and body must all
   be done by one deadline, however slowly the server trickles its bytes. Only the name lookup
   (the system resolver's own timeouts) is outside it.
@@ -43,7 +43,8 @@ class Readable(Protocol):
 
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-# 256 MiB of catalog is some 450,000 models, and takes about 2.5 GB to import.
+# An import holds the parsed records too, many times the file's size: this bounds what
+# --max-bytes may allow (docs/PERFORMANCE.md).
 MAX_BYTES_LIMIT = 256 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30
 

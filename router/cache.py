@@ -25,7 +25,7 @@ written once and never means two things. A Redis error or timeout skips Redis fo
 ``REDIS_BREAKER_SECONDS`` and is logged once (``SharedBodies``).
 
 A body is always stored under the revision read in the same snapshot as its data
-(``catalog.published.published_catalog``), never under a revision read earlier. It also knows
+(``catalog.formats.flat.published``), never under a revision read earlier. It also knows
 until when it is true (``Rendered.valid_until``: the next moment a scheduled price starts or
 ends): from then on the next request renders again, in every process, with no write or
 notification at that moment; the body that replaces it differs, and so does its ETag. Redis

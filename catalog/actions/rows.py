@@ -42,8 +42,8 @@ def insert_rows(rows: Sequence[Model], *, match: tuple[str, ...] = ()) -> None:
     document that PostgreSQL takes apart (``jsonb_to_recordset``).
 
     What ``bulk_create`` would write, for a fraction of its cost: it adapts every value of every
-    row in Python (10,000 models, ~55,000 rows: ~2 s of a 7 s import). With ``match``, the
-    fields that identify a row among these, each row gets its ``pk`` (matched, not by order).
+    row in Python (docs/PERFORMANCE.md). With ``match``, the fields that identify a row among
+    these, each row gets its ``pk`` (matched, not by order).
     """
     model = type(rows[0])
     meta = model._meta

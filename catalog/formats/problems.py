@@ -23,7 +23,7 @@ ABSENT = _Absent()
 
 
 # The most problems a decoder looks for: a hostile file of 50 MB can hold millions, which would
-# take gigabytes to collect and to print (a 5 MB file of 2.5 million took 1.4 GB and 39 s).
+# take gigabytes to collect and to print (docs/PERFORMANCE.md).
 MAX_PROBLEMS = 1000
 # The most characters of one value, ID or field a message echoes.
 ECHO_LIMIT = 80

@@ -1,8 +1,8 @@
 """Two rows of one price identity never in force at once, said by PostgreSQL itself (issue 22).
 
-Until now the write paths kept that rule (``catalog.schedule``, ``write_offerings``, the admin's
-price inline); an outside writer (raw SQL, another tool) could break it, and every reader would
-then pick one of two prices at random. The exclusion constraint needs ``btree_gist`` (the
+Until now the write paths kept that rule (``catalog.actions.schedule``, ``write_offerings``, the
+admin's price inline); an outside writer (raw SQL, another tool) could break it, and every reader
+would then pick one of two prices at random. The exclusion constraint needs ``btree_gist`` (the
 identity's columns in a GiST index beside the time range).
 
 No row is changed: rows that overlap already stop the migration with the list of them, to be

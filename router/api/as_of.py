@@ -1,5 +1,5 @@
 """``?as_of=`` on the OpenRouter endpoint: the catalog exactly as it was served at a past
-moment, the bytes ``export_models --as-of`` writes (``catalog.history``).
+moment, the bytes ``export_models --as-of`` writes (``catalog.formats.published``).
 
 A past moment's body never changes once the moment is settled (a change is recorded at the
 moment it was made, a little before it commits), so it is sent with a long-lived

@@ -4,7 +4,7 @@ A timeline or the feed's first page is a function of the catalog's revision and 
 it changes with a commit, and at the next moment a published price starts or ends (an
 announced change taking effect, or a confidential one appearing). ``RevisionBodies`` keeps
 each body with the revision and that moment, read in the same snapshot as its data
-(``catalog.published.in_snapshot``), so a warm answer asks nothing when the revision is pushed
+(``catalog.formats.published``), so a warm answer asks nothing when the revision is pushed
 (``router.cache``). The moment stays inside the process: no header tells when a body expires,
 as it could tell of a confidential change to come.
 """

@@ -78,9 +78,8 @@ def stored_flat_fields(
 
     The offering's rows are read as plain tuples and joined here by model, straight into the
     flat fields (``flat_fields``): no ``Offering`` per model, no JSON to build or decode
-    (10,000 models: 3.1-4.2 s with a JSON snapshot per model, see the commit). Overrides are
-    read only where a row has some, and windows and capacities are looked at only for the
-    models that have them.
+    (docs/PERFORMANCE.md). Overrides are read only where a row has some, and windows and
+    capacities are looked at only for the models that have them.
     """
     inputs: defaultdict[int, list[str]] = defaultdict(list)
     outputs: defaultdict[int, list[str]] = defaultdict(list)
@@ -158,8 +157,7 @@ def stored_flat_fields(
     return flat
 
 
-# The columns a flat record shows (``wire_record``): loading the others (JSON among them) was
-# ~0.1 s of a cold render of 10,000 models.
+# The columns a flat record shows (``wire_record``): the others (JSON among them) are not loaded.
 RECORD_FIELDS = (
     "model_id",
     "hugging_face_id",
@@ -179,9 +177,9 @@ RECORD_FIELDS = (
 
 
 def _capacity_tpm() -> FilteredRelation:
-    """A modality's capacity that ``capacity_tpm`` counts, as a join (a subquery per row cost
-    ~0.04 s at 10,000 models); the identity constraint allows at most one. A new one per query:
-    a query names (mutates) its own."""
+    """A modality's capacity that ``capacity_tpm`` counts, as a join, not a subquery per row;
+    the identity constraint allows at most one. A new one per query: a query names (mutates)
+    its own."""
     return FilteredRelation(
         "capacities",
         condition=Q(
@@ -193,7 +191,7 @@ def _capacity_tpm() -> FilteredRelation:
 
 
 # Only the names of an output modality's parameters show in a flat record: reading them as a
-# text array skips decoding every descriptor's JSON (10,000 models: ~0.3 s of a ~1 s render).
+# text array skips decoding every descriptor's JSON.
 _OUTPUT_PARAMETER_NAMES = Case(
     When(
         direction=Direction.OUTPUT,
@@ -208,7 +206,7 @@ _OUTPUT_PARAMETER_NAMES = Case(
 
 
 # A price row's overrides as JSON text, NULL when it has none: decoded (``json.loads``) only
-# where there are some; a JSON column's converter costs even its NULLs (~0.03 s at 10,000).
+# where there are some; a JSON column's converter costs even its NULLs.
 _OVERRIDES_IF_ANY = Func(
     F("overrides"), Value([], output_field=JSONField()), function="NULLIF", output_field=TextField()
 )

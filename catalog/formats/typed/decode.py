@@ -99,7 +99,7 @@ class TypedEntry:
     index: int
     raw: JSONObject
     # The columns the document leaves unset and the importer completes: from the stored model,
-    # or (``created``) the import's time; else a problem (``missing_problem``).
+    # or (``created``) the import's time; else a problem (``_MISSING``).
     missing: set[str]
     # ServedModel field -> the JSON path a problem of it names.
     paths: dict[str, str] = field(default_factory=dict)

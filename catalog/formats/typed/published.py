@@ -69,10 +69,11 @@ def published_offerings(at: datetime | None = None) -> dict[int, Offering]:
     joined here by model.
 
     What ``with_offering`` gives, without a JSON snapshot per model built by
-    ``catalog_offering_snapshot()`` and decoded again (10,000 models: most of a cold render;
-    ``formats.flat.published.stored_flat_fields`` reads the flat fields the same way). JSON values
-    are read as text and each distinct text decoded once (a catalog repeats few parameter sets
-    and overrides), so documents of one render may share them: nothing may change them.
+    ``catalog_offering_snapshot()`` and decoded again (most of a cold render:
+    docs/PERFORMANCE.md; ``formats.flat.published.stored_flat_fields`` reads the flat fields the
+    same way). JSON values are read as text and each distinct text decoded once (a catalog
+    repeats few parameter sets and overrides), so documents of one render may share them:
+    nothing may change them.
     """
     decoded: dict[str, Any] = {}
 
