@@ -20,11 +20,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from catalog.formats.flat.encode import render as flat_render
-from catalog.formats.flat.published import catalog_as_of
 from catalog.formats.published import HistoryUnavailable
-from catalog.formats.typed.encode import render as typed_render
-from catalog.formats.typed.published import typed_catalog_as_of
+from catalog.formats.registry import FORMATS
 from router.api.errors import error_body, iso, moment_or_problem
 from router.cache import FLAT, SCHEMA_VERSIONS, Rendered
 from router.http import (
@@ -117,10 +114,11 @@ def past_catalog_response(request: HttpRequest) -> HttpResponse | None:
 def _body(moment: datetime, wanted: str) -> bytes:
     """What ``export_models --as-of`` writes for ``moment``: an empty catalog before the
     history's first record."""
+    written = FORMATS[wanted]
     try:
-        return (catalog_as_of if wanted == FLAT else typed_catalog_as_of)(moment)
+        return written.as_of(moment)
     except HistoryUnavailable:
-        return (flat_render if wanted == FLAT else typed_render)([])
+        return written.render([])
 
 
 def _bad(message: str, code: str) -> JsonResponse:
