@@ -83,11 +83,12 @@ def past_catalog_response(request: HttpRequest) -> HttpResponse | None:
     # not kept is a render, so it counts against the API's throttle.
     throttle = ClientAddressThrottle()
     if not throttle.allow_request(request, None):
-        refused = Throttled(throttle.wait())  # worded and timed as DRF answers the API's views
+        wait = throttle.wait() or 1
+        refused = Throttled(wait)  # worded as DRF answers the API's views
         return JsonResponse(
             {"detail": str(refused.detail)},
             status=refused.status_code,
-            headers={"Retry-After": str(math.ceil(refused.wait or 1))},
+            headers={"Retry-After": str(math.ceil(wait))},
         )
     # As router.http.representation reads schema_version: absent, or one served version.
     versions = set(request.GET.getlist(SCHEMA_VERSION_PARAMETER))
