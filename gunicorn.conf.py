@@ -32,7 +32,7 @@ def _default_workers() -> int:
 
 try:
     _check_settings()
-    # Sync workers, each with its own rendered catalog in memory (docs/ARCHITECTURE.md).
+    # Sync workers, each with its own rendered catalog in memory (docs/architecture/serving.md).
     workers = env_int(
         "GUNICORN_WORKERS",
         web_concurrency(_default_workers()),

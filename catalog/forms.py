@@ -301,7 +301,7 @@ class CatalogActionForm(ActionForm):
 # The main form holds the common case (modalities ticked, five prices); the inlines hold every
 # other row. The five prices are rows too (the base entries the flat keys map to), so the price
 # inline leaves them out and refuses an entry that would take their place: no row is editable
-# in two places on one page (docs/ARCHITECTURE.md, "The admin").
+# in two places on one page (docs/architecture/admin.md).
 
 
 def parse_scope(value: str) -> Scope:

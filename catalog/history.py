@@ -1,7 +1,7 @@
 """The change history of served models: who changed what and when, written in bulk, listed.
 
 django-simple-history keeps it (``ServedModel.history``); what a record holds is in
-docs/ARCHITECTURE.md, "History". Its ``changed_fields`` are the names of
+docs/architecture/history.md. Its ``changed_fields`` are the names of
 ``catalog.formats.flat.diff``, as ``import_models`` reports them. What writes records:
 
 - any ``save()`` or ``delete()`` of a served model and any change to its datacenters, through

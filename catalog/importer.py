@@ -1,7 +1,7 @@
 """Import a catalog file: compare it with the catalog, validate what it changes, apply it in one go.
 
 ``import_catalog`` is the service behind ``manage.py import_models`` (and
-``load_demo_catalog``); it prints nothing. Three steps (docs/ARCHITECTURE.md, "The write side"):
+``load_demo_catalog``); it prints nothing. Three steps (docs/ARCHITECTURE.md, "An import"):
 
 1. Decode, in the format the registry recognises (``catalog.formats.registry.decode_file``). A
    file that breaks the format anywhere is refused before any query, with every problem in it.

@@ -133,7 +133,7 @@ class Price:
     @property
     def identity(self) -> tuple:
         # The unit too: a flat catalog may price images on a model without an image input,
-        # which is stored as the text input's prompt per image (docs/ARCHITECTURE.md).
+        # which is stored as the text input's prompt per image (docs/architecture/formats.md).
         return (self.scope, self.price_type, self.unit, self.ttl_seconds, self.implicit,
                 self.utc_start, self.utc_end, self.utc_days)  # fmt: skip
 
@@ -259,7 +259,7 @@ class Offering:
         """The base entry of a type and unit: no window, no lifetime variant preferred.
 
         For cache prices with several lifetimes, the entry without ``ttl_seconds`` wins, else
-        the shortest lifetime (the rule the flat rendering follows; docs/ARCHITECTURE.md).
+        the shortest lifetime (the rule the flat rendering follows; docs/architecture/formats.md).
         """
         return min(
             (
@@ -603,8 +603,8 @@ def entry_problems(entry: Entry) -> list[OfferingProblem]:
 def flat_prompt_in_two_units(offering: Offering, prices: list[Price]) -> bool:
     """Whether ``prices`` (one typed identity) are a flat file's prompt price per token and per
     image held on one input: a flat record prices both whatever its inputs, and a model
-    without a text or an image input keeps them side by side (docs/ARCHITECTURE.md, "The flat
-    mapping's judgment calls"), which the typed format cannot say (``typed_omissions``)."""
+    without a text or an image input keeps them side by side (docs/architecture/formats.md, "The
+    flat mapping's judgment calls"), which the typed format cannot say (``typed_omissions``)."""
     inputs = offering.kinds(Direction.INPUT)
     return (
         prices[0].price_type == "prompt"
@@ -679,7 +679,7 @@ def typed_omissions(offering: Offering) -> list[Omission]:
     """What of a valid offering the typed format (schema_version 2.4) cannot say, which its
     rendering leaves out: a time window or weekdays on a request-scoped price, concurrency on
     an input, and the second unit of a typed identity (``flat_prompt_in_two_units``: the
-    modality's own unit is said, docs/ARCHITECTURE.md)."""
+    modality's own unit is said, docs/architecture/formats.md)."""
     omissions = [
         Omission(price, "the request scope has no time windows or weekdays in the typed format.")
         for price in offering.prices

@@ -540,8 +540,8 @@ def test_a_flat_image_price_without_an_image_input_round_trips_through_the_typed
     """The flat mapping stores it as the text input's prompt per image, beside the prompt per
     token: the typed format says one prompt, per token, and invents no image input (the model
     takes no images, so OpenRouter bills none). Typed export, import into an empty catalog and
-    flat export then give the first flat export, but for that image price (docs/ARCHITECTURE.md,
-    "The typed rendering")."""
+    flat export then give the first flat export, but for that image price
+    (docs/architecture/formats.md, "The typed rendering")."""
     window = {"utc_start": 900, "utc_end": 1700, "prompt": "0.0000003", "image": "0.004"}
     flat_record = record(prices={"image": "0.002", "overrides": [window]})
     import_file(flat_record)

@@ -1,7 +1,7 @@
 """Prices limited to UTC weekdays, the typed format's ``utc_days`` (issue 22): held, imported,
 served and exported typed byte for byte, as of a past moment too, scheduled; never in the flat
-body, which shows the every-day prices (docs/ARCHITECTURE.md, the flat mapping's judgment
-calls)."""
+body, which shows the every-day prices (docs/architecture/formats.md, the flat mapping's
+judgment calls)."""
 
 from __future__ import annotations
 

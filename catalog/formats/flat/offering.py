@@ -1,7 +1,7 @@
 """What the flat format says of a model's offering, and the offering a flat record describes.
 
 The mapping (../shared/docs/CONTRACTS.md section 3; the judgment calls are in
-docs/ARCHITECTURE.md):
+docs/architecture/formats.md):
 
 - ``input_modalities``/``output_modalities`` are the kinds of the modalities;
 - ``pricing.prompt``/``input_cache_read``: the text input's ``prompt``/``cached_prompt`` per
@@ -225,7 +225,7 @@ def flat_fields(
 
 def _flat_window(price: Price) -> bool:
     """Whether an entry is a flat window: a window every day, without cache qualifiers. One
-    limited to weekdays never is (the flat format has no weekdays; docs/ARCHITECTURE.md)."""
+    limited to weekdays never is (the flat format has no weekdays; docs/architecture/formats.md)."""
     return (
         price.utc_start is not None
         and price.utc_days is None

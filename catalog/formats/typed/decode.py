@@ -11,7 +11,7 @@ file with any is refused before a query.
 Whether a document follows the field rules (``full_clean()``) is ``TypedEntry.rule_problems()``,
 asked, as for the flat format, only of the documents that would change the catalog.
 
-The judgment calls are in docs/ARCHITECTURE.md, "Reading typed documents".
+The judgment calls are in docs/architecture/formats.md, "Reading typed documents".
 """
 
 from __future__ import annotations
@@ -348,7 +348,7 @@ class _Reader:
         # A limit the document does not give is kept from the stored model (completed by the
         # importer); a new model takes the other limit, and one with neither limit nor a text
         # modality (audio in, transcription out) the smallest the flat format allows. A new
-        # model with a text modality but neither limit is a problem (docs/ARCHITECTURE.md).
+        # model with a text modality but neither limit is a problem (docs/architecture/formats.md).
         text = [
             f"{key}[{position}].{limit}"
             for key, limit in (

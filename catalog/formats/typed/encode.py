@@ -4,7 +4,7 @@ as the exact bytes served.
 Every key of the document comes from a column or a row of the catalog; what is unset is
 omitted, never written as an empty value or a zero price. The judgment calls (where the flat
 columns ``context_length`` and ``max_output_length`` go, the deprecation hour, what the schema
-cannot say) are in docs/ARCHITECTURE.md, "The typed rendering".
+cannot say) are in docs/architecture/formats.md, "The typed rendering".
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def _tables_to_analyze(before: dict[tuple[str, str], tuple[int, float]]) -> list
 def _analyzed_after_commit(writing: bool) -> Iterator[None]:
     """Around an import: once it has committed, the tables it wrote enough rows to for autovacuum
     to analyse them are analysed now rather than when autovacuum gets to them (a minute or more).
-    Until then the render's queries are planned blind (docs/ARCHITECTURE.md, "Decisions"). The
+    Until then the render's queries are planned blind (docs/architecture/decisions.md). The
     importer's transaction is held open here a moment longer to ask PostgreSQL what it wrote."""
     if not writing:
         yield
