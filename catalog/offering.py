@@ -137,6 +137,13 @@ class Price:
         return (self.scope, self.price_type, self.unit, self.ttl_seconds, self.implicit,
                 self.utc_start, self.utc_end, self.utc_days)  # fmt: skip
 
+    def identity_columns(self) -> dict[str, Any]:
+        """The identity's ``PriceEntry`` columns but the scope (its modality)."""
+        return {"price_type": self.price_type, "unit": self.unit,
+                "ttl_seconds": self.ttl_seconds, "implicit": self.implicit,
+                "utc_start": self.utc_start, "utc_end": self.utc_end,
+                "utc_days": self.utc_days}  # fmt: skip
+
     @property
     def typed_identity(self) -> tuple:
         """The identity in the typed format: scope, type and qualifiers, not the unit (one

@@ -621,9 +621,21 @@ def test_the_api_is_throttled_per_client_address_and_the_endpoint_never(client, 
     assert answers == [200, 200, 429]
     assert other_address == 200
     assert {client.get(ENDPOINT).status_code for _ in range(5)} == {200}
-    assert {client.get(f"{ENDPOINT}?as_of=2030-01-01T12:00:00Z").status_code for _ in range(3)} == {
-        200
+
+
+def test_a_past_moment_of_the_endpoint_counts_against_the_apis_throttle(client, chat, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"public_api": "2/minute"},
     }
+    past = f"{ENDPOINT}?as_of=2030-01-01T12:00:00Z"
+
+    answers = [client.get(past) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2]["Retry-After"] == "60"
+    assert answers[2].json()["detail"].startswith("Request was throttled.")
+    assert client.get(ENDPOINT).status_code == 200
 
 
 def test_a_throttle_in_redis_counts_for_every_process(client, chat, settings, redis_url):

@@ -104,16 +104,7 @@ def _only_removed_prices(
                     if price.scope == ROOT
                     else Q(modality__direction=direction, modality__kind=kind)
                 )
-                removed |= scope & Q(
-                    model_id=pk,
-                    price_type=price.price_type,
-                    unit=price.unit,
-                    ttl_seconds=price.ttl_seconds,
-                    implicit=price.implicit,
-                    utc_start=price.utc_start,
-                    utc_end=price.utc_end,
-                    utc_days=price.utc_days,
-                )
+                removed |= scope & Q(model_id=pk, **price.identity_columns())
     return removed
 
 
@@ -250,13 +241,7 @@ def write_offerings(
                     PriceEntry(
                         model_id=pk,
                         modality_id=modality_pk(pk, price.scope),
-                        price_type=price.price_type,
-                        unit=price.unit,
-                        ttl_seconds=price.ttl_seconds,
-                        implicit=price.implicit,
-                        utc_start=price.utc_start,
-                        utc_end=price.utc_end,
-                        utc_days=price.utc_days,
+                        **price.identity_columns(),
                         valid_until=next_start(starts[pk, identity], now),
                         **values,
                     )

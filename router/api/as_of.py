@@ -11,6 +11,7 @@ is refused: the future is what has been announced (``/api/v1/models/<id>/prices`
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -19,13 +20,12 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from rest_framework.exceptions import Throttled
 
-from catalog.formats.flat.encode import render as flat_render
-from catalog.formats.flat.published import catalog_as_of
 from catalog.formats.published import HistoryUnavailable
-from catalog.formats.typed.encode import render as typed_render
-from catalog.formats.typed.published import typed_catalog_as_of
+from catalog.formats.registry import FORMATS
 from router.api.errors import error_body, iso, moment_or_problem
+from router.api.throttling import ClientAddressThrottle
 from router.cache import FLAT, SCHEMA_VERSIONS, Rendered
 from router.http import (
     SCHEMA_VERSION_PARAMETER,
@@ -79,6 +79,17 @@ def past_catalog_response(request: HttpRequest) -> HttpResponse | None:
         return None
     if not settings.PUBLIC_API:
         return JsonResponse(error_body(AS_OF, "as_of is not served here.", "disabled"), status=404)
+    # The price API's own use of the endpoint (OpenRouter never asks a past moment): a moment
+    # not kept is a render, so it counts against the API's throttle.
+    throttle = ClientAddressThrottle()
+    if not throttle.allow_request(request, None):
+        wait = throttle.wait() or 1
+        refused = Throttled(wait)  # worded as DRF answers the API's views
+        return JsonResponse(
+            {"detail": str(refused.detail)},
+            status=refused.status_code,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     # As router.http.representation reads schema_version: absent, or one served version.
     versions = set(request.GET.getlist(SCHEMA_VERSION_PARAMETER))
     if versions and (len(versions) > 1 or not versions <= set(SCHEMA_VERSIONS)):
@@ -117,10 +128,11 @@ def past_catalog_response(request: HttpRequest) -> HttpResponse | None:
 def _body(moment: datetime, wanted: str) -> bytes:
     """What ``export_models --as-of`` writes for ``moment``: an empty catalog before the
     history's first record."""
+    written = FORMATS[wanted]
     try:
-        return (catalog_as_of if wanted == FLAT else typed_catalog_as_of)(moment)
+        return written.as_of(moment)
     except HistoryUnavailable:
-        return (flat_render if wanted == FLAT else typed_render)([])
+        return written.render([])
 
 
 def _bad(message: str, code: str) -> JsonResponse:
