@@ -68,7 +68,8 @@ lint: install embedded-db
 	$(MANAGE) check
 	$(MANAGE) makemigrations --check --dry-run
 
-# Performance figures side by side (about 8 minutes): prints tables, rewrites docs/PERFORMANCE.md.
+# Performance figures side by side (about 10 minutes): prints tables, rewrites the sections of
+# docs/PERFORMANCE.md it measures and keeps the others (bench/report.py, merged).
 # Uses its own databases (<database>_bench_*) on the same server and needs wrk (Debian package); see bench/.
 # e.g. make bench BENCH_ARGS="--sizes 100,1000 --rounds 2"  (python -m bench --help)
 bench: export SECRET_KEY ?= bench-only-secret-key

@@ -1,4 +1,4 @@
-"""python -m bench: run every section, print the tables, rewrite docs/PERFORMANCE.md.
+"""python -m bench: run every section, print the tables, rewrite them in docs/PERFORMANCE.md.
 
 Sections, in order (each printed as it goes):
 1. a migrated template database and the generated catalog files (``bench.generate``, of the
@@ -413,9 +413,7 @@ def lookup_only(args, env: dict, url: str) -> None:
         section = report.lookup_section(figures, command, load)
         print("\n".join(section))
         if not args.no_write:
-            args.output.write_text(
-                report.with_section(args.output.read_text(), report.LOOKUP_TITLE, section)
-            )
+            args.output.write_text(report.merged(args.output.read_text(), "\n".join(section)))
             progress(f"wrote its section into {args.output}")
     finally:
         databases.drop_all()
@@ -488,14 +486,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     results["seconds"] = time.monotonic() - started
 
-    text = report.markdown(results)
-    # Measured on their own (--lookup-only, python -m bench.pages): kept from the report this
-    # one replaces.
     previous = args.output.read_text() if args.output.exists() else ""
-    for title in (report.LOOKUP_TITLE, report.PAGES_TITLE, report.ADMIN_SAVES_TITLE):
-        kept = report.carried_section(previous, title)
-        if kept:
-            text = text.rstrip() + "\n\n" + kept
+    text = report.merged(previous, report.markdown(results))
     print(text)
     raw = ROOT / "bench" / "results" / "latest.json"
     raw.parent.mkdir(exist_ok=True)

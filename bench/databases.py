@@ -37,7 +37,8 @@ def with_database(url: str, name: str) -> str:
 
 def server_version(url: str) -> str:
     with psycopg.connect(with_database(url, "postgres")) as connection:
-        return connection.execute("SHOW server_version").fetchone()[0]
+        row = connection.execute("SHOW server_version").fetchone()
+    return row[0] if row else "unknown"
 
 
 class Databases:
@@ -54,7 +55,7 @@ class Databases:
     def url_of(self, suffix: str) -> str:
         return with_database(self.url, self.name(suffix))
 
-    def _admin(self, statement: sql.Composable) -> None:
+    def _admin(self, statement: sql.Composed) -> None:
         with psycopg.connect(with_database(self.url, "postgres"), autocommit=True) as connection:
             connection.execute(statement)
 

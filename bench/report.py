@@ -235,6 +235,17 @@ def targets(results: dict) -> list[list[str]]:
     return rows
 
 
+def _targets_where(results: dict) -> list[str]:
+    return [
+        'Measured in: the warm endpoint, "Warm endpoint under load" (at '
+        f'{results["settings"]["target_size"]:,} models); the queries, "Queries per request, '
+        'cold render" and "The moment a scheduled price change starts"; the imports, "Import '
+        'of the largest catalog"; the admin page, "Admin list page". Targets measured on their '
+        "own, outside a full run, are in the section after this one.",
+        "",
+    ]
+
+
 def _scheduled_targets(results: dict) -> list[list[str]]:
     sizes = sorted(size for size, figures in results["sizes"].items() if "scheduled" in figures)
     if not sizes:  # figures of a run from before scheduled prices
@@ -483,10 +494,12 @@ def _import_section(results: dict) -> list[str]:
         for size, figures in sorted(results["sizes"].items())
     ]
     return [
-        f"## Import of {size:,} models",
+        # One title whatever the size: a run writes over its own section, never beside it.
+        "## Import of the largest catalog",
         "",
-        "Each run in a process of its own, on a fresh database, recording the change history "
-        f'as the app does; medians of {len(imports["with"]["service"])} runs. "Checked" is '
+        f"{size:,} models. Each run in a process of its own, on a fresh database, recording "
+        "the change history as the app does; medians of "
+        f'{len(imports["with"]["service"])} runs. "Checked" is '
         "when the service had compared every record with the catalog and validated those "
         "that change it (for the naive import, when the file was parsed). Peak memory is the "
         "process's maximum resident set (`ru_maxrss`), growth is that minus the resident set "
@@ -694,9 +707,10 @@ def markdown(results: dict) -> str:
         "# Performance",
         "",
         f"Written by `{results['command']}` on {results['started']} (the bench took "
-        f"{results['seconds'] / 60:.1f} minutes). Do not edit by hand: `make bench` rewrites this "
-        "file; the code is in `bench/`. The machines here are shared and noisy: read ratios "
-        "measured side by side in one run, not absolute times.",
+        f"{results['seconds'] / 60:.1f} minutes). `make bench` rewrites the sections it measures "
+        "(the code is in `bench/`) and keeps every other section, written by hand or by a run of "
+        "one section (`--lookup-only`), where it stands: edit only those. The machines here are "
+        "shared and noisy: read ratios measured side by side in one run, not absolute times.",
         "",
         "## Machine",
         "",
@@ -705,6 +719,7 @@ def markdown(results: dict) -> str:
         "## Targets",
         "",
         *_table(["target", "measured", ""], targets(results)),
+        *_targets_where(results),
     ]
     if results.get("redis_skipped"):
         lines += [f"Redis figures skipped: {results['redis_skipped']}.", ""]
@@ -721,10 +736,6 @@ def markdown(results: dict) -> str:
 
 # --- The price API's batch lookup (``--lookup-only``, bench/lookup.py) -----------------------
 LOOKUP_TITLE = "## The price API's batch lookup"
-# Measured by ``python -m bench.pages`` and written in by hand: carried like the lookup.
-PAGES_TITLE = "## Public model pages (issue 20)"
-# Counted by hand (the admin's inline rows through the write path) and carried likewise.
-ADMIN_SAVES_TITLE = "## Admin saves (issue 19)"
 
 
 def lookup_section(figures: dict, command: str, load: str) -> list[str]:
@@ -769,7 +780,6 @@ def lookup_section(figures: dict, command: str, load: str) -> list[str]:
                 ],
             ],
         ),
-        "",
         "A batch of records never seen reads one page of the history per record (about 900 "
         "of 1,000: `EXPLAIN (ANALYZE, BUFFERS)`), from the operating system's cache into "
         "PostgreSQL's; the same batch again finds them in PostgreSQL's buffers. No record is "
@@ -781,20 +791,38 @@ def lookup_section(figures: dict, command: str, load: str) -> list[str]:
     ]
 
 
-def with_section(text: str, title: str, section: list[str]) -> str:
-    """``text`` with its section ``title`` replaced by ``section`` (appended when absent)."""
-    kept = carried_section(text, title)
-    body = "\n".join(section).rstrip() + "\n"
-    if kept:
-        # A section followed by another keeps the blank line between them.
-        return text.replace(kept, body + ("\n" if kept.endswith("\n\n") else ""))
-    return text.rstrip() + "\n\n" + body
+def merged(previous: str, generated: str) -> str:
+    """The report: ``generated``'s ``## `` sections, and every other ``## `` section of
+    ``previous`` (written by hand, or by a partial run) kept as it is, in place and in order.
+
+    A kept section stays after the section it followed in ``previous``; a generated section
+    that ``previous`` lacks comes before the next one it has, in ``generated``'s order.
+    ``generated``'s preamble (the text before its first section) replaces ``previous``'s, unless
+    it has none.
+    """
+    old_preamble, old_sections = _sections(previous)
+    new_preamble, new_sections = _sections(generated)
+    written = dict(new_sections)
+    pending = [title for title, _ in new_sections]
+    parts = [new_preamble or old_preamble]
+    for title, body in old_sections:
+        if title not in written:
+            parts.append(body)
+        elif title in pending:
+            upto = pending.index(title) + 1
+            parts += [written[pending_title] for pending_title in pending[:upto]]
+            del pending[:upto]
+    parts += [written[title] for title in pending]
+    return "\n\n".join(part for part in parts if part) + "\n"
 
 
-def carried_section(text: str, title: str) -> str:
-    """The section ``title`` of ``text``, to its next ``## `` heading; empty when absent."""
-    start = text.find(title + "\n")
-    if start < 0:
-        return ""
-    end = text.find("\n## ", start + len(title))
-    return text[start:] if end < 0 else text[start : end + 1]
+def _sections(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text``'s preamble and its ``## `` sections as (heading line, text), each stripped of
+    the blank lines that end it."""
+    chunks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            chunks.append([])
+        chunks[-1].append(line)
+    preamble, *sections = ("\n".join(chunk).rstrip() for chunk in chunks)
+    return preamble, [(section.split("\n", 1)[0], section) for section in sections]

@@ -1,10 +1,10 @@
 """Each model's public price timeline, and what is public of the catalog's prices over time.
 
-The one rule of "the prices in force at a moment" is the as-of rule (``catalog.history``):
-the model's latest history record at or before the moment, if it is published and not a
-deletion, and the prices of its offering snapshot in force at the moment
-(``Price.in_force_at``, as ``Offering.splitting_prices`` reads them). Its spans are what the
-public endpoint served, moment by moment.
+The one rule of "the prices in force at a moment" is the as-of rule (``records_as_of`` and
+``state_of`` in ``catalog.formats.published``): the model's latest history record at or before
+the moment, if it is published and not a deletion, and the prices of its offering snapshot in
+force at the moment (``Price.in_force_at``, as ``Offering.splitting_prices`` reads them). Its
+spans are what the public endpoint served, moment by moment.
 
 Ahead of now only ANNOUNCED scheduled changes are public: a confidential one appears nowhere
 (not as a span, not as the end of the span before it) until its moment, after which it is
