@@ -36,7 +36,7 @@ from catalog.choices import (
     InputModality,
     OutputModality,
     PriceUnit,
-    _positions,
+    positions,
 )
 from catalog.models import Modality, PriceEntry, ServedModel
 
@@ -50,7 +50,7 @@ def _scope_order(scope: Scope) -> tuple:
     if direction is None:
         return (2, 0)
     choices = InputModality if direction == Direction.INPUT else OutputModality
-    return (0 if direction == Direction.INPUT else 1, _positions(choices).get(kind or "", 99), kind)
+    return (0 if direction == Direction.INPUT else 1, positions(choices).get(kind or "", 99), kind)
 
 
 def in_force(valid_from: datetime | None, valid_until: datetime | None, moment: datetime) -> bool:
@@ -691,7 +691,7 @@ def typed_omissions(offering: Offering) -> list[Omission]:
         if capacity.scope[0] == Direction.INPUT
         and capacity.capacity_type == CapacityType.CONCURRENCY
     ]
-    units = _positions(PriceUnit)
+    units = positions(PriceUnit)
     kept: dict[tuple[Scope, str], str] = {}
     for scope, price_type, *_ in _second_units(offering):
         if (scope, price_type) not in kept:
