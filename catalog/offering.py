@@ -525,15 +525,6 @@ def describe_entry(entry: Entry) -> str:
     return f"{scope} {entry.capacity_type} capacity per {entry.unit}"
 
 
-def allowed_prices(scope: Scope) -> frozenset[tuple[str, str]]:
-    """The (type, unit) pairs a scope's prices may use (``priceentry_type_unit_scope``)."""
-    if scope == ROOT:
-        return frozenset(REQUEST_UNITS.items())
-    if scope[0] == Direction.INPUT:
-        return frozenset((t, u) for t in INPUT_TYPES for u in INPUT_UNITS)
-    return frozenset((t, u) for t in OUTPUT_TYPES for u in OUTPUT_UNITS)
-
-
 def _scope_fit(entry: Entry) -> list[tuple[str, str]]:
     """(field, message) when the entry's type and unit do not fit its scope."""
     capacity = isinstance(entry, Capacity)
