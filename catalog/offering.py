@@ -513,9 +513,13 @@ class InvalidOffering(ValueError):
         )
 
 
+# The request scope (no modality) by name: as staff pick it, and in the price API.
+ROOT_SCOPE = "request"
+
+
 def scope_text(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", or "request" for the root."""
-    return "request" if scope == ROOT else f"{scope[0]} {scope[1]}"  # presentation.ROOT_SCOPE
+    """A scope as staff pick it: "input text", "output image", ``ROOT_SCOPE`` for the root."""
+    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
 
 
 def describe_entry(entry: Entry) -> str:
