@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import DateTimeField, F, Func, JSONField, QuerySet, Value
@@ -436,12 +437,15 @@ def price_from_json(p: dict[str, Any]) -> Price:
         utc_end=p.get("utc_end"),
         overrides=tuple(p.get("overrides") or ()),
         utc_days=p.get("utc_days"),
-        valid_from=_moment(p.get("valid_from")),
-        valid_until=_moment(p.get("valid_until")),
+        valid_from=iso_moment(p.get("valid_from")),
+        valid_until=iso_moment(p.get("valid_until")),
     )
 
 
-def _moment(text: str | None) -> datetime | None:
+@lru_cache(maxsize=1024)
+def iso_moment(text: str | None) -> datetime | None:
+    """A snapshot's moment (``valid_from``, ``valid_until``): few distinct, read again and
+    again by lookups and snapshots, so each is parsed once per process."""
     return None if text is None else datetime.fromisoformat(text)
 
 

@@ -140,6 +140,12 @@ def _plain_text(cost: str) -> str:
     return plain_decimal(Decimal(cost))
 
 
+def clear_caches() -> None:
+    """Forget the lookup's plans and cost texts (a benchmark's cold round)."""
+    _PLANS.clear()
+    _plain_text.cache_clear()
+
+
 def span_json(span: PriceSpan) -> dict[str, Any]:
     return {
         "from": iso(span.start),
