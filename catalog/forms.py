@@ -66,6 +66,7 @@ from catalog.offering import (
     entry_problems,
     scope_text,
     stored_offering,
+    weekday_set,
 )
 from catalog.presentation import (
     MILLION_EXPONENT,
@@ -414,8 +415,8 @@ class PriceEntryForm(_ScopedRowForm):
             self.initial["utc_days"] = weekday_names(self.instance.utc_days)
 
     def clean_utc_days(self) -> int | None:
-        # The column holds bits (catalog.choices.weekday_bits); none ticked is every day.
-        return weekday_bits(self.cleaned_data["utc_days"]) or None
+        # The column holds bits (catalog.choices.weekday_bits); none ticked, or all, is every day.
+        return weekday_set(weekday_bits(self.cleaned_data["utc_days"]) or None)
 
     entry_of = staticmethod(Price.of_row)
 

@@ -289,8 +289,9 @@ def _plan(
                 _plan_update(
                     plan, old, old_offerings[old.pk], links[old.pk], entry, changes[model_id], now
                 )
-            if old.pk in plan.offering_changed:
-                problems += _offering_problems(entry, plan.offering_changed[old.pk])
+            if old.pk in plan.offering_changed and not isinstance(entry, TypedEntry):
+                # A typed document's offering is its own, judged whole by its decoder.
+                problems += _kept_rows_problems(entry, plan.offering_changed[old.pk])
             if old.pk in plan.offering_changed and not allow_large_price_changes:
                 problems += _large_price_changes(
                     entry, plan.stored_offerings[old.pk], plan.offering_changed[old.pk]
@@ -319,8 +320,8 @@ def _plan(
     return plan
 
 
-def _offering_problems(entry: Entry | TypedEntry, offering: Offering) -> list[Problem]:
-    """The rules of the offering an update leaves (``Offering.problems()``): a flat record's own
+def _kept_rows_problems(entry: Entry, offering: Offering) -> list[Problem]:
+    """The rules of the offering a flat update leaves (``Offering.problems()``): the record's own
     are the decoder's; what it leaves with the entries the flat format cannot say, kept from the
     stored model, is judged here, before the write path would refuse it."""
     return [
@@ -691,7 +692,8 @@ def _plan_schedule(
         if differs := _beyond_prices(entry, old, old_offering, places[old.pk], after):
             problems += differs
             continue
-        problems += _offering_problems(entry, after)
+        if not isinstance(entry, TypedEntry):
+            problems += _kept_rows_problems(entry, after)
         changes = changes_between(at_moment[old.pk], after.prices)
         if not changes:
             unchanged.append(model_id)

@@ -631,7 +631,8 @@ class PriceEntry(models.Model):
                 name="priceentry_ttl_positive",
             ),
             models.CheckConstraint(
-                condition=Q(utc_days__isnull=True) | Q(utc_days__gte=1, utc_days__lte=ALL_WEEKDAYS),
+                # All seven days is every day: NULL, one identity (migration 0019).
+                condition=Q(utc_days__isnull=True) | Q(utc_days__gte=1, utc_days__lt=ALL_WEEKDAYS),
                 name="priceentry_weekdays_bits",
             ),
             models.CheckConstraint(

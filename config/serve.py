@@ -5,8 +5,10 @@ does not name it). Every start command goes through here (README, "Docker")."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,10 +25,15 @@ def main() -> None:
         web_concurrency(1)
     except ImproperlyConfigured as error:
         sys.exit(f"ImproperlyConfigured: {error}")  # as manage.py says it
+    if not os.environ.get("WEB_CONCURRENCY", "unset").strip():
+        # Blank is unset, as config.env reads every variable; gunicorn would fail on it.
+        del os.environ["WEB_CONCURRENCY"]
     from gunicorn.app.wsgiapp import run
 
-    # gunicorn re-executes its command line on SIGUSR2 (a binary upgrade): its own script then.
-    sys.argv[0] = shutil.which("gunicorn") or sys.argv[0]
+    # gunicorn re-executes its command line on SIGUSR2 (a binary upgrade): its own script then,
+    # beside this Python (its bin/ need not be on PATH, as under `make run`).
+    script = Path(sys.executable).with_name("gunicorn")
+    sys.argv[0] = str(script) if script.exists() else shutil.which("gunicorn") or sys.argv[0]
     run(prog="gunicorn")
 
 

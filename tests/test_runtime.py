@@ -212,6 +212,12 @@ def test_a_malformed_web_concurrency_is_one_line_naming_it(value):
     ]
 
 
+def test_a_blank_web_concurrency_is_unset(db):
+    # config.env reads a blank variable as unset; gunicorn's own read of it would fail.
+    printed = _printed_config(WEB_CONCURRENCY=" ")
+    assert printed["workers"] == str(2 * len(os.sched_getaffinity(0)) + 1)
+
+
 def test_every_start_command_uses_the_shipped_configuration():
     import yaml
 

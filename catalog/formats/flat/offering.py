@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -223,7 +223,20 @@ def flat_fields(
     }
 
 
-def _flat_window(price: Price) -> bool:
+class _PriceColumns(Protocol):
+    """What of a price ``flat_window`` reads: a ``Price``, or a row read as a tuple."""
+
+    @property
+    def utc_start(self) -> int | None: ...
+    @property
+    def utc_days(self) -> int | None: ...
+    @property
+    def ttl_seconds(self) -> int | None: ...
+    @property
+    def implicit(self) -> bool | None: ...
+
+
+def flat_window(price: _PriceColumns) -> bool:
     """Whether an entry is a flat window: a window every day, without cache qualifiers. One
     limited to weekdays never is (the flat format has no weekdays; docs/architecture/formats.md)."""
     return (
@@ -244,7 +257,7 @@ def offering_flat_fields(offering: Offering) -> FlatFields:
         windowed = {
             (price.utc_start, price.utc_end): price.cost_usd
             for price in offering.prices
-            if _flat_window(price)
+            if flat_window(price)
             and (price.scope, price.price_type, price.unit) == (scope, price_type, unit)
         }
         return (entry.overrides if entry is not None else ()), windowed  # type: ignore[return-value]  # a window's ends are set
@@ -392,7 +405,7 @@ def flat_offering(
         and price.scope in scopes
         and not (
             drop_windows
-            and _flat_window(price)
+            and flat_window(price)
             and (price.scope, price.price_type, price.unit) in old_sources
         )
     ]

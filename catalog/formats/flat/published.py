@@ -37,6 +37,7 @@ from catalog.formats.flat.offering import (
     Conditional,
     FlatFields,
     flat_fields,
+    flat_window,
     offering_flat_fields,
 )
 from catalog.formats.published import (
@@ -115,14 +116,8 @@ def stored_flat_fields(
         key = (scope_of.get(entry.modality_id, ROOT) if entry.modality_id else ROOT,
                entry.price_type, entry.unit)  # fmt: skip
         if entry.utc_start is not None or entry.utc_days is not None:
-            # Never a base price; a flat window when every day and without cache qualifiers
-            # (``flat.offering._flat_window``): a weekday price is the typed format's only.
-            if (
-                entry.utc_start is not None
-                and entry.utc_days is None
-                and entry.ttl_seconds is None
-                and entry.implicit is None
-            ):
+            # Never a base price; a flat window or, limited to weekdays, the typed format's only.
+            if flat_window(entry):
                 windows[entry.model_id][key][entry.utc_start, entry.utc_end] = entry.cost_usd  # type: ignore[index]  # a window has both ends
                 conditional_models.add(entry.model_id)
             continue
