@@ -127,10 +127,8 @@ def main() -> None:
     def post_unseen() -> None:
         # Every cache of the lookup's path emptied: its shapes of prices, their texts, the
         # moments and costs read.
-        lookup_path._SHAPES.clear()
-        lookup_path._moment.cache_clear()
-        representation._PLANS.clear()
-        representation._plain_text.cache_clear()
+        lookup_path.clear_caches()
+        representation.clear_caches()
         post(fresh.pop())
 
     def timeline() -> None:

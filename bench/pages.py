@@ -125,14 +125,14 @@ def warm(env: dict, load, work: Path, progress) -> dict:
     try:
         servers["pages"] = Server("pages", "config.wsgi:application", env, load.workers, work)
         servers["pages"].start(ready_path=PAGE)
-        sizes = serving._save_responses(servers["pages"], responses, PAGE)
+        sizes = serving.save_responses(servers["pages"], responses, PAGE)
         bare_env = env | {"BENCH_RESPONSES": str(responses)}
         servers[serving.BARE] = Server(
             serving.BARE, "bench.bare_wsgi:application", bare_env, load.workers, work
         )
         servers[serving.BARE].start(ready_path=PAGE)
         return {"body_bytes": sizes} | {
-            encoding: serving._rounds(servers, PAGE, encoding == "gzip", load, progress)
+            encoding: serving.rounds(servers, PAGE, encoding == "gzip", load, progress)
             for encoding in serving.ENCODINGS
         }
     finally:

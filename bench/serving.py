@@ -63,7 +63,7 @@ def app_environment(app: AppConfig, env: dict, redis_url: str, redis_prefix: str
     return env
 
 
-def _save_responses(server: Server, directory: Path, path: str = ENDPOINT) -> dict[str, int]:
+def save_responses(server: Server, directory: Path, path: str = ENDPOINT) -> dict[str, int]:
     """The app's response in each encoding, for the bare app to replay; returns body sizes."""
     sizes = {}
     for encoding in ENCODINGS:
@@ -108,9 +108,7 @@ def _summary(runs: list[LoadResult], ratios: list[float], cpu_us: list[float]) -
     }
 
 
-def _rounds(
-    servers: dict[str, Server], path: str, gzip: bool, load: LoadSettings, progress
-) -> dict:
+def rounds(servers: dict[str, Server], path: str, gzip: bool, load: LoadSettings, progress) -> dict:
     """Load the servers at ``path`` in turn, round after round: runs, ratios to the bare app and
     the workers' CPU time per request, by key."""
     keys = list(servers)
@@ -168,7 +166,7 @@ def measure(
         # No worker of the app has asked for the catalog yet (only /healthz).
         idle_rss = {key: server.worker_rss_kib() for key, server in servers.items()}
         first, *others = servers.values()
-        body_bytes = _save_responses(first, responses)
+        body_bytes = save_responses(first, responses)
         for server in others:
             _check_same_bytes(server, responses)
         bare_env = env | {"BENCH_RESPONSES": str(responses)}
@@ -177,7 +175,7 @@ def measure(
         _check_like_for_like(servers[BARE], responses)
         idle_rss[BARE] = servers[BARE].worker_rss_kib()
         by_encoding = {
-            encoding: _rounds(servers, ENDPOINT, encoding == "gzip", load, progress)
+            encoding: rounds(servers, ENDPOINT, encoding == "gzip", load, progress)
             for encoding in ENCODINGS
         }
         figures = {
@@ -201,7 +199,7 @@ def _typed(
     servers: dict[str, Server],
     env: dict[str, str],
     load: LoadSettings,
-    rounds: int,
+    round_count: int,
     work: Path,
     progress,
 ) -> dict:
@@ -209,7 +207,7 @@ def _typed(
     bare server is added to ``servers``, which the caller stops)."""
     responses = work / "responses-typed"
     responses.mkdir()
-    body_bytes = _save_responses(servers[TYPED_APP], responses, TYPED_ENDPOINT)
+    body_bytes = save_responses(servers[TYPED_APP], responses, TYPED_ENDPOINT)
     for key, server in servers.items():
         if key not in (TYPED_APP, BARE):
             _check_same_bytes(server, responses, TYPED_ENDPOINT)
@@ -220,13 +218,13 @@ def _typed(
     # The same request line on both: the bare app ignores the query string.
     _check_like_for_like(bare, responses, TYPED_ENDPOINT)
     loaded = {TYPED_APP: servers[TYPED_APP], BARE: bare}
-    typed_load = LoadSettings(load.duration, rounds, load.connections, load.workers)
+    typed_load = LoadSettings(load.duration, round_count, load.connections, load.workers)
 
     def typed_progress(message: str) -> None:
         progress(f"typed {message}")
 
     by_encoding = {
-        encoding: _rounds(loaded, TYPED_ENDPOINT, encoding == "gzip", typed_load, typed_progress)
+        encoding: rounds(loaded, TYPED_ENDPOINT, encoding == "gzip", typed_load, typed_progress)
         for encoding in ENCODINGS
     }
     return {

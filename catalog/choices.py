@@ -160,7 +160,7 @@ PER_MILLION_UNITS = ("token", "character")
 
 
 @cache
-def _positions(choices: type[models.TextChoices]) -> dict[str, int]:
+def positions(choices: type[models.TextChoices]) -> dict[str, int]:
     # Built once per class: canonical() runs for every list of every record rendered or
     # imported (docs/PERFORMANCE.md).
     return {value: index for index, value in enumerate(choices.values)}
@@ -177,6 +177,6 @@ def canonical(values, choices: type[models.TextChoices]) -> list[str]:
 @lru_cache(maxsize=4096)
 def _canonical(values: tuple, choices: type[models.TextChoices]) -> tuple[str, ...]:
     # A catalog has few distinct lists: each is sorted once, not once per record.
-    order = _positions(choices)
+    order = positions(choices)
     distinct = list(dict.fromkeys(values))
     return tuple(sorted(distinct, key=lambda value: (order.get(value, len(order)), value)))

@@ -57,24 +57,24 @@ from catalog.models import (
 )
 from catalog.offering import (
     ROOT,
+    ROOT_SCOPE,
     Capacity,
     Offering,
     OfferingProblem,
     Price,
     Scope,
     entry_problems,
+    scope_text,
     stored_offering,
     weekday_set,
 )
 from catalog.presentation import (
     MILLION_EXPONENT,
     PRICE_LABELS,
-    ROOT_SCOPE,
     per_million,
     per_million_messages,
     per_unit,
     price_label,
-    scope_value,
 )
 from catalog.price_guard import large_changes
 from catalog.validators import validate_price_per_token
@@ -349,7 +349,7 @@ class _ScopedRowForm(forms.ModelForm):
         # The row as stored (its identity is what this form stands for), None for a new row.
         self.stored_entry = None
         if self.instance.pk is not None:
-            self.initial["scope"] = scope_value(row_scope(self.instance))
+            self.initial["scope"] = scope_text(row_scope(self.instance))
             self.stored_entry = self.entry_of(self.instance, row_scope(self.instance))
 
     @staticmethod
@@ -590,7 +590,7 @@ class _ScopedRowFormSet(_WithMainForm):
             return ValidationError(
                 "The model has no %(scope)s modality: tick it above, or delete this row.",
                 code=problem.code,
-                params={"scope": scope_value(problem.entry.scope)},
+                params={"scope": scope_text(problem.entry.scope)},
             )
         if problem.code == "second_unit":
             other = problem.other

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import DateTimeField, F, Func, JSONField, QuerySet, Value
@@ -36,7 +37,7 @@ from catalog.choices import (
     InputModality,
     OutputModality,
     PriceUnit,
-    _positions,
+    positions,
 )
 from catalog.models import Modality, PriceEntry, ServedModel
 
@@ -50,7 +51,7 @@ def _scope_order(scope: Scope) -> tuple:
     if direction is None:
         return (2, 0)
     choices = InputModality if direction == Direction.INPUT else OutputModality
-    return (0 if direction == Direction.INPUT else 1, _positions(choices).get(kind or "", 99), kind)
+    return (0 if direction == Direction.INPUT else 1, positions(choices).get(kind or "", 99), kind)
 
 
 def in_force(valid_from: datetime | None, valid_until: datetime | None, moment: datetime) -> bool:
@@ -436,12 +437,15 @@ def price_from_json(p: dict[str, Any]) -> Price:
         utc_end=p.get("utc_end"),
         overrides=tuple(p.get("overrides") or ()),
         utc_days=p.get("utc_days"),
-        valid_from=_moment(p.get("valid_from")),
-        valid_until=_moment(p.get("valid_until")),
+        valid_from=iso_moment(p.get("valid_from")),
+        valid_until=iso_moment(p.get("valid_until")),
     )
 
 
-def _moment(text: str | None) -> datetime | None:
+@lru_cache(maxsize=1024)
+def iso_moment(text: str | None) -> datetime | None:
+    """A snapshot's moment (``valid_from``, ``valid_until``): few distinct, read again and
+    again by lookups and snapshots, so each is parsed once per process."""
     return None if text is None else datetime.fromisoformat(text)
 
 
@@ -513,9 +517,13 @@ class InvalidOffering(ValueError):
         )
 
 
+# The request scope (no modality) by name: as staff pick it, and in the price API.
+ROOT_SCOPE = "request"
+
+
 def scope_text(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", or "request" for the root."""
-    return "request" if scope == ROOT else f"{scope[0]} {scope[1]}"  # presentation.ROOT_SCOPE
+    """A scope as staff pick it: "input text", "output image", ``ROOT_SCOPE`` for the root."""
+    return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
 
 
 def describe_entry(entry: Entry) -> str:
@@ -523,15 +531,6 @@ def describe_entry(entry: Entry) -> str:
     if isinstance(entry, Price):
         return f"{scope} {entry.price_type} per {entry.unit}"
     return f"{scope} {entry.capacity_type} capacity per {entry.unit}"
-
-
-def allowed_prices(scope: Scope) -> frozenset[tuple[str, str]]:
-    """The (type, unit) pairs a scope's prices may use (``priceentry_type_unit_scope``)."""
-    if scope == ROOT:
-        return frozenset(REQUEST_UNITS.items())
-    if scope[0] == Direction.INPUT:
-        return frozenset((t, u) for t in INPUT_TYPES for u in INPUT_UNITS)
-    return frozenset((t, u) for t in OUTPUT_TYPES for u in OUTPUT_UNITS)
 
 
 def _scope_fit(entry: Entry) -> list[tuple[str, str]]:
@@ -691,7 +690,7 @@ def typed_omissions(offering: Offering) -> list[Omission]:
         if capacity.scope[0] == Direction.INPUT
         and capacity.capacity_type == CapacityType.CONCURRENCY
     ]
-    units = _positions(PriceUnit)
+    units = positions(PriceUnit)
     kept: dict[tuple[Scope, str], str] = {}
     for scope, price_type, *_ in _second_units(offering):
         if (scope, price_type) not in kept:

@@ -14,7 +14,7 @@ from decimal import Context, Decimal, Inexact
 from catalog.choices import PER_MILLION_UNITS, weekday_names
 from catalog.formats.flat.offering import PER_TOKEN_PRICE_FIELDS, plain_decimal
 from catalog.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
-from catalog.offering import Omission, Price, Scope, describe_entry, scope_text
+from catalog.offering import Omission, Price, describe_entry, scope_text
 
 # A price per million tokens is the price per token with the decimal point six places right.
 MILLION_EXPONENT = 6
@@ -28,9 +28,6 @@ PRICE_LABELS = {
     "price_image": "Image price (USD per image)",
     "price_request": "Request price (USD per request)",
 }
-
-# The request scope (no modality), as staff pick it.
-ROOT_SCOPE = "request"
 
 
 def per_million(price_per_unit: Decimal) -> Decimal:
@@ -61,11 +58,6 @@ def cost_text(cost: Decimal, unit: str) -> str:
     return f"${shown_cost(cost, unit)}"
 
 
-def scope_value(scope: Scope) -> str:
-    """A scope as staff pick it: "input text", "output image", "request" (``ROOT_SCOPE``)."""
-    return scope_text(scope)
-
-
 def clock(hhmm: int) -> str:
     return f"{hhmm // 100:02}:{hhmm % 100:02}"
 
@@ -86,7 +78,7 @@ def price_label(price: Price) -> str:
         qualifiers.append(f"window {clock(price.utc_start)}-{clock(price.utc_end)}")
     if price.utc_days is not None:
         qualifiers.append(weekdays_text(price.utc_days))
-    label = f"{scope_value(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
+    label = f"{scope_text(price.scope)} {price.price_type.replace('_', ' ')} per {price.unit}"
     return f"{label} ({', '.join(qualifiers)})" if qualifiers else label
 
 

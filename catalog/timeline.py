@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from catalog.history import HistoricalServedModel
 from catalog.models import PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, in_force, price_from_json, price_order
+from catalog.offering import Offering, Price, in_force, iso_moment, price_from_json, price_order
 
 
 @dataclass(frozen=True)
@@ -450,9 +450,14 @@ def prices_at(
         else ()
     )
     found = []
+    # A billing batch meets the same records again and again: each is decoded once per call.
+    decoded: dict[int, list[dict[str, Any]]] = {}
     for (model_id, at), (pk, history_id, public, prices) in zip(pairs, rows, strict=True):
         if public:
-            found.append(Lookup(model_id, at, entries_in_force(json.loads(prices or "[]"), at)))
+            entries = decoded.get(history_id)
+            if entries is None:
+                entries = decoded[history_id] = json.loads(prices or "[]")
+            found.append(Lookup(model_id, at, entries_in_force(entries, at)))
         elif pk not in ever_public:
             found.append(Lookup(model_id, at, None, UNKNOWN_MODEL))
         elif history_id is None:
@@ -462,13 +467,13 @@ def prices_at(
     return found
 
 
-def entries_in_force(entries: list[dict[str, Any]], moment: datetime) -> InForce:
+def entries_in_force(entries: list[dict[str, Any]], at: datetime) -> InForce:
     """The prices of a snapshot's ``entries`` (``Offering.as_json``'s ``prices``) in force at
-    ``moment``, as a shape and costs: no ``Price`` is made for a shape met before."""
+    ``at``, as a shape and costs: no ``Price`` is made for a shape met before."""
     kept = [
         entry
         for entry in entries
-        if in_force(_moment(entry.get("valid_from")), _moment(entry.get("valid_until")), moment)
+        if in_force(iso_moment(entry.get("valid_from")), iso_moment(entry.get("valid_until")), at)
     ]
     key = tuple(map(_shape_key, kept))
     made = _SHAPES.get(key)
@@ -507,16 +512,17 @@ def _shape(entries: list[dict[str, Any]]) -> tuple[Shape, tuple[int, ...]]:
     return Shape(tuple(prices[number] for number in order)), order
 
 
-@lru_cache(maxsize=1024)
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 @lru_cache(maxsize=8192)
 def _record_prices(history_id: int, prices: str) -> tuple[Price, ...]:
-    # A record never changes, and a batch of lookups meets the same records again and again
-    # (a month of one model's usage): each is decoded once per process.
+    # A record never changes, and the timelines read the same records again at each revision:
+    # each is decoded once per process.
     return record_prices({"prices": json.loads(prices)})
+
+
+def clear_caches() -> None:
+    """Forget the lookup's shapes and parsed moments (a benchmark's cold round)."""
+    _SHAPES.clear()
+    iso_moment.cache_clear()
 
 
 # Each (model pk, moment)'s latest record at or before the moment (strictly before it with

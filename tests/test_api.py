@@ -382,6 +382,26 @@ def test_the_timeline_of_an_old_id_names_the_id_now(client, clock, chat):
     assert [span["from"] for span in timeline["spans"]] == ["2030-01-01T12:00:00Z"]
 
 
+def test_an_unknown_or_renamed_id_keeps_one_body_and_answers_warm(client, clock, chat):
+    clock.move_to(T0 + DAY)
+    model = ServedModel.objects.get(model_id=CHAT)
+    model.model_id = "acme/chat-2"
+    save_model(model)
+    clock.move_to(T0 + 2 * DAY)
+
+    cold = [client.get(f"/api/v1/models/{model_id}/prices") for model_id in (CHAT, "acme/none")]
+    warm = [client.get(f"/api/v1/models/{model_id}/prices") for model_id in (CHAT, "acme/none")]
+
+    # One kept body per id asked, the 404 included: probing ids evicts no more than that.
+    assert len(bodies) == 2
+    assert [(r.status_code, r.json()["code"]) for r in warm] == [
+        (404, "renamed"),
+        (404, "unknown_model"),
+    ]
+    assert [r.content for r in warm] == [r.content for r in cold]
+    assert warm[0].json()["renamed_to"] == "acme/chat-2"
+
+
 def test_an_old_id_taken_by_another_model_is_that_models_timeline(client, renamed):
     response = client.get(f"/api/v1/models/{CHAT}/prices")
 

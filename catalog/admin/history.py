@@ -35,8 +35,8 @@ from catalog.formats.published import State, state_of
 from catalog.forms import said_by_ticks
 from catalog.history import TYPED_ONLY, HistoricalServedModel, load_previous, with_previous
 from catalog.models import PriceSchedule, ServedModel
-from catalog.offering import Capacity, ModalitySpec, Offering, Price
-from catalog.presentation import PRICE_LABELS, cost_text, price_label, scope_value, shown_price
+from catalog.offering import Capacity, ModalitySpec, Offering, Price, scope_text
+from catalog.presentation import PRICE_LABELS, cost_text, price_label, shown_price
 
 
 def verbose_name(field_name: str) -> str:
@@ -139,7 +139,7 @@ def _overrides_text(price: Price, overrides) -> str:
 
 def _capacity_label(entry: Capacity) -> str:
     per = f" per {entry.per}" if entry.per else " at once"
-    return f"capacity: {scope_value(entry.scope)} {entry.capacity_type.replace('_', ' ')}{per}"
+    return f"capacity: {scope_text(entry.scope)} {entry.capacity_type.replace('_', ' ')}{per}"
 
 
 def _capacity_value(entry: Capacity | None) -> str:
@@ -219,7 +219,7 @@ def offering_changes(before: Offering, after: Offering) -> list[ChangeLine]:
             if old_details[name] != value:
                 changes.append(
                     ChangeLine(
-                        f"{scope_value(spec.scope)} {name}", _json(old_details[name]), _json(value)
+                        f"{scope_text(spec.scope)} {name}", _json(old_details[name]), _json(value)
                     )
                 )
     return changes

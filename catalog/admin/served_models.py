@@ -46,8 +46,8 @@ from catalog.models import (
     PriceSchedule,
     ServedModel,
 )
-from catalog.offering import stored_offering, typed_omissions, with_offering
-from catalog.presentation import omission_text, scope_value, shown_cost, shown_price
+from catalog.offering import scope_text, stored_offering, typed_omissions, with_offering
+from catalog.presentation import omission_text, shown_cost, shown_price
 
 DRAFT_NOTE = (
     "Draft: this model is not published, so the public endpoint does not serve it yet. "
@@ -155,7 +155,7 @@ class _OfferingInline(admin.TabularInline):
 
     @admin.display(description="scope")
     def scope(self, row):
-        return scope_value(row_scope(row))
+        return scope_text(row_scope(row))
 
 
 class ModalityInline(_OfferingInline):

@@ -81,6 +81,9 @@ class RevisionBodies:
         with self._lock:
             self._bodies.clear()
 
+    def __len__(self) -> int:
+        return len(self._bodies)
+
 
 def send(
     request: HttpRequest,

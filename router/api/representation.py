@@ -34,18 +34,17 @@ from catalog.choices import Direction
 from catalog.formats.flat.encode import deprecation, plain_decimal
 from catalog.formats.flat.offering import flat_fields
 from catalog.formats.typed.encode import price_entry as typed_price_entry
-from catalog.offering import ROOT, Price, Scope, base_price_order
+from catalog.offering import ROOT, ROOT_SCOPE, Price, Scope, base_price_order
 from catalog.timeline import InForce, PriceChange, PriceSpan, Shape
 from router.api.errors import iso
 
-REQUEST_SCOPE = "request"
 # A batch of lookups writes thousands of costs, of few distinct values.
 _plain = lru_cache(maxsize=4096)(plain_decimal)
 
 
 def scope_name(scope: Scope) -> str:
     direction, kind = scope
-    return REQUEST_SCOPE if scope == ROOT else f"{direction}/{kind}"
+    return ROOT_SCOPE if scope == ROOT else f"{direction}/{kind}"
 
 
 def price_json(price: Price) -> dict[str, Any]:
@@ -139,6 +138,12 @@ _PLANS_KEPT = 4096
 @lru_cache(maxsize=4096)
 def _plain_text(cost: str) -> str:
     return plain_decimal(Decimal(cost))
+
+
+def clear_caches() -> None:
+    """Forget the lookup's plans and cost texts (a benchmark's cold round)."""
+    _PLANS.clear()
+    _plain_text.cache_clear()
 
 
 def span_json(span: PriceSpan) -> dict[str, Any]:

@@ -164,11 +164,9 @@ class ModelPricesView(PublicApiView):
     )
     def get(self, request, model_id: str):
         body = bodies.get(("timeline", model_id), lambda now: _timeline(model_id, now))
-        if body.content:
+        if body.content[:1] == b"{":
             return send(request, body.content, body.etag)
-        renamed = bodies.get(
-            ("renamed", model_id), lambda now: (renamed_to(model_id) or "").encode()
-        ).content.decode()
+        renamed = body.content[len(_RENAMED) :].decode()
         if renamed:
             # Not a redirect: an id may pass to another model later, and a client that stored
             # the old id should learn the new one rather than follow it unseen.
@@ -184,11 +182,16 @@ class ModelPricesView(PublicApiView):
         )
 
 
+# Before the id a model has now, when ``model_id`` names no public model: the 404s are kept in
+# the same entry as a timeline would be, so probing unknown ids evicts one entry per id, not two.
+_RENAMED = b"renamed:"
+
+
 def _timeline(model_id: str, now: datetime) -> bytes:
     spans = public_price_timeline(model_id, now=now)
-    if spans is None:
-        return b""  # kept too: an unknown model's 404 is warm as well
-    return json.dumps(timeline_json(model_id, spans), separators=(",", ":")).encode()
+    if spans is not None:
+        return json.dumps(timeline_json(model_id, spans), separators=(",", ":")).encode()
+    return _RENAMED + (renamed_to(model_id) or "").encode()
 
 
 MODEL = OpenApiParameter(

@@ -17,7 +17,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import cast
@@ -47,6 +46,14 @@ from catalog.formats.flat.offering import (
     offering_of_flat_values,
     plain_decimal,
 )
+from catalog.formats.json_text import (
+    Invalid,
+    read_created,
+    read_deprecation,
+    read_discount,
+    read_integer,
+    read_string,
+)
 from catalog.formats.problems import (
     ABSENT,
     MAX_PROBLEMS,
@@ -59,7 +66,6 @@ from catalog.formats.problems import (
 )
 from catalog.formats.strict_json import (
     LONE_SURROGATE,
-    JSONFloat,
     JSONObject,
     load_document,
     lone_surrogate,
@@ -69,12 +75,7 @@ from catalog.models import PriceEntry, ServedModel
 from catalog.offering import Offering
 from catalog.validators import validate_country_code, validate_price_per_token
 
-# 10**11 seconds is the year 5138; a larger "created" is a time in milliseconds.
-_MILLISECONDS_FROM = 10**11
 _PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# A deprecation: a bare date, or a UTC moment (on the hour, checked apart).
-_DEPRECATION_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})Z)?")
 # The largest capacity a row holds (PositiveBigIntegerField).
 _MAX_CAPACITY = 2**63 - 1
 # Flat overrides: at most this many tiers, and this many windows (../shared/docs/CONTRACTS.md).
@@ -189,123 +190,52 @@ class _Parsed:
     ignored_keys: Counter = field(default_factory=Counter)
 
 
-class _Invalid(ValueError):
-    """A wire value of the wrong type or notation; the message says what was expected."""
-
-
-def _string(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a string, not {describe(value)}.")
-    return value
-
-
-def _integer(value: object) -> int:
-    if type(value) is not int:  # bool is an int to Python, not to JSON
-        raise _Invalid(f"must be a JSON integer, not {describe(value)}.")
-    return value
-
-
 def _string_list(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Invalid(f"must be a list of strings, not {describe(value)}.")
+        raise Invalid(f"must be a list of strings, not {describe(value)}.")
     return value
-
-
-def _created(value: object) -> datetime:
-    seconds = _integer(value)
-    if seconds >= _MILLISECONDS_FROM:
-        raise _Invalid(
-            f"looks like a time in milliseconds; created is Unix time in seconds "
-            f"({seconds // 1000}?)."
-        )
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _Invalid("is not a Unix time in seconds.") from None
-
-
-def _date(value: object) -> date:
-    if value is None:
-        raise _Invalid("must be a date YYYY-MM-DD; leave the key out when there is none.")
-    text = _string(value)
-    if not _ISO_DATE_RE.fullmatch(text):
-        raise _Invalid("must be a date written YYYY-MM-DD.")
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise _Invalid(f"is not a real date ({error}).") from None
-
-
-def _deprecation(value: object) -> tuple[date, int | None]:
-    """A deprecation date and its UTC hour (None for a bare date)."""
-    if value is None:
-        raise _Invalid("must be a date YYYY-MM-DD; leave the key out when there is none.")
-    match = _DEPRECATION_RE.fullmatch(_string(value))
-    if match is None:
-        raise _Invalid("must be a date written YYYY-MM-DD, or a UTC hour YYYY-MM-DDTHH:00:00Z.")
-    day = _date(match[1])
-    if match[2] is None:
-        return day, None
-    if (match[3], match[4]) != ("00", "00"):
-        raise _Invalid(f"must be on the hour, such as {match[1]}T{match[2]}:00:00Z.")
-    if int(match[2]) > 23:
-        raise _Invalid("is not a real hour of the day (00 to 23).")
-    return day, int(match[2])
 
 
 def _description(value: object) -> str:
-    text = _string(value)
+    text = read_string(value)
     if "\x00" in text:  # PostgreSQL's text cannot hold it
-        raise _Invalid("must not contain the NUL character (\\u0000).")
+        raise Invalid("must not contain the NUL character (\\u0000).")
     return text
 
 
 def _boolean(value: object) -> bool:
     if type(value) is not bool:
-        raise _Invalid(f"must be true or false, not {describe(value)}.")
+        raise Invalid(f"must be true or false, not {describe(value)}.")
     return value
 
 
-def _discount(value: object) -> Decimal:
-    """A JSON number, read exactly (its text, never the binary float)."""
-    if isinstance(value, str):
-        raise _Invalid(f"must be a JSON number (no quotes), not {describe(value)}.")
-    if isinstance(value, JSONFloat):
-        return Decimal(value.text)
-    if type(value) is int:
-        return Decimal(value)
-    if isinstance(value, float):  # NaN or Infinity, reported with the record's keys
-        raise _Invalid("NaN and Infinity are not JSON.")
-    raise _Invalid(f"must be a JSON number below 1, such as 0.1, not {describe(value)}.")
-
-
 def _positive_integer(value: object, largest: int) -> int:
-    number = _integer(value)
+    number = read_integer(value)
     if not 1 <= number <= largest:
-        raise _Invalid(f"must be a whole number from 1 to {largest}.")
+        raise Invalid(f"must be a whole number from 1 to {largest}.")
     return number
 
 
 def _threshold(value: object) -> int:
     """A tier's ``min_prompt_tokens``: a number of tokens, 0 or more."""
-    number = _integer(value)
+    number = read_integer(value)
     if not 0 <= number <= _MAX_CAPACITY:
-        raise _Invalid(f"must be a whole number of prompt tokens, from 0 to {_MAX_CAPACITY}.")
+        raise Invalid(f"must be a whole number of prompt tokens, from 0 to {_MAX_CAPACITY}.")
     return number
 
 
 def _clock(value: object) -> int:
     """A UTC clock time written HHMM, as a JSON integer (its range is the offering's rule)."""
-    return _integer(value)
+    return read_integer(value)
 
 
 def _price(value: object) -> Decimal:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise _Invalid(
+        raise Invalid(
             f'must be a string in plain decimal notation, like "0.00000015", not the JSON '
             f"number {to_json(value)}."
         )
-    text = _string(value)
+    text = read_string(value)
     if _PLAIN_DECIMAL_RE.fullmatch(text):
         return Decimal(text)
     if "e" in text.lower():
@@ -315,29 +245,29 @@ def _price(value: object) -> Decimal:
             number = None
         # Only suggest a plain form that is short enough to read (and to compute).
         if number is not None and number.is_finite() and abs(number.adjusted()) <= 30:
-            raise _Invalid(
+            raise Invalid(
                 f'must be in plain notation, without an exponent: "{plain_decimal(number)}".'
             )
-    raise _Invalid('must be a plain decimal number such as "0.00000015" (no sign, unit or spaces).')
+    raise Invalid('must be a plain decimal number such as "0.00000015" (no sign, unit or spaces).')
 
 
 _CONVERTERS: dict[str, Callable[[object], object]] = {
-    "id": _string,
-    "hugging_face_id": _string,
-    "name": _string,
-    "created": _created,
+    "id": read_string,
+    "hugging_face_id": read_string,
+    "name": read_string,
+    "created": read_created,
     "input_modalities": _string_list,
     "output_modalities": _string_list,
-    "quantization": _string,
-    "context_length": _integer,
-    "max_output_length": _integer,
+    "quantization": read_string,
+    "context_length": read_integer,
+    "max_output_length": read_integer,
     "supported_sampling_parameters": _string_list,
     "supported_features": _string_list,
-    "deprecation_date": _deprecation,
+    "deprecation_date": read_deprecation,
     "description": _description,
     "is_ready": _boolean,
     "is_free": _boolean,
-    "discount_to_user": _discount,
+    "discount_to_user": read_discount,
 }
 
 
@@ -408,10 +338,10 @@ class _RecordChecker:
             if key in self.raw:
                 try:
                     values[MODEL_FIELDS.get(key, key)] = convert(self.raw[key])
-                except _Invalid as error:
+                except Invalid as error:
                     self.report(key, self.raw[key], str(error))
         if "deprecation_date" in values:
-            values["deprecation_date"], values["deprecation_hour"] = values["deprecation_date"]  # type: ignore[misc]  # _deprecation's pair
+            values["deprecation_date"], values["deprecation_hour"] = values["deprecation_date"]  # type: ignore[misc]  # read_deprecation's pair
         if "openrouter" in self.raw:
             slug = self.openrouter_slug(self.raw["openrouter"])
             if slug is not None:
@@ -422,7 +352,7 @@ class _RecordChecker:
         if "capacity_tpm" in self.raw:
             try:
                 extra["capacity_tpm"] = _positive_integer(self.raw["capacity_tpm"], _MAX_CAPACITY)
-            except _Invalid as error:
+            except Invalid as error:
                 self.report("capacity_tpm", self.raw["capacity_tpm"], str(error))
         pricing = self.raw.get("pricing")
         if isinstance(pricing, JSONObject) and OVERRIDES in pricing:
@@ -451,8 +381,8 @@ class _RecordChecker:
             self.report("openrouter.slug", ABSENT, "required key missing.")
             return None
         try:
-            slug = _string(value["slug"])
-        except _Invalid as error:
+            slug = read_string(value["slug"])
+        except Invalid as error:
             self.report("openrouter.slug", value["slug"], str(error))
             return None
         if not slug:
@@ -482,7 +412,7 @@ class _RecordChecker:
             if key in pricing:
                 try:
                     prices[model_field] = _price(pricing[key])
-                except _Invalid as error:
+                except Invalid as error:
                     self.report(f"pricing.{key}", pricing[key], str(error))
         return prices
 
@@ -493,7 +423,7 @@ class _RecordChecker:
             _COST_FIELD.clean(price, None)
             if PRICING_FIELDS[key] in PER_TOKEN_PRICE_FIELDS:
                 validate_price_per_token(price)
-        except _Invalid as error:
+        except Invalid as error:
             self.report(path, value, str(error))
         except ValidationError as error:
             for message in error.messages:
@@ -575,7 +505,7 @@ class _RecordChecker:
                 continue
             try:
                 override[key] = reader(item[key])
-            except _Invalid as error:
+            except Invalid as error:
                 self.report(f"{path}.{key}", item[key], str(error))
         named = [key for key in PRICING_KEYS if key in item]
         if not named:
@@ -611,8 +541,8 @@ class _RecordChecker:
                 continue
             code = datacenter["country_code"]
             try:
-                validate_country_code(_string(code))
-            except _Invalid as error:
+                validate_country_code(read_string(code))
+            except Invalid as error:
                 self.report(f"{path}.country_code", code, str(error))
             except ValidationError as error:
                 for message in error.messages:

@@ -38,8 +38,8 @@ from catalog.choices import (
     InputModality,
     OutputModality,
     SamplingParameter,
-    _positions,
     canonical,
+    positions,
 )
 from catalog.formats.json_text import plain_decimal
 from catalog.models import PriceEntry
@@ -450,7 +450,7 @@ def flat_errors(values: Mapping[str, object]) -> dict[str, ValidationError]:
             continue
         listed = canonical(values[name] or [], choices)
         # The cached positions, not ``choices.values``: that list is rebuilt on every access.
-        known = _positions(choices)
+        known = positions(choices)
         unknown = [value for value in listed if value not in known]
         if unknown:
             errors[name] = ValidationError(

@@ -30,13 +30,8 @@ from catalog.choices import (
     Direction,
     weekday_bits,
 )
-from catalog.formats.flat.decode import (
-    _created,
-    _deprecation,
-    _discount,
-    _Invalid,
-    problem_order,
-)
+from catalog.formats.flat.decode import problem_order
+from catalog.formats.json_text import Invalid, read_created, read_deprecation, read_discount
 from catalog.formats.problems import (
     ABSENT,
     MAX_PROBLEMS,
@@ -284,7 +279,7 @@ class _Reader:
         for name in ("hugging_face_id", "tokenizer", "description", "deployment_region"):
             values[name] = raw.get(name, "")
         if "created" in raw:
-            self.convert(values, "created", "created", _created)
+            self.convert(values, "created", "created", read_created)
         else:
             entry.missing.add("created")
         if raw.get("quantization") is None:
@@ -292,7 +287,7 @@ class _Reader:
         else:
             values["quantization"] = raw["quantization"]
         if "deprecation_date" in raw:
-            self.convert(values, "deprecation_date", "deprecation_date", _deprecation)
+            self.convert(values, "deprecation_date", "deprecation_date", read_deprecation)
             if "deprecation_date" in values:
                 values["deprecation_date"], values["deprecation_hour"] = values["deprecation_date"]
         else:
@@ -302,7 +297,7 @@ class _Reader:
         values["is_free"] = raw.get("is_free", False)
         values["discount_to_user"] = None
         if "discount_to_user" in raw:
-            self.convert(values, "discount_to_user", "discount_to_user", _discount)
+            self.convert(values, "discount_to_user", "discount_to_user", read_discount)
             if values.get("discount_to_user") == 0:
                 values["discount_to_user"] = None  # 0 is no discount, as the flat format reads
         slug = raw.get("openrouter", {}).get("slug", "")
@@ -320,7 +315,7 @@ class _Reader:
     def convert(self, values: dict, name: str, key: str, reader) -> None:
         try:
             values[name] = reader(self.raw[key])
-        except _Invalid as error:
+        except Invalid as error:
             self.report(key, self.raw[key], str(error))
 
     def limits(self, entry: TypedEntry) -> None:

@@ -20,7 +20,7 @@ from catalog.choices import (
     OutputModality,
     PriceType,
     PriceUnit,
-    _positions,
+    positions,
     weekday_names,
 )
 from catalog.formats.json_text import JSONNumber, deprecation, dumps, plain_decimal, unix_seconds
@@ -51,8 +51,8 @@ def _none_last(value: Any) -> tuple:
 def _price_order(price: Price) -> tuple:
     """Pricing entries in one canonical order (their order carries no meaning)."""
     return (
-        _positions(PriceType).get(price.price_type, 99),
-        _positions(PriceUnit).get(price.unit, 99),
+        positions(PriceType).get(price.price_type, 99),
+        positions(PriceUnit).get(price.unit, 99),
         _none_last(price.utc_start),
         _none_last(price.utc_end),
         _none_last(price.utc_days),
@@ -63,9 +63,9 @@ def _price_order(price: Price) -> tuple:
 
 def _capacity_order(capacity: Capacity) -> tuple:
     return (
-        _positions(CapacityType).get(capacity.capacity_type, 99),
-        _positions(PriceUnit).get(capacity.unit, 99),
-        _none_last(_positions(CapacityWindow).get(capacity.per or "")),
+        positions(CapacityType).get(capacity.capacity_type, 99),
+        positions(PriceUnit).get(capacity.unit, 99),
+        _none_last(positions(CapacityWindow).get(capacity.per or "")),
     )
 
 
@@ -120,7 +120,7 @@ def _pricing_and_capacity(offering: Offering, scope: Scope, omitted: set[int]) -
 def _in_document_order(specs: Iterable[ModalitySpec], direction: str) -> list[ModalitySpec]:
     """A direction's modalities in the order the document lists them: their ``position``, and
     the canonical order among equal positions."""
-    kinds = _positions(InputModality if direction == Direction.INPUT else OutputModality)
+    kinds = positions(InputModality if direction == Direction.INPUT else OutputModality)
     chosen = [spec for spec in specs if spec.direction == direction]
     return sorted(chosen, key=lambda spec: (spec.position, kinds.get(spec.kind, 99), spec.kind))
 
