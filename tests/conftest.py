@@ -17,7 +17,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from catalog.models import Datacenter, ServedModel
 from router.cache import catalog_cache
 from router.pages.cache import pages_cache
-from tests.helpers import clock, clock_start, create_model, require_service  # noqa: F401  # fixtures of the whole suite
+from tests.helpers import REDIS_KEY_PREFIX, clock, clock_start, create_model, require_service  # noqa: F401  # fixtures of the whole suite
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ def redis_url(settings):
     except redis.RedisError:
         require_service(f"no Redis at {url}")
     settings.REDIS_URL = url
-    settings.REDIS_KEY_PREFIX = "catalog-test"
+    settings.REDIS_KEY_PREFIX = REDIS_KEY_PREFIX
     # These tests are about sharing bodies, not a slow Redis (tests/test_faults.py is): on a
     # busy machine a local Redis can take longer than the 5 ms a request allows it.
     settings.REDIS_TIMEOUT_MS = 1000

@@ -36,6 +36,9 @@ from catalog.offering import Offering, stored_offering
 from catalog.revision import current_revision
 
 ENDPOINT = "/inference/router/openrouter/models"
+# The shared cache's keys, per run: two suites on one machine may share a Redis database, and
+# each clears its own keys.
+REDIS_KEY_PREFIX = f"catalog-test-{os.getpid()}"
 ROOT = Path(__file__).resolve().parent.parent
 
 # The environment of a production start: DEBUG off, a real secret, a host name, https.

@@ -26,7 +26,7 @@ from catalog.models import PriceSchedule, ServedModel
 from router.api.as_of import past_bodies
 from router.api.bodies import bodies
 from router.api.throttling import ClientAddressThrottle
-from tests.helpers import ENDPOINT, import_prices, schedule_prices
+from tests.helpers import ENDPOINT, REDIS_KEY_PREFIX, import_prices, schedule_prices
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -666,7 +666,7 @@ def test_a_throttle_in_redis_counts_for_every_process(client, chat, settings, re
         "throttle": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": "catalog-test:throttle",
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:throttle",
         },
     }
     settings.REST_FRAMEWORK = {

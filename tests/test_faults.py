@@ -25,6 +25,7 @@ from tests import processes
 from tests.helpers import (
     ENDPOINT,
     RAW_PROMPT_PRICE_UPDATE,
+    REDIS_KEY_PREFIX,
     FakeClock,
     update_prompt_price,
     wsgi_call,
@@ -339,7 +340,7 @@ def test_two_databases_sharing_one_redis_never_serve_each_other(
     assert Decimal(first[0]) == OLD_PRICE
     assert Decimal(second[0]) == NEW_PRICE
     assert first[1] == second[1] == str(revision)
-    keys = redis.Redis.from_url(redis_url).keys("catalog-test:*")
+    keys = redis.Redis.from_url(redis_url).keys(f"{REDIS_KEY_PREFIX}:*")
     # Bytes, as the client does not decode; its stubs also cover decode_responses=True.
     identities = {key.split(b":")[1] for key in keys if isinstance(key, bytes)}
     assert len(identities) == 2  # one identity per database
