@@ -79,8 +79,8 @@ def past_catalog_response(request: HttpRequest) -> HttpResponse | None:
         return None
     if not settings.PUBLIC_API:
         return JsonResponse(error_body(AS_OF, "as_of is not served here.", "disabled"), status=404)
-    # The price API's own use of the endpoint (OpenRouter never asks a past moment): a moment
-    # not kept is a render, so it counts against the API's throttle.
+    # The price API's own use of the endpoint (OpenRouter never asks a past moment): each
+    # request counts against the API's throttle, since any new moment is a whole render.
     throttle = ClientAddressThrottle()
     if not throttle.allow_request(request, None):
         wait = throttle.wait() or 1
