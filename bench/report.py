@@ -286,7 +286,7 @@ def load_section(results: dict) -> list[str]:
         "`gunicorn -w 2` (sync workers) per server on loopback; "
         f"{results['machine']['load client']} with {settings['connections']} connections, "
         f"{settings['duration']:g} s per run, "
-        f"{settings['rounds']} rounds per server and encoding, the servers taking turns. "
+        f"{_rounds(settings)} per server and encoding, the servers taking turns. "
         "Medians of the runs; the ratio is the median of each round's ratio to the bare app "
         "measured in the same round; CPU is the workers' CPU time per request during the runs.",
         "",
@@ -317,6 +317,17 @@ def load_section(results: dict) -> list[str]:
         if "typed" in load:
             lines += _typed_load_section(size, load["typed"], settings)
     return lines
+
+
+def _rounds(settings: dict) -> str:
+    # Runs from before the other sizes had rounds of their own ran as many at every size.
+    other = settings.get("other_rounds", settings["rounds"])
+    if other == settings["rounds"]:
+        return f"{settings['rounds']} rounds"
+    return (
+        f"{settings['rounds']} rounds at {settings['target_size']:,} models (the size the "
+        f"targets judge), {other} at the others,"
+    )
 
 
 LOAD_COLUMNS = ["server", "encoding", "req/s", "p99 ms", "ratio to bare", "CPU µs/req", "errors"]

@@ -83,3 +83,14 @@ def test_the_first_report_is_the_generated_text():
     generated = "# Performance\n\nNew.\n\n## Machine\n\nm\n"
 
     assert report.merged("", generated) == generated
+
+
+def test_the_load_section_names_the_rounds_of_the_target_size_and_of_the_others():
+    settings = {"connections": 4, "duration": 2.0, "rounds": 6, "target_size": 1000}
+    results = {"settings": settings, "machine": {"load client": "wrk"}, "sizes": {}}
+
+    both = report.load_section(results | {"settings": settings | {"other_rounds": 2}})
+    same = report.load_section(results)  # a run from before other sizes had rounds of their own
+
+    assert "6 rounds at 1,000 models (the size the targets judge), 2 at the others," in both[2]
+    assert "2 s per run, 6 rounds per server and encoding" in same[2]
