@@ -15,7 +15,7 @@ from config.wsgi import application
 from router.api.as_of import past_bodies
 from router.api.bodies import bodies
 from router.cache import catalog_cache
-from tests.helpers import import_prices, wsgi_call
+from tests.helpers import ENDPOINT, import_prices, wsgi_call
 
 pytestmark = pytest.mark.django_db(transaction=True)  # notifications are sent on commit
 
@@ -77,8 +77,5 @@ def test_the_wsgi_fast_path_leaves_as_of_to_the_view(client, chat):
     assert status == "200 OK"
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
     assert b'"prompt":"0.00000015"' in body
-    assert (
-        body
-        == client.get(f"/inference/router/openrouter/models?as_of={moment.isoformat()}").content
-    )
+    assert body == client.get(f"{ENDPOINT}?as_of={moment.isoformat()}").content
     assert b'"prompt":"0.0000002"' in wsgi_call(application)[2]
