@@ -32,7 +32,6 @@ from tests.helpers import (
     with_flat,
 )
 
-ENDPOINT = ENDPOINT
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
 

@@ -17,7 +17,6 @@ from tests.helpers import ENDPOINT
 
 LOGIN_URL = reverse("admin:login")
 ADMIN_URL = reverse("admin:index")
-ENDPOINT = ENDPOINT
 LOCKOUT_WORDS = "Too many failed sign-in attempts"
 
 
