@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
+from catalog.formats.registry import FORMATS
 from catalog.models import Datacenter, ServedModel
-from tests.helpers import ENDPOINT
-
-ENDPOINT = ENDPOINT
+from tests.helpers import ENDPOINT, create_model
 
 
 def export() -> bytes:
@@ -63,3 +66,27 @@ def test_export_to_a_file_replaces_it_whole_and_leaves_no_temporary_file(catalog
 def test_export_to_a_missing_directory_is_a_clear_error(db, tmp_path):
     with pytest.raises(CommandError, match=r"Cannot write .*: No such file or directory"):
         call_command("export_models", "-o", str(tmp_path / "missing" / "catalog.json"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_the_typed_export_leaves_out_is_read_in_the_body_s_snapshot(monkeypatch):
+    """A model unpublished by another connection between the two reads: both still see it."""
+    create_model("acme/two-units", price_prompt=Decimal("0.000001"), price_image=Decimal("0.01"))
+    typed = FORMATS["2.4"]
+
+    def published_then_unpublished():
+        published = typed.published()
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("UPDATE catalog_servedmodel SET is_published = false")
+        return published
+
+    monkeypatch.setitem(
+        FORMATS, "2.4", dataclasses.replace(typed, published=published_then_unpublished)
+    )
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("export_models", "--schema-version", "2.4", stdout=stdout, stderr=stderr)
+
+    assert '"id":"acme/two-units"' in stdout.getvalue()
+    assert stderr.getvalue().startswith("acme/two-units: the typed format leaves out input text")
+    assert not ServedModel.objects.filter(is_published=True).exists()  # the commit happened

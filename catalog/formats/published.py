@@ -1,12 +1,13 @@
 """What every format's published reader shares. Now: the catalog read in one snapshot with its
-revision (``in_snapshot``, ``Published``), the price rows in force at a moment as plain columns.
-At a past moment: the history records that were the public catalog then (``records_as_of``),
-each model as its record left it (``state_of``). Each format renders from these in its own
-``published`` module."""
+revision (``in_snapshot``, ``Published``; ``snapshot`` for other reads that must agree with it),
+the price rows in force at a moment as plain columns. At a past moment: the history records
+that were the public catalog then (``records_as_of``), each model as its record left it
+(``state_of``). Each format renders from these in its own ``published`` module."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -66,14 +67,23 @@ def in_snapshot(
     revision: a write committing in between can never put old data under a new revision.
     """
     at = timezone.now()
-    if connection.in_atomic_block:
-        # Inside a caller's transaction (tests) its isolation level applies, as SET
-        # TRANSACTION must come first. The endpoint and the exporter never render inside one.
+    with snapshot():
         return _read(read, at, shown)
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """One REPEATABLE READ, read-only transaction: every read inside it sees the same catalog,
+    whatever commits meanwhile. Inside a caller's transaction (tests) its isolation level
+    applies, as SET TRANSACTION must come first; the endpoint and the exporter never read
+    inside one."""
+    if connection.in_atomic_block:
+        yield
+        return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return _read(read, at, shown)
+        yield
 
 
 def _read(

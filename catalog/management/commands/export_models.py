@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.formats.published import HistoryUnavailable
+from catalog.formats.published import HistoryUnavailable, snapshot
 from catalog.formats.registry import FLAT, FORMATS, SCHEMA_VERSIONS
 
 
@@ -83,17 +83,21 @@ class Command(BaseCommand):
     def handle(self, *args, output, as_of, schema_version, **options):
         as_of = option("--as-of", moment, as_of)
         written = FORMATS[schema_version or FLAT]
+        left_out: list[str] = []
         if as_of is None:
-            body = written.published().body
+            # The body and what it leaves out of each model (not silent: on stderr, exit status
+            # 0) in one snapshot, so that a commit between the two reads cannot part them.
+            with snapshot():
+                body = written.published().body
+                if written.left_out is not None:
+                    left_out = written.left_out()
         else:
             try:
                 body = written.as_of(as_of)
             except HistoryUnavailable as error:
                 raise CommandError(str(error)) from None
-        if written.left_out is not None and as_of is None:
-            # Not silent: what the format leaves out of each model, on stderr (exit status 0).
-            for line in written.left_out():
-                self.stderr.write(line)
+        for line in left_out:
+            self.stderr.write(line)
         if output is None:
             buffer = getattr(self.stdout, "buffer", None)
             if buffer is None:  # a text stream without bytes underneath (call_command in tests)
