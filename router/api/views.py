@@ -57,6 +57,19 @@ _PROBLEMS = {
 TAGS = ["Prices"]
 ERROR = OpenApiResponse(ErrorSerializer, description="A bad parameter, named in the body.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such public model.")
+# The prices of the examples below: one price in the typed format's terms, and the flat five.
+EXAMPLE_PRICES = {
+    "prices": [
+        {"scope": "input/text", "type": "prompt", "unit": "token", "cost_usd": "0.00000015"}
+    ],
+    "flat": {
+        "prompt": "0.00000015",
+        "completion": "0",
+        "image": "0",
+        "request": "0",
+        "input_cache_read": "0",
+    },
+}
 RENAMED_OR_NOT_FOUND = OpenApiResponse(
     ErrorSerializer,
     description="No such public model; or (code renamed) a public model had this id and has "
@@ -139,21 +152,7 @@ class ModelPricesView(PublicApiView):
                             "from": "2026-11-01T12:00:00Z",
                             "until": "2027-01-01T00:00:00Z",
                             "upcoming": False,
-                            "prices": [
-                                {
-                                    "scope": "input/text",
-                                    "type": "prompt",
-                                    "unit": "token",
-                                    "cost_usd": "0.00000015",
-                                },
-                            ],
-                            "flat": {
-                                "prompt": "0.00000015",
-                                "completion": "0",
-                                "image": "0",
-                                "request": "0",
-                                "input_cache_read": "0",
-                            },
+                            **EXAMPLE_PRICES,
                         }
                     ],
                 },
@@ -217,21 +216,7 @@ class PricesAtView(PublicApiView):
                 value={
                     "model": "acme/chat",
                     "at": "2026-11-02T08:30:00Z",
-                    "prices": [
-                        {
-                            "scope": "input/text",
-                            "type": "prompt",
-                            "unit": "token",
-                            "cost_usd": "0.00000015",
-                        }
-                    ],
-                    "flat": {
-                        "prompt": "0.00000015",
-                        "completion": "0",
-                        "image": "0",
-                        "request": "0",
-                        "input_cache_read": "0",
-                    },
+                    **EXAMPLE_PRICES,
                 },
                 response_only=True,
             )
@@ -283,21 +268,7 @@ class PriceLookupView(PublicApiView):
                         {
                             "model": "acme/chat",
                             "at": "2026-11-02T08:30:00Z",
-                            "prices": [
-                                {
-                                    "scope": "input/text",
-                                    "type": "prompt",
-                                    "unit": "token",
-                                    "cost_usd": "0.00000015",
-                                }
-                            ],
-                            "flat": {
-                                "prompt": "0.00000015",
-                                "completion": "0",
-                                "image": "0",
-                                "request": "0",
-                                "input_cache_read": "0",
-                            },
+                            **EXAMPLE_PRICES,
                         },
                         {
                             "model": "acme/none",
