@@ -63,3 +63,18 @@ def test_a_next_format_is_one_entry_and_is_asked_before_the_flat_list(monkeypatc
     assert decode_file(b"NEXT format") is read
     entries, _ = decode_file(GOLDEN)  # a file it declines goes on to the others
     assert [entry.values["model_id"] for entry in entries] == GOLDEN_IDS
+
+
+def test_a_next_typed_version_beside_2_4_is_asked_for_its_own_files(monkeypatch):
+    # 2.4 is asked first and declines a file of another version rather than claiming it.
+    read: Decoded = ([], Counter({"2.5": 1}))
+
+    def decode_next(data: bytes):
+        return read if json.loads(data)["data"][0]["schema_version"] == "2.5" else None
+
+    monkeypatch.setitem(FORMATS, "2.5", replace(FORMATS[FLAT], decode=decode_next))
+    document = json.loads((DATA / "typed" / "text-model.json").read_bytes())
+    entries, _ = decode_file(json.dumps(document).encode())
+    assert [type(entry) for entry in entries] == [TypedEntry]
+    document["data"][0]["schema_version"] = "2.5"
+    assert decode_file(json.dumps(document).encode()) is read

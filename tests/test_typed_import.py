@@ -280,12 +280,30 @@ def test_a_mixed_file_is_refused_naming_the_flat_record(db):
     assert catalog_state() == before
 
 
-def test_an_unknown_schema_version_names_the_one_read(db):
-    document = example("embeddings.json")
-    document["schema_version"] = "2.5"
-    assert problems_of(document) == [
-        (0, "acme/embed-v2", "schema_version", 'must be "2.4", the one typed version read.')
+@pytest.mark.parametrize("version", ["2.5", 2.4])
+def test_a_file_of_a_version_no_format_reads_is_refused_naming_the_versions_read(db, version):
+    # Not left to the flat list, whose errors would be about keys a typed document never has.
+    import_file(example("text-model.json"))
+    before = catalog_state()
+    documents = [example("embeddings.json"), example("text-model.json")]
+    for document in documents:
+        document["schema_version"] = version
+    with pytest.raises(CatalogFileInvalid) as caught:
+        import_file(*documents)
+    assert str(caught.value) == (
+        f'record 0, id "acme/embed-v2", schema_version, value {json.dumps(version)}: '
+        "is not a version this service reads (2.4)."
+    )
+    assert catalog_state() == before
+
+
+def test_a_file_mixing_versions_is_read_as_2_4_naming_the_other_at_its_path(db):
+    other = example("embeddings.json")
+    other["schema_version"] = "2.5"
+    assert problems_of(example("text-model.json"), other) == [
+        (1, "acme/embed-v2", "schema_version", 'must be "2.4", the one typed version read.')
     ]
+    assert not ServedModel.objects.exists()
 
 
 def test_schema_errors_are_named_by_their_json_path(db):
@@ -496,6 +514,19 @@ def test_the_command_names_every_problem_and_exits_non_zero(db, tmp_path):
         'record 0, id "acme/embed-v2", output_modalities[0].supported_parameters.dimensions.type'
         in message
     )
+    assert not ServedModel.objects.exists()
+
+
+def test_the_command_refuses_a_file_of_a_version_no_format_reads(db, tmp_path):
+    document = example("embeddings.json")
+    document["schema_version"] = "2.5"
+    (tmp_path / "typed.json").write_bytes(catalog_file(document))
+    with pytest.raises(CommandError) as caught:
+        call_command("import_models", str(tmp_path / "typed.json"), stdout=io.StringIO())
+    assert str(caught.value).splitlines()[1:] == [
+        'record 0, id "acme/embed-v2", schema_version, value "2.5": '
+        "is not a version this service reads (2.4)."
+    ]
     assert not ServedModel.objects.exists()
 
 

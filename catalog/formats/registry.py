@@ -15,8 +15,16 @@ from datetime import datetime
 from catalog.formats.flat.decode import Entry, decode_catalog
 from catalog.formats.flat.encode import render as render_flat
 from catalog.formats.flat.published import catalog_as_of, published_catalog
+from catalog.formats.problems import CatalogFileInvalid, Problem
 from catalog.formats.published import Published
-from catalog.formats.typed.decode import TypedEntry, read_typed
+from catalog.formats.strict_json import load_document
+from catalog.formats.typed.decode import (
+    VERSION_KEY,
+    TypedEntry,
+    may_be_typed,
+    read_typed,
+    typed_records,
+)
 from catalog.formats.typed.encode import SCHEMA_VERSION
 from catalog.formats.typed.encode import render as render_typed
 from catalog.formats.typed.published import (
@@ -57,10 +65,25 @@ SCHEMA_VERSIONS = tuple(name for name in FORMATS if name != FLAT)
 
 def decode_file(data: bytes) -> Decoded:
     """A file's records, read by the format it is in: every other format is asked first, then
-    the flat list, which reads any file (and names what is wrong with one in no format)."""
+    the flat list, which reads any other file (and names what is wrong with one in no format);
+    a file of typed documents that no format claimed is refused here."""
     for name, format in FORMATS.items():
         if name != FLAT and (decoded := format.decode(data)) is not None:
             return decoded
+    _refuse_unread_version(data)
     decoded = FORMATS[FLAT].decode(data)
     assert decoded is not None  # the flat decoder reads or raises CatalogFileInvalid
     return decoded
+
+
+def _refuse_unread_version(data: bytes) -> None:
+    """Refuse a file of typed documents whose versions no format reads, naming the first: the
+    flat list would name problems of keys a typed document never has."""
+    if not may_be_typed(data):
+        return
+    records = typed_records(load_document(bytes(data)))  # a copy: the flat list reads the bytes
+    if records:
+        index, raw = records[0]
+        model_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        reason = f"is not a version this service reads ({', '.join(SCHEMA_VERSIONS)})."
+        raise CatalogFileInvalid([Problem(index, model_id, VERSION_KEY, raw[VERSION_KEY], reason)])

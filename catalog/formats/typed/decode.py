@@ -1,11 +1,12 @@
 """Decode a file of typed documents (``schema_version`` 2.4) into unsaved models and offerings.
 
-The inverse of ``encode``: a file ``{"data": [...]}`` whose records carry ``schema_version`` is
-read with the same strict JSON reader as the flat format, each document validated against the
-official schema (``ModelDocumentV2``), then against what the schema cannot express of the
-document (an entry's identity unique per scope, capacity identity unique, one modality per
-kind), read into the columns of a ``ServedModel`` and an ``Offering``, which is held against
-its own rules (``Offering.problems()``: units per scope, well-formed windows). Every problem
+The inverse of ``encode``: a file ``{"data": [...]}`` whose records carry ``schema_version``
+2.4 (a file of other versions is left to the registry) is read with the same strict JSON reader
+as the flat format, each document validated against the official schema (``ModelDocumentV2``),
+then against what the schema cannot express of the document (an entry's identity unique per
+scope, capacity identity unique, one modality per kind), read into the columns of a
+``ServedModel`` and an ``Offering``, which is held against its own rules
+(``Offering.problems()``: units per scope, well-formed windows). Every problem
 names its record index, ID and JSON path (``output_modalities[0].pricing[1].ttl_seconds``); a
 file with any is refused before a query.
 Whether a document follows the field rules (``full_clean()``) is ``TypedEntry.rule_problems()``,
@@ -195,6 +196,7 @@ def _at(raw: object, path: str) -> object:
 
 
 def is_typed(record: object) -> bool:
+    """Whether a record is a typed document, of whatever version."""
     return isinstance(record, dict) and VERSION_KEY in record
 
 
@@ -529,7 +531,7 @@ _KEYS = {"price_type": "type", "capacity_type": "type"}
 
 
 def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
-    """Read a parsed file of typed documents (``is_typed`` holds for one of its records).
+    """Read a parsed file of typed documents (one of its records is of version 2.4).
 
     Every record must be a typed document of version 2.4. If any has a problem,
     ``CatalogFileInvalid`` lists every one (the field rules' included), before any query.
@@ -587,8 +589,8 @@ def decode_typed(document: object) -> tuple[list[TypedEntry], Counter]:
 
 
 def read_typed(data: bytes) -> tuple[list[TypedEntry], Counter] | None:
-    """A file's typed documents (``decode_typed``), or None when it holds none: another format
-    reads it then, from bytes left as they were."""
+    """A file's typed documents (``decode_typed``), or None when it holds none of version 2.4:
+    another format reads it then, from bytes left as they were."""
     if not may_be_typed(data):
         return None
     document = load_typed(bytes(data))  # a copy: a file of another format needs its bytes
@@ -600,12 +602,16 @@ def read_typed(data: bytes) -> tuple[list[TypedEntry], Counter] | None:
 
 
 def load_typed(data: bytes) -> object | None:
-    """The parsed file if it holds typed documents, else None (a flat file)."""
+    """The parsed file if it holds a document of version 2.4 (its others are then problems),
+    else None: a flat file, or one of another version, which this decoder does not claim."""
     document = load_document(data)
-    if (
-        isinstance(document, JSONObject)
-        and isinstance(document.get("data"), list)
-        and any(is_typed(raw) for raw in document["data"])
-    ):
+    if any(raw[VERSION_KEY] == SCHEMA_VERSION for _, raw in typed_records(document)):
         return document
     return None
+
+
+def typed_records(document: object) -> list[tuple[int, dict]]:
+    """The typed documents of a parsed file, of whatever version, with their index."""
+    if isinstance(document, JSONObject) and isinstance(document.get("data"), list):
+        return [(index, raw) for index, raw in enumerate(document["data"]) if is_typed(raw)]
+    return []
