@@ -526,8 +526,10 @@ def scope_text(scope: Scope) -> str:
     return ROOT_SCOPE if scope == ROOT else f"{scope[0]} {scope[1]}"
 
 
-def describe_entry(entry: Entry) -> str:
+def describe_entry(entry: Entry | ModalitySpec) -> str:
     scope = scope_text(entry.scope)
+    if isinstance(entry, ModalitySpec):
+        return scope
     if isinstance(entry, Price):
         return f"{scope} {entry.price_type} per {entry.unit}"
     return f"{scope} {entry.capacity_type} capacity per {entry.unit}"
@@ -661,24 +663,36 @@ def offering_problems(offering: Offering) -> list[OfferingProblem]:
 # The unit a modality's price keeps where the catalog holds one typed identity in two units:
 # an image input's own unit is the image, any other's the token.
 _OWN_UNIT = {"image": PriceUnit.IMAGE}
+# The outputs whose schema variant has no ``streaming``. Not refused: the admin has always let
+# staff set it, and a flat re-import keeps what is stored.
+_WITHOUT_STREAMING = frozenset({OutputModality.EMBEDDINGS, OutputModality.RERANK})
 
 
 @dataclass(frozen=True)
 class Omission:
-    """An entry the typed format cannot say, and why: the typed rendering leaves it out."""
+    """An entry the typed format cannot say, or a modality's ``field`` it cannot say, and why:
+    the typed rendering leaves it out."""
 
-    entry: Entry
+    entry: Entry | ModalitySpec
     reason: str
+    field: str | None = None  # None: the entry as a whole
+
+    @property
+    def subject(self) -> str:
+        """What is left out, in staff's terms: "output embeddings streaming"."""
+        described = describe_entry(self.entry)
+        return described if self.field is None else f"{described} {self.field}"
 
     def __str__(self) -> str:
-        return f"{describe_entry(self.entry)}: {self.reason}"
+        return f"{self.subject}: {self.reason}"
 
 
 def typed_omissions(offering: Offering) -> list[Omission]:
     """What of a valid offering the typed format (schema_version 2.4) cannot say, which its
     rendering leaves out: a time window or weekdays on a request-scoped price, concurrency on
-    an input, and the second unit of a typed identity (``flat_prompt_in_two_units``: the
-    modality's own unit is said, docs/architecture/formats.md)."""
+    an input, the second unit of a typed identity (``flat_prompt_in_two_units``: the
+    modality's own unit is said, docs/architecture/formats.md), and streaming on an
+    embeddings or rerank output."""
     omissions = [
         Omission(price, "the request scope has no time windows or weekdays in the typed format.")
         for price in offering.prices
@@ -710,5 +724,12 @@ def typed_omissions(offering: Offering) -> list[Omission]:
         for price in offering.prices
         if kept.get((price.scope, price.price_type), price.unit) != price.unit
         and not (price.scope == ROOT and price.windowed)
+    ]
+    omissions += [
+        Omission(spec, f"{spec.kind} outputs have no streaming in the typed format.", "streaming")
+        for spec in offering.modalities
+        if spec.direction == Direction.OUTPUT
+        and spec.kind in _WITHOUT_STREAMING
+        and spec.streaming is not None
     ]
     return omissions

@@ -101,6 +101,9 @@ def omission_text(omission: Omission) -> str:
     entry = omission.entry
     if isinstance(entry, Price):
         what = f"{price_label(entry)} ({cost_text(entry.cost_usd, entry.unit)})"
+    elif omission.field is not None:
+        # A modality's flag (streaming), as the admin's select shows it.
+        what = f"{omission.subject} ({'yes' if getattr(entry, omission.field) else 'no'})"
     else:
         what = describe_entry(entry)
     return f"The typed format (schema_version 2.4) leaves out {what}: {omission.reason}"

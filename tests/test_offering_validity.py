@@ -168,6 +168,7 @@ def test_a_flat_prompt_per_token_and_per_image_on_one_input_is_valid_and_named(i
     (omission,) = typed_omissions(offering)
 
     assert offering.problems() == []
+    assert isinstance(omission.entry, Price)
     left_out = "token" if inputs == ["image"] else "image"
     kept = "image" if inputs == ["image"] else "token"
     assert (omission.entry.scope, omission.entry.unit) == (("input", inputs[0]), left_out)
@@ -190,6 +191,32 @@ def test_what_else_the_typed_format_cannot_say_is_named():
         ),
         (concurrency, "an input has no concurrency in the typed format."),
     ]
+
+
+@pytest.mark.parametrize("kind", ["embeddings", "rerank"])
+@pytest.mark.parametrize("streaming", [True, False])
+def test_streaming_on_an_output_without_it_is_named(kind, streaming):
+    # Not refused: the admin lets staff set it on any output, and a flat re-import keeps it.
+    output = ModalitySpec("output", kind, streaming=streaming)
+    offering = Offering((ModalitySpec(*TEXT_IN), output))
+
+    assert offering.problems() == []
+    assert [(o.entry, o.field, str(o)) for o in typed_omissions(offering)] == [
+        (
+            output,
+            "streaming",
+            f"output {kind} streaming: {kind} outputs have no streaming in the typed format.",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "streaming"), [("text", True), ("audio", False), ("embeddings", None)]
+)
+def test_streaming_the_typed_format_says_or_that_is_unset_is_not_named(kind, streaming):
+    offering = Offering((ModalitySpec(*TEXT_IN), ModalitySpec("output", kind, streaming=streaming)))
+
+    assert typed_omissions(offering) == []
 
 
 # --- All seven weekdays are every day (D) ---------------------------------------------------
@@ -409,6 +436,46 @@ def test_the_typed_export_names_each_model_it_leaves_a_price_of_on_stderr(flat_i
     assert document["input_modalities"][0]["pricing"] == [
         {"type": "prompt", "unit": "token", "cost_usd": "0.000001"}
     ]
+
+
+@pytest.fixture
+def streaming_embedder(db):
+    model = create_model("acme/embedder", output_modalities=["embeddings"])
+    Modality.objects.filter(model=model, kind="embeddings").update(streaming=True)
+    return model
+
+
+def typed_export() -> tuple[str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command("export_models", "--schema-version", "2.4", stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def test_the_typed_export_names_streaming_it_leaves_out_and_writes_the_same_body(
+    streaming_embedder,
+):
+    body, stderr = typed_export()
+
+    assert stderr == (
+        "acme/embedder: the typed format leaves out output embeddings streaming: embeddings "
+        "outputs have no streaming in the typed format.\n"
+    )
+    (document,) = json.loads(body)["data"]
+    assert [output.get("streaming") for output in document["output_modalities"]] == [None]
+    # Byte for byte the body of the same model without the flag.
+    Modality.objects.filter(model=streaming_embedder).update(streaming=None)
+    assert typed_export() == (body, "")
+
+
+def test_the_change_page_warns_of_streaming_the_typed_format_leaves_out(
+    editor_client, streaming_embedder
+):
+    page = editor_client.get(change_url(streaming_embedder)).content.decode()
+
+    assert (
+        "The typed format (schema_version 2.4) leaves out output embeddings streaming (yes): "
+        "embeddings outputs have no streaming in the typed format."
+    ) in page
 
 
 def test_the_flat_export_says_nothing_on_stderr(flat_image_on_text):

@@ -37,11 +37,11 @@ from catalog.offering import (
 
 SCHEMA_VERSION = "2.4"
 
-# The keys each output modality defines besides type, supported_parameters, passthrough,
-# pricing and capacity (OutputModality's variants): only text has max_length, and embeddings
-# and rerank have no streaming.
+# Only the text output has max_length (OutputModality's variants); which outputs have no
+# streaming is ``typed_omissions``' to say.
 _OUTPUT_MAX_LENGTH = frozenset({"text"})
-_OUTPUT_WITHOUT_STREAMING = frozenset({"embeddings", "rerank"})
+# What ``typed_omissions`` names: (id of the entry or modality, its field or None).
+Omitted = set[tuple[int, str | None]]
 
 
 def _none_last(value: Any) -> tuple:
@@ -98,18 +98,18 @@ def _capacity_entry(capacity: Capacity) -> dict[str, Any]:
     return entry
 
 
-def _pricing_and_capacity(offering: Offering, scope: Scope, omitted: set[int]) -> dict[str, Any]:
+def _pricing_and_capacity(offering: Offering, scope: Scope, omitted: Omitted) -> dict[str, Any]:
     """A scope's ``pricing`` and ``capacity``, each only when it has entries; those the schema
-    cannot say (``omitted``: the ids of ``typed_omissions``) are left out."""
+    cannot say (``omitted``) are left out."""
     part: dict[str, Any] = {}
     prices = sorted(
-        (p for p in offering.prices if p.scope == scope and id(p) not in omitted),
+        (p for p in offering.prices if p.scope == scope and (id(p), None) not in omitted),
         key=_price_order,
     )
     if prices:
         part["pricing"] = [price_entry(price) for price in prices]
     capacities = sorted(
-        (c for c in offering.capacities if c.scope == scope and id(c) not in omitted),
+        (c for c in offering.capacities if c.scope == scope and (id(c), None) not in omitted),
         key=_capacity_order,
     )
     if capacities:
@@ -126,7 +126,7 @@ def _in_document_order(specs: Iterable[ModalitySpec], direction: str) -> list[Mo
 
 
 def _input_modality(
-    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: set[int]
+    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: Omitted
 ) -> dict[str, Any]:
     document: dict[str, Any] = {"type": spec.kind}
     supported_inputs = dict(spec.supported_inputs)
@@ -146,7 +146,7 @@ def _input_modality(
 
 
 def _output_modality(
-    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: set[int]
+    model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: Omitted
 ) -> dict[str, Any]:
     document: dict[str, Any] = {"type": spec.kind}
     if spec.kind in _OUTPUT_MAX_LENGTH:
@@ -155,7 +155,7 @@ def _output_modality(
     if spec.passthrough_parameters:
         document["passthrough_parameters"] = spec.passthrough_parameters
     document.update(_pricing_and_capacity(offering, spec.scope, omitted))
-    if spec.streaming is not None and spec.kind not in _OUTPUT_WITHOUT_STREAMING:
+    if spec.streaming is not None and (id(spec), "streaming") not in omitted:
         document["streaming"] = spec.streaming
     return document
 
@@ -177,7 +177,7 @@ def model_document(
         document["tokenizer"] = model.tokenizer
     if model.description:
         document["description"] = model.description
-    omitted = {id(omission.entry) for omission in typed_omissions(offering)}
+    omitted = {(id(omission.entry), omission.field) for omission in typed_omissions(offering)}
     document["input_modalities"] = [
         _input_modality(model, spec, offering, omitted)
         for spec in _in_document_order(offering.modalities, Direction.INPUT)
