@@ -497,7 +497,9 @@ class CapacityEntryForm(_ScopedRowForm):
         kind, unit = data.get("capacity_type"), data.get("unit")
         if data.get("scope") and kind and unit:
             scope = parse_scope(data["scope"])
-            self.add_rule_errors(Capacity(scope, kind, unit, data["per"], data.get("value") or 0))
+            # A value the field refused is named by the field: 1 stands in for it here.
+            value = data.get("value", 1)
+            self.add_rule_errors(Capacity(scope, kind, unit, data["per"], value))
         return data
 
 

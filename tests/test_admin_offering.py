@@ -13,11 +13,28 @@ from django.urls import reverse
 
 from catalog.actions.served_models import save_model
 from catalog.admin.history import ChangeLine, offering_changes
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, stored_offering
-from tests.helpers import change_url, flat, form_data, modality_row, records_of, with_rows
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    InvalidOffering,
+    ModalitySpec,
+    Offering,
+    Price,
+    stored_offering,
+)
+from tests.helpers import (
+    assert_valid_typed,
+    change_url,
+    flat,
+    form_data,
+    modality_row,
+    records_of,
+    with_rows,
+)
 
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
@@ -356,6 +373,57 @@ def test_a_capacity_is_added_and_checked(editor_client, model):
     assert sorted(
         CapacityEntry.objects.filter(model=model).values_list("capacity_type", "per", "value")
     ) == [("concurrency", None, 8), ("prompt", "minute", 2000000)]
+
+
+# The official schema's largest integer (JSON numbers are doubles): a capacity's column holds
+# up to 2^63 - 1, the typed body says at most this.
+TYPED_MAX_INTEGER = 2**53 - 1
+CAPACITY_RANGE = (
+    "A whole number from 1 to 9007199254740991 (2^53 - 1), the most the typed format takes."
+)
+
+
+def test_a_capacity_above_the_typed_formats_largest_integer_is_refused(editor_client, model):
+    capacity = {"scope": "input text", "capacity_type": "prompt", "unit": "token", "per": "minute"}
+    records = len(records_of(model))
+
+    refused = editor_client.post(
+        change_url(model),
+        with_rows(
+            form_data(model, name="Renamed"),
+            "capacities",
+            [{**capacity, "value": str(TYPED_MAX_INTEGER + 1)}],
+        ),
+    )
+
+    assert formset_errors(refused, "capacities") == [{"value": [CAPACITY_RANGE]}]
+    model.refresh_from_db()
+    assert (model.name, len(records_of(model))) == ("chat", records)
+    assert not CapacityEntry.objects.filter(model=model).exists()
+    accepted = editor_client.post(
+        change_url(model),
+        with_rows(form_data(model), "capacities", [{**capacity, "value": str(TYPED_MAX_INTEGER)}]),
+    )
+    assert accepted.status_code == 302
+    (document,) = assert_valid_typed(published_typed_catalog().body)
+    assert document["input_modalities"][0]["capacity"] == [
+        {"type": "prompt", "unit": "token", "per": "minute", "value": TYPED_MAX_INTEGER}
+    ]
+
+
+def test_save_model_refuses_a_capacity_above_the_typed_formats_largest_integer(model):
+    offering = stored_offering(model)
+    too_large = Capacity(("input", "text"), "prompt", "token", "minute", TYPED_MAX_INTEGER + 1)
+
+    with pytest.raises(InvalidOffering) as caught:
+        save_model(model, offering.replacing(capacities=(too_large,)))
+
+    assert str(caught.value) == (
+        "The offering of acme/chat is not valid: input text prompt capacity per token: "
+        f"{CAPACITY_RANGE}"
+    )
+    assert not CapacityEntry.objects.filter(model=model).exists()
+    assert_valid_typed(published_typed_catalog().body)
 
 
 # --- Modality details and descriptors -------------------------------------------------------
