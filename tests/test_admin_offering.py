@@ -527,6 +527,104 @@ def test_supported_inputs_are_for_inputs_only(editor_client, model):
     }
 
 
+# Each input kind takes the supported_inputs keys of its own variant of the official schema's
+# InputModality; the typed body says what is stored, so what the schema refuses is refused here.
+@pytest.mark.parametrize(
+    ("kind", "supported_inputs", "message"),
+    [
+        ("text", {"foo": 1}, "unknown key: 'foo'"),
+        ("text", {"sources": {"type": "enum", "values": ["url"]}}, "unknown key: 'sources'"),
+        (
+            "text",
+            {"max_prompt_length": {"value": 0}},
+            "max_prompt_length.value: 0 is less than the minimum of 1",
+        ),
+        ("text", {"max_context_length": {"unit": "tokens"}}, "max_context_length.unit: 'tokens'"),
+        ("image", {"max_prompt_length": {"value": 8}}, "unknown key: 'max_prompt_length'"),
+        ("image", {"sources": ["url"]}, "sources: ['url'] is not of type 'object'"),
+        (
+            "image",
+            {"max_content_size_bytes": {"value": 2**53}},
+            "max_content_size_bytes.value: 9007199254740992 is greater than the maximum of "
+            "9007199254740991",
+        ),
+        ("text", {"max_context_length": 131072}, "max_context_length: 131072 is not of type"),
+        ("text", ["max_prompt_length"], "['max_prompt_length'] is not of type 'object'"),
+    ],
+)
+def test_supported_inputs_a_kind_does_not_take_are_refused_by_field(
+    editor_client, make_model, kind, supported_inputs, message
+):
+    model = make_model("acme/seer", input_modalities=["text", "image"])
+    before = modality_row(model, "input", kind).supported_inputs
+    records = len(records_of(model))
+
+    response = post_modalities(
+        editor_client,
+        model,
+        form_data(model, name="Renamed"),
+        **{f"input_{kind}": {"supported_inputs": json.dumps(supported_inputs)}},
+    )
+
+    refused = [errors for errors in formset_errors(response, "modalities") if errors]
+    assert len(refused) == 1
+    assert list(refused[0]) == ["supported_inputs"]
+    assert refused[0]["supported_inputs"][0].startswith(message)
+    model.refresh_from_db()
+    assert (model.name, len(records_of(model))) == ("seer", records)
+    assert modality_row(model, "input", kind).supported_inputs == before
+    assert_valid_typed(published_typed_catalog().body)
+
+
+@pytest.mark.parametrize(
+    ("kind", "supported_inputs"),
+    [
+        (
+            "image",
+            {
+                "sources": {"type": "enum", "values": ["url", "base64"]},
+                "max_content_size_bytes": {"value": 2**53 - 1, "unit": "byte"},
+            },
+        ),
+        ("text", {"max_prompt_length": {"value": 4096, "unit": "token"}}),
+        # The text input's max_context_length is the context length column when rendered
+        # (a stored unit kept): a limit without its value, or with another, says it validly.
+        ("text", {"max_context_length": {"unit": "token"}}),
+        ("text", {"max_context_length": {"value": 1}}),
+    ],
+)
+def test_supported_inputs_of_its_kind_are_saved_and_rendered_validly(
+    editor_client, make_model, kind, supported_inputs
+):
+    model = make_model("acme/seer", input_modalities=["text", "image"])
+
+    response = post_modalities(
+        editor_client,
+        model,
+        **{f"input_{kind}": {"supported_inputs": json.dumps(supported_inputs)}},
+    )
+
+    assert response.status_code == 302
+    assert modality_row(model, "input", kind).supported_inputs == supported_inputs
+    (document,) = assert_valid_typed(published_typed_catalog().body)
+    (rendered,) = [m for m in document["input_modalities"] if m["type"] == kind]
+    if kind == "text":
+        limit = {**supported_inputs.get("max_context_length", {}), "value": model.context_length}
+        assert rendered["supported_inputs"] == {**supported_inputs, "max_context_length": limit}
+    else:
+        assert rendered["supported_inputs"] == supported_inputs
+
+
+def test_a_context_length_the_main_form_refuses_is_named_there_only(editor_client, model):
+    response = post_modalities(editor_client, model, form_data(model, context_length="0"))
+
+    assert list(response.context["adminform"].form.errors) == [
+        "context_length",
+        "max_output_length",
+    ]
+    assert not any(formset_errors(response, "modalities"))
+
+
 def test_unticking_a_modality_drops_its_details_without_an_error(editor_client, model):
     data = form_data(model, input_modalities=["text", "image"])
     editor_client.post(change_url(model), data)
