@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from catalog.choices import (
     PER_MILLION_UNITS,
+    Direction,
     Feature,
     InputModality,
     OutputModality,
@@ -46,7 +47,8 @@ from catalog.formats.flat.offering import (
     offering_of_flat_values,
     plain_decimal,
 )
-from catalog.formats.typed.schema import field_errors
+from catalog.formats.typed.encode import typed_supported_inputs
+from catalog.formats.typed.schema import field_errors, supported_inputs_component
 from catalog.models import (
     PRICE_DECIMAL_PLACES,
     PRICE_MAX_DIGITS,
@@ -497,7 +499,9 @@ class CapacityEntryForm(_ScopedRowForm):
         kind, unit = data.get("capacity_type"), data.get("unit")
         if data.get("scope") and kind and unit:
             scope = parse_scope(data["scope"])
-            self.add_rule_errors(Capacity(scope, kind, unit, data["per"], data.get("value") or 0))
+            # A value the field refused is named by the field: 1 stands in for it here.
+            value = data.get("value", 1)
+            self.add_rule_errors(Capacity(scope, kind, unit, data["per"], value))
         return data
 
 
@@ -693,7 +697,7 @@ class ModalityForm(forms.ModelForm):
             "features ticked above need no entry unless they have details.",
         }
 
-    def __init__(self, *args, parent: _WithMainForm, **kwargs):
+    def __init__(self, *args, parent: ModalityFormSet, **kwargs):
         super().__init__(*args, **kwargs)
         _compare_json_with_the_instance(self)
         self.parent = parent  # the formset, which knows the offering the main form leaves
@@ -742,6 +746,20 @@ class ModalityForm(forms.ModelForm):
     def clean_passthrough_parameters(self):
         return _schema_checked(self.cleaned_data["passthrough_parameters"], "DescriptorMap")
 
+    def clean_supported_inputs(self):
+        value = self.cleaned_data["supported_inputs"]
+        direction, kind = self.scope
+        # An output's are refused by Modality.clean(); an unticked modality's details go.
+        still = self.parent.parent_offering.modality(*self.scope) is not None
+        if direction != Direction.INPUT or not still:
+            return value
+        component = supported_inputs_component(kind)
+        if not isinstance(value, dict):
+            return _schema_checked(value, component)
+        # Checked as the document says them: the text input's limit is the context length.
+        _schema_checked(typed_supported_inputs(kind, value, self.parent.context_length), component)
+        return value
+
 
 _FLAT_NAMES = frozenset(SamplingParameter.values) | frozenset(Feature.values)
 
@@ -756,6 +774,15 @@ def said_by_ticks(name: str, descriptor) -> bool:
 class ModalityFormSet(_WithMainForm):
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "parent": self}
+
+    @property
+    def context_length(self) -> int:
+        """The context length the page leaves (the text input's limit in the typed format):
+        the stored one while the main form refuses the one typed, which it names."""
+        form = self.main_form
+        if form is not None and form.has_error("context_length"):
+            return form.initial["context_length"]
+        return self.instance.context_length
 
     def applied(self, offering: Offering) -> Offering:
         """``offering`` with the details edited here (of the modalities still ticked)."""

@@ -559,13 +559,18 @@ def _scope_fit(entry: Entry) -> list[tuple[str, str]]:
     return []
 
 
+# The largest integer the typed format takes (the official schema's "maximum": JSON numbers
+# are doubles); a capacity's column holds up to 2^63 - 1.
+TYPED_MAX_INTEGER = 2**53 - 1
+
+
 def _hhmm_wrong(value: int) -> bool:
     return not 0 <= value <= 2359 or value % 100 >= 60
 
 
 def entry_problems(entry: Entry) -> list[OfferingProblem]:
     """The rules of one entry on its own: its type and unit in its scope, cache qualifiers,
-    a window's ends, weekdays; a capacity's window."""
+    a window's ends, weekdays; a capacity's window and value."""
     problems = [
         OfferingProblem(entry, name, "scope", message) for name, message in _scope_fit(entry)
     ]
@@ -576,6 +581,12 @@ def entry_problems(entry: Entry) -> list[OfferingProblem]:
             problems.append(
                 OfferingProblem(entry, "per", "required_window", "Per minute, hour or day.")
             )
+        if not 1 <= entry.value <= TYPED_MAX_INTEGER:
+            message = (
+                f"A whole number from 1 to {TYPED_MAX_INTEGER} (2^53 - 1), the most the typed "
+                "format takes."
+            )
+            problems.append(OfferingProblem(entry, "value", "value", message))
         return problems
     for name in ("ttl_seconds", "implicit"):
         if getattr(entry, name) is not None and entry.price_type not in CACHE_TYPES:

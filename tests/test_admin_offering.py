@@ -13,11 +13,28 @@ from django.urls import reverse
 
 from catalog.actions.served_models import save_model
 from catalog.admin.history import ChangeLine, offering_changes
+from catalog.formats.typed.published import published_typed_catalog
 from catalog.forms import row_scope
 from catalog.history import HistoricalServedModel
 from catalog.models import CapacityEntry, Modality, PriceEntry, ServedModel
-from catalog.offering import ROOT, Capacity, ModalitySpec, Offering, Price, stored_offering
-from tests.helpers import change_url, flat, form_data, modality_row, records_of, with_rows
+from catalog.offering import (
+    ROOT,
+    Capacity,
+    InvalidOffering,
+    ModalitySpec,
+    Offering,
+    Price,
+    stored_offering,
+)
+from tests.helpers import (
+    assert_valid_typed,
+    change_url,
+    flat,
+    form_data,
+    modality_row,
+    records_of,
+    with_rows,
+)
 
 RECENT_CHANGES_URL = reverse("admin:catalog_historicalservedmodel_changelist")
 
@@ -358,6 +375,57 @@ def test_a_capacity_is_added_and_checked(editor_client, model):
     ) == [("concurrency", None, 8), ("prompt", "minute", 2000000)]
 
 
+# The official schema's largest integer (JSON numbers are doubles): a capacity's column holds
+# up to 2^63 - 1, the typed body says at most this.
+TYPED_MAX_INTEGER = 2**53 - 1
+CAPACITY_RANGE = (
+    "A whole number from 1 to 9007199254740991 (2^53 - 1), the most the typed format takes."
+)
+
+
+def test_a_capacity_above_the_typed_formats_largest_integer_is_refused(editor_client, model):
+    capacity = {"scope": "input text", "capacity_type": "prompt", "unit": "token", "per": "minute"}
+    records = len(records_of(model))
+
+    refused = editor_client.post(
+        change_url(model),
+        with_rows(
+            form_data(model, name="Renamed"),
+            "capacities",
+            [{**capacity, "value": str(TYPED_MAX_INTEGER + 1)}],
+        ),
+    )
+
+    assert formset_errors(refused, "capacities") == [{"value": [CAPACITY_RANGE]}]
+    model.refresh_from_db()
+    assert (model.name, len(records_of(model))) == ("chat", records)
+    assert not CapacityEntry.objects.filter(model=model).exists()
+    accepted = editor_client.post(
+        change_url(model),
+        with_rows(form_data(model), "capacities", [{**capacity, "value": str(TYPED_MAX_INTEGER)}]),
+    )
+    assert accepted.status_code == 302
+    (document,) = assert_valid_typed(published_typed_catalog().body)
+    assert document["input_modalities"][0]["capacity"] == [
+        {"type": "prompt", "unit": "token", "per": "minute", "value": TYPED_MAX_INTEGER}
+    ]
+
+
+def test_save_model_refuses_a_capacity_above_the_typed_formats_largest_integer(model):
+    offering = stored_offering(model)
+    too_large = Capacity(("input", "text"), "prompt", "token", "minute", TYPED_MAX_INTEGER + 1)
+
+    with pytest.raises(InvalidOffering) as caught:
+        save_model(model, offering.replacing(capacities=(too_large,)))
+
+    assert str(caught.value) == (
+        "The offering of acme/chat is not valid: input text prompt capacity per token: "
+        f"{CAPACITY_RANGE}"
+    )
+    assert not CapacityEntry.objects.filter(model=model).exists()
+    assert_valid_typed(published_typed_catalog().body)
+
+
 # --- Modality details and descriptors -------------------------------------------------------
 
 
@@ -457,6 +525,104 @@ def test_supported_inputs_are_for_inputs_only(editor_client, model):
     assert formset_errors(response, "modalities")[1] == {
         "supported_inputs": ["Only an input modality has supported inputs."]
     }
+
+
+# Each input kind takes the supported_inputs keys of its own variant of the official schema's
+# InputModality; the typed body says what is stored, so what the schema refuses is refused here.
+@pytest.mark.parametrize(
+    ("kind", "supported_inputs", "message"),
+    [
+        ("text", {"foo": 1}, "unknown key: 'foo'"),
+        ("text", {"sources": {"type": "enum", "values": ["url"]}}, "unknown key: 'sources'"),
+        (
+            "text",
+            {"max_prompt_length": {"value": 0}},
+            "max_prompt_length.value: 0 is less than the minimum of 1",
+        ),
+        ("text", {"max_context_length": {"unit": "tokens"}}, "max_context_length.unit: 'tokens'"),
+        ("image", {"max_prompt_length": {"value": 8}}, "unknown key: 'max_prompt_length'"),
+        ("image", {"sources": ["url"]}, "sources: ['url'] is not of type 'object'"),
+        (
+            "image",
+            {"max_content_size_bytes": {"value": 2**53}},
+            "max_content_size_bytes.value: 9007199254740992 is greater than the maximum of "
+            "9007199254740991",
+        ),
+        ("text", {"max_context_length": 131072}, "max_context_length: 131072 is not of type"),
+        ("text", ["max_prompt_length"], "['max_prompt_length'] is not of type 'object'"),
+    ],
+)
+def test_supported_inputs_a_kind_does_not_take_are_refused_by_field(
+    editor_client, make_model, kind, supported_inputs, message
+):
+    model = make_model("acme/seer", input_modalities=["text", "image"])
+    before = modality_row(model, "input", kind).supported_inputs
+    records = len(records_of(model))
+
+    response = post_modalities(
+        editor_client,
+        model,
+        form_data(model, name="Renamed"),
+        **{f"input_{kind}": {"supported_inputs": json.dumps(supported_inputs)}},
+    )
+
+    refused = [errors for errors in formset_errors(response, "modalities") if errors]
+    assert len(refused) == 1
+    assert list(refused[0]) == ["supported_inputs"]
+    assert refused[0]["supported_inputs"][0].startswith(message)
+    model.refresh_from_db()
+    assert (model.name, len(records_of(model))) == ("seer", records)
+    assert modality_row(model, "input", kind).supported_inputs == before
+    assert_valid_typed(published_typed_catalog().body)
+
+
+@pytest.mark.parametrize(
+    ("kind", "supported_inputs"),
+    [
+        (
+            "image",
+            {
+                "sources": {"type": "enum", "values": ["url", "base64"]},
+                "max_content_size_bytes": {"value": 2**53 - 1, "unit": "byte"},
+            },
+        ),
+        ("text", {"max_prompt_length": {"value": 4096, "unit": "token"}}),
+        # The text input's max_context_length is the context length column when rendered
+        # (a stored unit kept): a limit without its value, or with another, says it validly.
+        ("text", {"max_context_length": {"unit": "token"}}),
+        ("text", {"max_context_length": {"value": 1}}),
+    ],
+)
+def test_supported_inputs_of_its_kind_are_saved_and_rendered_validly(
+    editor_client, make_model, kind, supported_inputs
+):
+    model = make_model("acme/seer", input_modalities=["text", "image"])
+
+    response = post_modalities(
+        editor_client,
+        model,
+        **{f"input_{kind}": {"supported_inputs": json.dumps(supported_inputs)}},
+    )
+
+    assert response.status_code == 302
+    assert modality_row(model, "input", kind).supported_inputs == supported_inputs
+    (document,) = assert_valid_typed(published_typed_catalog().body)
+    (rendered,) = [m for m in document["input_modalities"] if m["type"] == kind]
+    if kind == "text":
+        limit = {**supported_inputs.get("max_context_length", {}), "value": model.context_length}
+        assert rendered["supported_inputs"] == {**supported_inputs, "max_context_length": limit}
+    else:
+        assert rendered["supported_inputs"] == supported_inputs
+
+
+def test_a_context_length_the_main_form_refuses_is_named_there_only(editor_client, model):
+    response = post_modalities(editor_client, model, form_data(model, context_length="0"))
+
+    assert list(response.context["adminform"].form.errors) == [
+        "context_length",
+        "max_output_length",
+    ]
+    assert not any(formset_errors(response, "modalities"))
 
 
 def test_unticking_a_modality_drops_its_details_without_an_error(editor_client, model):

@@ -14,6 +14,7 @@ from django.core.management import call_command
 
 from catalog.actions.served_models import save_model
 from catalog.formats.problems import CatalogFileInvalid
+from catalog.formats.typed import schema as typed_schema
 from catalog.importer import import_catalog
 from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import (
@@ -46,6 +47,12 @@ WEEK = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 
 def price(scope=TEXT_IN, price_type="prompt", unit="token", cost="0.000001", **qualifiers):
     return Price(scope, price_type, unit, Decimal(cost), **qualifiers)
+
+
+# The official schema's integers go up to 2^53 - 1 (JSON numbers are doubles).
+CAPACITY_RANGE = (
+    "A whole number from 1 to 9007199254740991 (2^53 - 1), the most the typed format takes."
+)
 
 
 def problems(*entries, modalities=TEXT) -> list[tuple[str, str | None, str]]:
@@ -127,6 +134,11 @@ def test_a_valid_offering_has_no_problems():
         (
             price(("input", "audio"), unit="second"),
             ("unknown_scope", "scope", "The model has no input audio modality."),
+        ),
+        (Capacity(TEXT_IN, "prompt", "token", "minute", 0), ("value", "value", CAPACITY_RANGE)),
+        (
+            Capacity(ROOT, "concurrency", "request", None, 2**53),
+            ("value", "value", CAPACITY_RANGE),
         ),
     ],
 )
@@ -293,6 +305,34 @@ def test_the_typed_decoder_names_a_window_problem_at_its_path(db):
     assert [(p.field, p.value, p.reason) for p in caught.value.problems] == [
         ("input_modalities[0].pricing[1].utc_end", 2200, "must differ from utc_start.")
     ]
+
+
+def test_the_largest_capacity_is_the_official_schemas_largest_integer():
+    schemas = json.loads(typed_schema.SCHEMA_PATH.read_bytes())["components"]["schemas"]
+    maximum = schemas["InputCapacityEntry"]["properties"]["value"]["maximum"]
+    assert problems(Capacity(TEXT_IN, "prompt", "token", "minute", maximum)) == []
+    assert problems(Capacity(TEXT_IN, "prompt", "token", "minute", maximum + 1)) == [
+        ("value", "value", CAPACITY_RANGE)
+    ]
+
+
+def test_the_decoders_name_a_capacity_too_large_for_the_typed_format_at_its_path(db):
+    typed = _weekday_document({"type": "prompt", "unit": "token", "cost_usd": "0.000001"})
+    typed["capacity"] = [{"type": "concurrency", "unit": "request", "value": 2**53}]
+    flat_record = record(capacity_tpm=2**53)
+
+    with pytest.raises(CatalogFileInvalid) as typed_caught:
+        import_catalog(catalog_file(typed))
+    with pytest.raises(CatalogFileInvalid) as flat_caught:
+        import_catalog(catalog_file(flat_record))
+
+    assert [(p.field, p.value) for p in typed_caught.value.problems] == [
+        ("capacity[0].value", 2**53)
+    ]
+    assert [(p.field, p.value, p.reason) for p in flat_caught.value.problems] == [
+        ("capacity_tpm", 2**53, CAPACITY_RANGE)
+    ]
+    assert not ServedModel.objects.exists()
 
 
 def test_a_flat_update_that_breaks_the_rules_with_kept_rows_is_a_problem(db):

@@ -72,12 +72,12 @@ from catalog.formats.strict_json import (
     non_finite,
 )
 from catalog.models import PriceEntry, ServedModel
-from catalog.offering import Offering
+from catalog.offering import Capacity, Offering
 from catalog.validators import validate_country_code, validate_price_per_token
 
 _PLAIN_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-# The largest capacity a row holds (PositiveBigIntegerField).
-_MAX_CAPACITY = 2**63 - 1
+# The largest tier threshold read: as large as a row's largest integer (PositiveBigIntegerField).
+_MAX_THRESHOLD = 2**63 - 1
 # Flat overrides: at most this many tiers, and this many windows (../shared/docs/CONTRACTS.md).
 _MAX_OVERRIDES = 2
 
@@ -162,11 +162,17 @@ class Entry:
 
     def offering_problems(self, model_id: str | None) -> list[Problem]:
         """The offering held against its rules (``Offering.problems()``): a flat record's own
-        can break them only in its windows, which are found by their ends."""
+        can break them only in its windows, which are found by their ends, and in its one
+        capacity (``capacity_tpm``)."""
         problems = []
         for problem in self.offering.problems():
-            path, value = "pricing", _wire_value(self.raw, "pricing")
             entry = problem.entry
+            if isinstance(entry, Capacity):
+                reason = rule_reason(problem)
+                value = _wire_value(self.raw, "capacity_tpm")
+                problems.append(Problem(self.index, model_id, "capacity_tpm", value, reason))
+                continue
+            path, value = "pricing", _wire_value(self.raw, "pricing")
             overrides = _wire_value(self.raw, f"pricing.{OVERRIDES}")
             for position, item in enumerate(overrides if isinstance(overrides, list) else ()):
                 if not isinstance(item, dict):
@@ -209,18 +215,11 @@ def _boolean(value: object) -> bool:
     return value
 
 
-def _positive_integer(value: object, largest: int) -> int:
-    number = read_integer(value)
-    if not 1 <= number <= largest:
-        raise Invalid(f"must be a whole number from 1 to {largest}.")
-    return number
-
-
 def _threshold(value: object) -> int:
     """A tier's ``min_prompt_tokens``: a number of tokens, 0 or more."""
     number = read_integer(value)
-    if not 0 <= number <= _MAX_CAPACITY:
-        raise Invalid(f"must be a whole number of prompt tokens, from 0 to {_MAX_CAPACITY}.")
+    if not 0 <= number <= _MAX_THRESHOLD:
+        raise Invalid(f"must be a whole number of prompt tokens, from 0 to {_MAX_THRESHOLD}.")
     return number
 
 
@@ -351,7 +350,8 @@ class _RecordChecker:
         extra: dict[str, object] = {}
         if "capacity_tpm" in self.raw:
             try:
-                extra["capacity_tpm"] = _positive_integer(self.raw["capacity_tpm"], _MAX_CAPACITY)
+                # Its range is the offering's rule (a capacity's value).
+                extra["capacity_tpm"] = read_integer(self.raw["capacity_tpm"])
             except Invalid as error:
                 self.report("capacity_tpm", self.raw["capacity_tpm"], str(error))
         pricing = self.raw.get("pricing")

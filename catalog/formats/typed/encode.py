@@ -125,18 +125,24 @@ def _in_document_order(specs: Iterable[ModalitySpec], direction: str) -> list[Mo
     return sorted(chosen, key=lambda spec: (spec.position, kinds.get(spec.kind, 99), spec.kind))
 
 
+def typed_supported_inputs(kind: str, stored: dict, context_length: int) -> dict[str, Any]:
+    """An input's ``supported_inputs`` as its document says them: the text input's
+    ``max_context_length`` is the ``context_length`` column (the flat format serves it too),
+    whatever value is stored there; a unit stored with it is kept. The admin validates this."""
+    supported_inputs = dict(stored)
+    limit = supported_inputs.get("max_context_length", {})
+    if kind == "text" and isinstance(limit, dict):  # not an object: the schema refuses it
+        supported_inputs["max_context_length"] = {**limit, "value": context_length}
+    return supported_inputs
+
+
 def _input_modality(
     model: ServedModel, spec: ModalitySpec, offering: Offering, omitted: Omitted
 ) -> dict[str, Any]:
     document: dict[str, Any] = {"type": spec.kind}
-    supported_inputs = dict(spec.supported_inputs)
-    if spec.kind == "text":
-        # The column is the truth (the flat format serves it too); a unit stored with the
-        # limit is kept.
-        supported_inputs["max_context_length"] = {
-            **supported_inputs.get("max_context_length", {}),
-            "value": model.context_length,
-        }
+    supported_inputs = typed_supported_inputs(
+        spec.kind, spec.supported_inputs, model.context_length
+    )
     if supported_inputs:
         document["supported_inputs"] = supported_inputs
     document.update(_pricing_and_capacity(offering, spec.scope, omitted))

@@ -50,6 +50,18 @@ def document() -> dict:
     return json.loads(SCHEMA_PATH.read_bytes())
 
 
+@cache
+def supported_inputs_component(kind: str) -> str:
+    """The component an input ``kind``'s ``supported_inputs`` are validated against
+    (``field_errors``): that of its own variant of ``InputModality``, which has no name of
+    its own, so a path within the component."""
+    variants = document()["components"]["schemas"]["InputModality"]["oneOf"]
+    for position, variant in enumerate(variants):
+        if variant["properties"]["type"]["enum"] == [kind]:
+            return f"InputModality/oneOf/{position}/properties/supported_inputs"
+    raise KeyError(kind)
+
+
 class _ValidValues:
     """The values found valid against each ``$ref`` target, as (reference, JSON text).
 
