@@ -176,8 +176,7 @@ class OfferingSnapshot(models.Model):
     The child rows change and disappear; the record must still rebuild the catalog as it was
     (``--as-of``) from its own row, in the same three queries as before. The shape is
     ``catalog.offering.Offering.as_json()``, written in SQL by ``catalog_offering_snapshot()``
-    (migration 0010, redefined by 0012 and 0016) for bulk records and from Python for the
-    library's own.
+    (migration 0010, redefined by 0012 and 0016) for every record, bulk or one at a time.
     """
 
     offering = models.JSONField(default=dict, blank=True)

@@ -287,7 +287,8 @@ class Offering:
 
     # --- JSON (history snapshots) -------------------------------------------------------------
     def as_json(self) -> dict[str, Any]:
-        """The snapshot a history record keeps; ``catalog_offering_snapshot()`` writes the same."""
+        """The snapshot a history record keeps, as ``catalog_offering_snapshot()`` writes it in
+        SQL (which spells costs as plain decimals): tests/test_offering_rules.py holds them so."""
         return {
             "modalities": [
                 {

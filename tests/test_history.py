@@ -403,6 +403,29 @@ def test_a_save_in_the_shell_records_what_it_changed(model, datacenters):
     assert (link_change.changed_fields, codes_of(link_change)) == (["datacenters"], ["SE", "US"])
 
 
+def test_a_save_reads_the_offering_its_record_keeps_in_one_query(model, django_assert_num_queries):
+    model.name = "Renamed"
+
+    # The model's update; the record's offering (catalog_offering_snapshot, as record_bulk);
+    # the previous record, its datacenters and the model's; the record; the links and their
+    # records.
+    with django_assert_num_queries(8):
+        save_model(model)
+
+    assert records_of("acme/chat")[-1].changed_fields == ["name"]
+
+
+def test_a_deletion_in_the_shell_is_recorded_and_the_past_still_serves_the_model(model):
+    served = published_catalog()[1]
+    before = last_moment()
+
+    ServedModel.objects.get(pk=model.pk).delete()
+
+    assert records_of("acme/chat")[-1].history_type == "-"
+    assert catalog_as_of(before) == served
+    assert b"acme/chat" not in catalog_as_of(last_moment())
+
+
 def test_links_changed_from_the_datacenter_side_are_recorded_for_each_model(
     model, make_model, datacenters
 ):

@@ -6,11 +6,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.db import connection
+from django.utils import timezone
 
-from catalog.models import Modality, PriceEntry
+from catalog.importer import import_catalog
+from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import Offering, in_force, next_start
+from tests.helpers import schedule_prices
+
+DATA = Path(__file__).parent / "data"
 
 T1 = datetime(2030, 1, 1, tzinfo=UTC)
 T2 = datetime(2030, 2, 1, tzinfo=UTC)
@@ -21,12 +27,18 @@ VALIDITIES = [(None, None), (None, T1), (T1, None), (T1, T2), (None, T2), (T2, N
 MOMENTS = [T1 - TICK, T1, T1 + TICK, T1 + timedelta(days=3), T2 - TICK, T2, T2 + TICK]
 
 
-def _snapshot_prices(model_pk: int, moment: datetime) -> set[int | None]:
+def _snapshot(model_pk: int, moment: datetime) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_offering_snapshot(%s, %s)", [model_pk, moment])
         (snapshot,) = cursor.fetchone()
-    data = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
-    return {price.ttl_seconds for price in Offering.from_json(data, moment).prices}
+    return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
+
+
+def _snapshot_prices(model_pk: int, moment: datetime) -> set[int | None]:
+    return {
+        price.ttl_seconds
+        for price in Offering.from_json(_snapshot(model_pk, moment), moment).prices
+    }
 
 
 def test_the_sql_mirrors_of_in_force_agree_with_the_python_definition(make_model):
@@ -62,3 +74,25 @@ def test_the_next_start_is_the_first_start_after_the_moment():
     assert next_start([T2, None, T1, T1 - TICK], T1 - TICK) == T1
     assert next_start([T2, None, T1], T1) == T2
     assert next_start([None, T1], T2) is None
+
+
+def test_the_snapshot_history_keeps_is_the_offering_as_python_spells_it(db, clock):
+    """Every history record's offering is written in SQL (``catalog_offering_snapshot()``);
+    ``Offering.as_json()`` is the same snapshot in Python, which tests build records with."""
+    import_catalog((DATA / "golden_catalog.json").read_bytes())
+    for path in sorted((DATA / "typed").glob("*.json")):  # windows, weekdays, capacities
+        import_catalog(path.read_bytes())
+    schedule_prices("acme/tide-32b", T2, prompt="0.0000003")
+
+    snapshots = {}
+    for model in ServedModel.objects.all():
+        snapshots[model.model_id] = _snapshot(model.pk, timezone.now())
+        # The same values; SQL spells a cost as a plain decimal, Python's str() may not.
+        sql = Offering.from_json(snapshots[model.model_id]).as_json()
+        assert sql == Offering.of_rows(model).as_json(), model.model_id
+
+    prices = [price for snapshot in snapshots.values() for price in snapshot["prices"]]
+    assert len(snapshots) == 14
+    assert all(any(key in price for price in prices) for key in ("utc_days", "valid_from"))
+    assert any(price["utc_start"] is not None for price in prices)
+    assert any(snapshot["capacities"] for snapshot in snapshots.values())
