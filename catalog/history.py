@@ -157,7 +157,7 @@ TYPED_ONLY = "typed"
 TYPED_ONLY_FIELDS = ("tokenizer", "deployment_region", "compliance", "passthrough_parameters")
 
 
-def _offering_snapshot(model_pk: int, moment: datetime) -> dict:
+def offering_snapshot(model_pk: int, moment: datetime) -> dict:
     """A model's offering as written, as ``record_bulk`` keeps it: one query, not three."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT catalog_offering_snapshot(%s, %s)", [model_pk, moment])
@@ -167,7 +167,7 @@ def _offering_snapshot(model_pk: int, moment: datetime) -> dict:
 
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
     """Keep the offering with the record; name what a change made differ."""
-    history_instance.offering = _offering_snapshot(instance.pk, history_instance.history_date)
+    history_instance.offering = offering_snapshot(instance.pk, history_instance.history_date)
     offering = Offering.from_json(history_instance.offering)
     if history_instance.history_type != "~":
         return

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import connection
 from django.utils import timezone
 
+from catalog.history import offering_snapshot
 from catalog.importer import import_catalog
 from catalog.models import Modality, PriceEntry, ServedModel
 from catalog.offering import Offering, in_force, next_start
@@ -27,17 +26,10 @@ VALIDITIES = [(None, None), (None, T1), (T1, None), (T1, T2), (None, T2), (T2, N
 MOMENTS = [T1 - TICK, T1, T1 + TICK, T1 + timedelta(days=3), T2 - TICK, T2, T2 + TICK]
 
 
-def _snapshot(model_pk: int, moment: datetime) -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT catalog_offering_snapshot(%s, %s)", [model_pk, moment])
-        (snapshot,) = cursor.fetchone()
-    return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
-
-
 def _snapshot_prices(model_pk: int, moment: datetime) -> set[int | None]:
     return {
         price.ttl_seconds
-        for price in Offering.from_json(_snapshot(model_pk, moment), moment).prices
+        for price in Offering.from_json(offering_snapshot(model_pk, moment), moment).prices
     }
 
 
@@ -86,7 +78,7 @@ def test_the_snapshot_history_keeps_is_the_offering_as_python_spells_it(db, cloc
 
     snapshots = {}
     for model in ServedModel.objects.all():
-        snapshots[model.model_id] = _snapshot(model.pk, timezone.now())
+        snapshots[model.model_id] = offering_snapshot(model.pk, timezone.now())
         # The same values; SQL spells a cost as a plain decimal, Python's str() may not.
         sql = Offering.from_json(snapshots[model.model_id]).as_json()
         assert sql == Offering.of_rows(model).as_json(), model.model_id

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from catalog.actions.rows import write_offerings
 from catalog.actions.schedule import (
@@ -25,7 +26,7 @@ from catalog.actions.schedule import (
     schedule_changes,
 )
 from catalog.formats.flat.published import catalog_as_of, published_catalog
-from catalog.history import HistoricalServedModel
+from catalog.history import HistoricalServedModel, offering_snapshot
 from catalog.models import PriceEntry, PriceSchedule, ServedModel
 from catalog.offering import Offering, Price, stored_offering
 from tests.helpers import change_url, form_data
@@ -353,10 +354,7 @@ def test_the_database_refuses_overlapping_starts_and_inverted_spans(model, clock
 
 
 def test_the_snapshot_of_a_model_without_schedules_is_what_it_always_was(model):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT catalog_offering_snapshot(%s, now())", [model.pk])
-        (snapshot,) = cursor.fetchone()
-    snapshot = json.loads(snapshot) if isinstance(snapshot, str) else snapshot
+    snapshot = offering_snapshot(model.pk, timezone.now())
     assert all("valid_from" not in p and "valid_until" not in p for p in snapshot["prices"])
     assert Offering.from_json(snapshot) == stored_offering(ServedModel.objects.get(pk=model.pk))
 
