@@ -20,7 +20,6 @@ rebuilds the model as it was (``catalog.formats.published.state_of``).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from catalog.models import (
     HistoryRecord,
     ServedModel,
 )
-from catalog.offering import Offering
+from catalog.offering import Offering, offering_snapshot
 
 _Links = ServedModel.datacenters.through
 
@@ -157,18 +156,11 @@ TYPED_ONLY = "typed"
 TYPED_ONLY_FIELDS = ("tokenizer", "deployment_region", "compliance", "passthrough_parameters")
 
 
-def offering_snapshot(model_pk: int, moment: datetime) -> dict:
-    """A model's offering as written, as ``record_bulk`` keeps it: one query, not three."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT catalog_offering_snapshot(%s, %s)", [model_pk, moment])
-        (snapshot,) = cursor.fetchone()
-    return json.loads(snapshot)  # Django has psycopg leave JSON as text
-
-
 def _note_changed_fields(sender, instance, history_instance, **kwargs):
     """Keep the offering with the record; name what a change made differ."""
-    history_instance.offering = offering_snapshot(instance.pk, history_instance.history_date)
-    offering = Offering.from_json(history_instance.offering)
+    moment = history_instance.history_date
+    history_instance.offering = offering_snapshot(instance.pk, moment)  # as record_bulk keeps it
+    offering = Offering.from_json(history_instance.offering, moment)
     if history_instance.history_type != "~":
         return
     previous = HistoricalServedModel.objects.filter(id=instance.pk).first()

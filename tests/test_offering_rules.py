@@ -9,10 +9,9 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from catalog.history import offering_snapshot
 from catalog.importer import import_catalog
 from catalog.models import Modality, PriceEntry, ServedModel
-from catalog.offering import Offering, in_force, next_start
+from catalog.offering import Offering, in_force, next_start, offering_snapshot
 from tests.helpers import schedule_prices
 
 DATA = Path(__file__).parent / "data"

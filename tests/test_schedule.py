@@ -26,9 +26,9 @@ from catalog.actions.schedule import (
     schedule_changes,
 )
 from catalog.formats.flat.published import catalog_as_of, published_catalog
-from catalog.history import HistoricalServedModel, offering_snapshot
+from catalog.history import HistoricalServedModel
 from catalog.models import PriceEntry, PriceSchedule, ServedModel
-from catalog.offering import Offering, Price, stored_offering
+from catalog.offering import Offering, Price, offering_snapshot, stored_offering
 from tests.helpers import change_url, form_data
 
 TEXT_IN = ("input", "text")
